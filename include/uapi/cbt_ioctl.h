@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR LGPL-2.1-or-later */
+/*
+ * cbt_ioctl.h - the ABI between the cbt kernel module and user space.
+ *
+ * Every command works on the control device /dev/cbt-ctl and needs
+ * CAP_SYS_ADMIN. Structures are fixed-width and 8-byte aligned; the size
+ * of each is encoded in its command number. Existing commands never change:
+ * new behaviour comes as new commands or new flag bits. Every reserved field
+ * and every unknown flag bit must be zero, or the command fails with EINVAL.
+ *
+ * Volumes are named by device number (major, minor). Sizes and offsets are
+ * in bytes unless a name says otherwise.
+ */
+#ifndef _UAPI_CBT_IOCTL_H
+#define _UAPI_CBT_IOCTL_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define CBT_CTL_NAME		"cbt-ctl"
+#define CBT_IOCTL_MAGIC		0xCB
+#define CBT_ABI_VERSION		1
+
+#define CBT_UUID_SIZE		16
+#define CBT_BLOCK_SIZE_MIN	4096u
+#define CBT_BLOCK_SIZE_MAX	(1024u * 1024u)
+#define CBT_BLOCK_SIZE_DEFAULT	(64u * 1024u)
+
+/* Which volume a command is about. */
+struct cbt_dev {
+	__u32 major;
+	__u32 minor;
+};
+
+/*
+ * A stamp names the end of one generation of one tracker: "every write
+ * that completed before the stamp was issued has generation <= generation".
+ */
+struct cbt_stamp {
+	__u8 uuid[CBT_UUID_SIZE];
+	__u64 generation;
+};
+
+/* CBT_IOC_VERSION: what the loaded module speaks. */
+struct cbt_version {
+	__u32 abi;		/* out: CBT_ABI_VERSION */
+	__u32 major;		/* out: module version */
+	__u32 minor;
+	__u32 patch;
+	__u64 features;		/* out: CBT_FEAT_* bits */
+	__u64 reserved[2];	/* out: zero */
+};
+
+#define CBT_FEAT_TRACKING	(1ull << 0)
+
+/* CBT_IOC_ATTACH: start tracking a volume. */
+struct cbt_attach {
+	struct cbt_dev dev;	/* in */
+	__u32 block_size;	/* in: power of two, 4 KiB..1 MiB; 0 = default */
+	__u32 flags;		/* in: zero */
+	__u64 reserved[4];	/* in: zero */
+	struct cbt_stamp head;	/* out: new tracker uuid, open generation */
+};
+
+/* CBT_IOC_DETACH: stop tracking a volume and drop its map. */
+struct cbt_detach {
+	struct cbt_dev dev;	/* in */
+	__u32 flags;		/* in: zero */
+	__u32 reserved;		/* in: zero */
+};
+
+/* Tracker state bits in cbt_status.state. */
+#define CBT_STATE_LOST		(1u << 0) /* continuity lost: next use resets */
+
+/* CBT_IOC_STATUS: one tracker's state. */
+struct cbt_status {
+	struct cbt_dev dev;	/* in */
+	__u32 flags;		/* in: zero */
+	__u32 state;		/* out: CBT_STATE_* */
+	struct cbt_stamp head;	/* out: uuid and the open generation */
+	__u64 oldest;		/* out: oldest generation a stamp may name */
+	__u64 device_size;	/* out: bytes tracked */
+	__u64 blocks;		/* out: blocks in the map */
+	__u64 blocks_written;	/* out: blocks written since attach */
+	__u64 map_bytes;	/* out: memory the map uses */
+	__u32 block_size;	/* out */
+	__u32 reserved0;	/* out: zero */
+	__u64 reserved[6];	/* out: zero */
+};
+
+/* CBT_IOC_LIST: the devices being tracked. */
+struct cbt_list {
+	__u64 devs;		/* in: user pointer to struct cbt_dev[capacity] */
+	__u32 capacity;		/* in: entries the array holds (may be 0) */
+	__u32 count;		/* out: trackers in all; min(count, capacity) filled */
+	__u64 reserved[2];	/* in: zero */
+};
+
+/* CBT_IOC_CHECKPOINT: close the open generation and return its stamp. */
+struct cbt_checkpoint {
+	struct cbt_dev dev;	/* in */
+	__u32 flags;		/* in: zero */
+	__u32 timeout_ms;	/* in: wait for writes in flight; 0 = 30 s */
+	__u64 reserved[2];	/* in: zero */
+	struct cbt_stamp stamp;	/* out */
+};
+
+/* cbt_changes.flags */
+#define CBT_CHANGES_BITMAP	(1u << 0) /* one bit a block instead of extents */
+
+/* One changed extent, in bytes, clipped to the device size. */
+struct cbt_extent {
+	__u64 offset;
+	__u64 length;
+};
+
+/*
+ * CBT_IOC_CHANGES: blocks written after the stamp @since, within
+ * [offset, offset + length) of the device (length 0: to the end).
+ *
+ * Extent mode fills buf with struct cbt_extent; bitmap mode fills it with
+ * one bit a block (bit i of byte i / 8, least significant first) starting
+ * at the block holding @offset, which must then be block-aligned. Either way
+ * @count says how many entries (extents or bits) were filled, and
+ * @next_offset where to ask again; it equals the end of the range when
+ * everything has been returned.
+ *
+ * A stamp from another tracker, or older than @oldest, fails with ESTALE:
+ * the map cannot prove which blocks changed since, a full backup is needed.
+ */
+struct cbt_changes {
+	struct cbt_dev dev;	/* in */
+	__u32 flags;		/* in: CBT_CHANGES_* */
+	__u32 block_size;	/* out */
+	struct cbt_stamp since;	/* in */
+	__u64 offset;		/* in: bytes */
+	__u64 length;		/* in: bytes; 0 = to the end of the device */
+	__u64 buf;		/* in: user pointer */
+	__u64 buf_size;		/* in: bytes at buf */
+	__u64 next_offset;	/* out */
+	__u64 count;		/* out */
+	__u64 reserved[4];	/* in: zero */
+};
+
+#define CBT_IOC_VERSION		_IOR(CBT_IOCTL_MAGIC, 0x00, struct cbt_version)
+#define CBT_IOC_ATTACH		_IOWR(CBT_IOCTL_MAGIC, 0x01, struct cbt_attach)
+#define CBT_IOC_DETACH		_IOW(CBT_IOCTL_MAGIC, 0x02, struct cbt_detach)
+#define CBT_IOC_STATUS		_IOWR(CBT_IOCTL_MAGIC, 0x03, struct cbt_status)
+#define CBT_IOC_LIST		_IOWR(CBT_IOCTL_MAGIC, 0x04, struct cbt_list)
+#define CBT_IOC_CHECKPOINT	_IOWR(CBT_IOCTL_MAGIC, 0x05, struct cbt_checkpoint)
+#define CBT_IOC_CHANGES		_IOWR(CBT_IOCTL_MAGIC, 0x06, struct cbt_changes)
+
+#endif /* _UAPI_CBT_IOCTL_H */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cbt_compat.h - the kernel API differences cbt depends on, each chosen by
+ * a feature probe (see probe.sh and probes/), never by version number.
+ */
+#ifndef CBT_COMPAT_H
+#define CBT_COMPAT_H
+
+#include <linux/blkdev.h>
+#include <linux/ftrace.h>
+#include "cbt_probed.h"
+
+/*
+ * An open reference to a block device, held only while attaching: long
+ * enough to find the struct block_device and pin it with get_device().
+ */
+struct cbt_bdev_open {
+	struct block_device *bdev;
+#if defined(CBT_HAVE_BDEV_FILE_OPEN_BY_DEV)
+	struct file *file;
+#elif defined(CBT_HAVE_BDEV_OPEN_BY_DEV)
+	struct bdev_handle *handle;
+#endif
+};
+
+static inline int cbt_bdev_open(dev_t dev, struct cbt_bdev_open *o)
+{
+#if defined(CBT_HAVE_BDEV_FILE_OPEN_BY_DEV)
+	o->file = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	if (IS_ERR(o->file))
+		return PTR_ERR(o->file);
+	o->bdev = file_bdev(o->file);
+#elif defined(CBT_HAVE_BDEV_OPEN_BY_DEV)
+	o->handle = bdev_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	if (IS_ERR(o->handle))
+		return PTR_ERR(o->handle);
+	o->bdev = o->handle->bdev;
+#elif defined(CBT_HAVE_BLKDEV_GET_BY_DEV_HOPS)
+	o->bdev = blkdev_get_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	if (IS_ERR(o->bdev))
+		return PTR_ERR(o->bdev);
+#else
+	o->bdev = blkdev_get_by_dev(dev, FMODE_READ, NULL);
+	if (IS_ERR(o->bdev))
+		return PTR_ERR(o->bdev);
+#endif
+	return 0;
+}
+
+static inline void cbt_bdev_close(struct cbt_bdev_open *o)
+{
+#if defined(CBT_HAVE_BDEV_FILE_OPEN_BY_DEV)
+	fput(o->file);
+#elif defined(CBT_HAVE_BDEV_OPEN_BY_DEV)
+	bdev_release(o->handle);
+#elif defined(CBT_HAVE_BLKDEV_GET_BY_DEV_HOPS)
+	blkdev_put(o->bdev, NULL);
+#else
+	blkdev_put(o->bdev, FMODE_READ);
+#endif
+}
+
+static __always_inline void cbt_ftrace_set_ip(struct ftrace_regs *fregs,
+					      unsigned long ip)
+{
+#ifdef CBT_HAVE_FTRACE_REGS_SET_INSTRUCTION_POINTER
+	ftrace_regs_set_instruction_pointer(fregs, ip);
+#else
+	ftrace_instruction_pointer_set(fregs, ip);
+#endif
+}
+
+#endif /* CBT_COMPAT_H */

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbt_ctl.c - the control device /dev/cbt-ctl and its ioctls.
+ *
+ * Each handler copies its fixed-size struct in, checks every field (flags,
+ * reserved words, ranges) before acting, and copies the answer out. Nothing
+ * changes unless every check passed.
+ */
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include "cbt_ctl.h"
+#include "cbt_tracker.h"
+#include "cbt_ioctl.h"
+
+#define CBT_VERSION_MAJOR	0
+#define CBT_VERSION_MINOR	1
+#define CBT_VERSION_PATCH	0
+
+/* Largest batch of extents or bitmap bytes staged in the kernel at once. */
+#define CBT_CHANGES_BATCH	PAGE_SIZE
+/* Device sizes beyond this are refused: offsets must fit in signed 64 bits. */
+#define CBT_OFFSET_MAX		((u64)S64_MAX)
+
+static bool all_zero(const void *p, size_t n)
+{
+	return !memchr_inv(p, 0, n);
+}
+
+static int dev_from_user(const struct cbt_dev *d, dev_t *devt)
+{
+	if (d->major >= (1u << (32 - MINORBITS)) || d->minor > MINORMASK)
+		return -EINVAL;
+	*devt = MKDEV(d->major, d->minor);
+	if (MAJOR(*devt) != d->major || MINOR(*devt) != d->minor)
+		return -EINVAL;
+	return 0;
+}
+
+static int ctl_version(void __user *arg)
+{
+	struct cbt_version v = {
+		.abi = CBT_ABI_VERSION,
+		.major = CBT_VERSION_MAJOR,
+		.minor = CBT_VERSION_MINOR,
+		.patch = CBT_VERSION_PATCH,
+		.features = CBT_FEAT_TRACKING,
+	};
+
+	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static int ctl_attach(void __user *arg)
+{
+	struct cbt_tracker_status st;
+	struct cbt_tracker *t;
+	struct cbt_attach a;
+	dev_t devt;
+	int ret;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || !all_zero(a.reserved, sizeof(a.reserved)))
+		return -EINVAL;
+	ret = dev_from_user(&a.dev, &devt);
+	if (ret)
+		return ret;
+	ret = cbt_tracker_attach(devt, a.block_size, &t);
+	if (ret)
+		return ret;
+	cbt_tracker_status(t, &st);
+	cbt_tracker_put(t);
+	memcpy(a.head.uuid, &st.uuid, CBT_UUID_SIZE);
+	a.head.generation = st.gen;
+	a.block_size = st.block_size;
+	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+
+static int ctl_detach(void __user *arg)
+{
+	struct cbt_detach d;
+	dev_t devt;
+	int ret;
+
+	if (copy_from_user(&d, arg, sizeof(d)))
+		return -EFAULT;
+	if (d.flags || d.reserved)
+		return -EINVAL;
+	ret = dev_from_user(&d.dev, &devt);
+	if (ret)
+		return ret;
+	return cbt_tracker_detach(devt);
+}
+
+/* Look up the tracker a request names; -ENOENT when there is none. */
+static int get_tracker(const struct cbt_dev *d, struct cbt_tracker **t)
+{
+	dev_t devt;
+	int ret = dev_from_user(d, &devt);
+
+	if (ret)
+		return ret;
+	*t = cbt_tracker_get(devt);
+	return *t ? 0 : -ENOENT;
+}
+
+static int ctl_status(void __user *arg)
+{
+	struct cbt_tracker_status st;
+	struct cbt_tracker *t;
+	struct cbt_status s;
+	int ret;
+
+	if (copy_from_user(&s, arg, sizeof(s)))
+		return -EFAULT;
+	if (s.flags)
+		return -EINVAL;
+	ret = get_tracker(&s.dev, &t);
+	if (ret)
+		return ret;
+	cbt_tracker_status(t, &st);
+	cbt_tracker_put(t);
+
+	memset(&s, 0, sizeof(s));
+	s.dev.major = MAJOR(t->devt);
+	s.dev.minor = MINOR(t->devt);
+	s.state = st.lost ? CBT_STATE_LOST : 0;
+	memcpy(s.head.uuid, &st.uuid, CBT_UUID_SIZE);
+	s.head.generation = st.gen;
+	s.oldest = st.oldest;
+	s.device_size = st.device_bytes;
+	s.blocks = st.blocks;
+	s.blocks_written = st.blocks_written;
+	s.map_bytes = st.map_bytes;
+	s.block_size = st.block_size;
+	return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+static int ctl_list(void __user *arg)
+{
+	struct cbt_dev __user *udevs;
+	struct cbt_list l;
+	dev_t *devs = NULL;
+	u32 i, n, count;
+	int ret;
+
+	if (copy_from_user(&l, arg, sizeof(l)))
+		return -EFAULT;
+	if (!all_zero(l.reserved, sizeof(l.reserved)))
+		return -EINVAL;
+	if (l.capacity && !l.devs)
+		return -EFAULT;
+	udevs = u64_to_user_ptr(l.devs);
+	/* Never more than the kernel could be tracking: bounded staging. */
+	n = min_t(u32, l.capacity, 4096);
+	if (n) {
+		devs = kcalloc(n, sizeof(*devs), GFP_KERNEL);
+		if (!devs)
+			return -ENOMEM;
+	}
+	ret = cbt_tracker_list(devs, n, &count);
+	for (i = 0; !ret && i < min(n, count); i++) {
+		struct cbt_dev d = { MAJOR(devs[i]), MINOR(devs[i]) };
+
+		if (copy_to_user(&udevs[i], &d, sizeof(d)))
+			ret = -EFAULT;
+	}
+	kfree(devs);
+	if (ret)
+		return ret;
+	l.count = count;
+	return copy_to_user(arg, &l, sizeof(l)) ? -EFAULT : 0;
+}
+
+static int ctl_checkpoint(void __user *arg)
+{
+	struct cbt_checkpoint c;
+	struct cbt_tracker *t;
+	uuid_t uuid;
+	u64 gen;
+	int ret;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || !all_zero(c.reserved, sizeof(c.reserved)) ||
+	    !all_zero(&c.stamp, sizeof(c.stamp)))
+		return -EINVAL;
+	if (c.timeout_ms > 3600 * 1000)
+		return -EINVAL;
+	ret = get_tracker(&c.dev, &t);
+	if (ret)
+		return ret;
+	ret = cbt_tracker_checkpoint(t, c.timeout_ms, &uuid, &gen);
+	cbt_tracker_put(t);
+	if (ret)
+		return ret;
+	memcpy(c.stamp.uuid, &uuid, CBT_UUID_SIZE);
+	c.stamp.generation = gen;
+	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
+/*
+ * Staging for CBT_IOC_CHANGES: runs of changed blocks from the map scan are
+ * turned into extents or bits in a kernel page and copied out a page at a
+ * time. @room counts the entries the user buffer still takes.
+ */
+struct changes_out {
+	bool bitmap;
+	unsigned int block_shift;
+	u64 range_start, range_end;	/* extents are clipped to the request */
+	u64 first_block;	/* bitmap: the block of bit 0 */
+	u64 stage_bit;		/* bitmap: the bit at the start of @stage */
+	void *stage;
+	size_t staged;		/* bytes in @stage */
+	u8 __user *ubuf;	/* where @stage goes next */
+	u64 room;
+	u64 count;
+	int error;
+};
+
+static bool changes_flush(struct changes_out *o)
+{
+	if (!o->staged)
+		return true;
+	if (copy_to_user(o->ubuf, o->stage, o->staged)) {
+		o->error = -EFAULT;
+		return false;
+	}
+	o->ubuf += o->staged;
+	o->staged = 0;
+	if (o->bitmap)
+		memset(o->stage, 0, CBT_CHANGES_BATCH);
+	return true;
+}
+
+static bool emit_extent(struct changes_out *o, u64 first, u64 count)
+{
+	struct cbt_extent *e;
+	u64 start = max(first << o->block_shift, o->range_start);
+	u64 end = min((first + count) << o->block_shift, o->range_end);
+
+	if (!o->room)
+		return false;
+	if (o->staged + sizeof(*e) > CBT_CHANGES_BATCH && !changes_flush(o))
+		return false;
+	e = o->stage + o->staged;
+	e->offset = start;
+	e->length = end - start;
+	o->staged += sizeof(*e);
+	o->room--;
+	o->count++;
+	return true;
+}
+
+/* Bitmap mode: write out whole stage pages until @bit falls in the stage. */
+static bool bitmap_reach(struct changes_out *o, u64 bit)
+{
+	while (bit >= o->stage_bit + CBT_CHANGES_BATCH * 8) {
+		o->staged = CBT_CHANGES_BATCH;
+		if (!changes_flush(o))
+			return false;
+		o->stage_bit += CBT_CHANGES_BATCH * 8;
+	}
+	return true;
+}
+
+static bool emit_bits(struct changes_out *o, u64 first, u64 count)
+{
+	u64 bit = first - o->first_block;
+	u8 *stage = o->stage;
+
+	/* The scan range was cut to what the buffer holds: every bit fits. */
+	for (; count; count--, bit++) {
+		if (!bitmap_reach(o, bit))
+			return false;
+		stage[(bit - o->stage_bit) / 8] |= 1u << (bit % 8);
+	}
+	return true;
+}
+
+/* Bitmap mode: write out the rest of @nbits bits, zeros included. */
+static bool bitmap_finish(struct changes_out *o, u64 nbits)
+{
+	if (!bitmap_reach(o, nbits - 1))
+		return false;
+	o->staged = DIV_ROUND_UP(nbits - o->stage_bit, 8);
+	return changes_flush(o);
+}
+
+static bool changes_emit(void *ctx, u64 first, u64 count)
+{
+	struct changes_out *o = ctx;
+
+	return o->bitmap ? emit_bits(o, first, count) :
+			   emit_extent(o, first, count);
+}
+
+static int ctl_changes(void __user *arg)
+{
+	struct cbt_tracker_status st;
+	struct changes_out o = {};
+	struct cbt_tracker *t;
+	struct cbt_changes c;
+	u64 end, first, last, bits;
+	uuid_t uuid;
+	s64 stop;
+	int ret;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	if ((c.flags & ~CBT_CHANGES_BITMAP) || c.block_size || c.next_offset ||
+	    c.count || !all_zero(c.reserved, sizeof(c.reserved)))
+		return -EINVAL;
+	if (c.buf_size && !c.buf)
+		return -EFAULT;
+	if (c.offset > CBT_OFFSET_MAX || c.length > CBT_OFFSET_MAX)
+		return -EINVAL;
+	ret = get_tracker(&c.dev, &t);
+	if (ret)
+		return ret;
+	cbt_tracker_status(t, &st);
+	end = c.length ? c.offset + c.length : st.device_bytes;
+	if (end > st.device_bytes || c.offset > end) {
+		ret = -EINVAL;
+		goto put;
+	}
+	o.bitmap = c.flags & CBT_CHANGES_BITMAP;
+	o.block_shift = ilog2(st.block_size);
+	o.range_start = c.offset;
+	o.range_end = end;
+	o.ubuf = u64_to_user_ptr(c.buf);
+	if (o.bitmap && (c.offset & (st.block_size - 1))) {
+		ret = -EINVAL;
+		goto put;
+	}
+	c.block_size = st.block_size;
+	c.next_offset = end;
+	if (c.offset == end)
+		goto done;
+
+	first = c.offset >> o.block_shift;
+	last = (end - 1) >> o.block_shift;
+	if (o.bitmap) {
+		bits = min_t(u64, c.buf_size, U64_MAX / 8) * 8;
+		if (!bits) {
+			ret = -ENOSPC;
+			goto put;
+		}
+		if (last - first + 1 > bits)
+			last = first + bits - 1;
+		o.first_block = first;
+	} else {
+		o.room = c.buf_size / sizeof(struct cbt_extent);
+		if (!o.room) {
+			ret = -ENOSPC;
+			goto put;
+		}
+	}
+	o.stage = (void *)get_zeroed_page(GFP_KERNEL);
+	if (!o.stage) {
+		ret = -ENOMEM;
+		goto put;
+	}
+	memcpy(&uuid, c.since.uuid, sizeof(uuid));
+	stop = cbt_tracker_changes(t, &uuid, c.since.generation, first, last,
+				   changes_emit, &o);
+	if (stop >= 0 && !o.error) {
+		if (o.bitmap && bitmap_finish(&o, last - first + 1))
+			o.count = last - first + 1;
+		else if (!o.bitmap)
+			changes_flush(&o);
+	}
+	free_page((unsigned long)o.stage);
+	if (stop < 0) {
+		ret = stop;
+		goto put;
+	}
+	if (o.error) {
+		ret = o.error;
+		goto put;
+	}
+	c.count = o.count;
+	c.next_offset = max(min((u64)stop << o.block_shift, end), c.offset);
+done:
+	ret = copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+put:
+	cbt_tracker_put(t);
+	return ret;
+}
+
+static long cbt_ctl_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	switch (cmd) {
+	case CBT_IOC_VERSION:
+		return ctl_version(uarg);
+	case CBT_IOC_ATTACH:
+		return ctl_attach(uarg);
+	case CBT_IOC_DETACH:
+		return ctl_detach(uarg);
+	case CBT_IOC_STATUS:
+		return ctl_status(uarg);
+	case CBT_IOC_LIST:
+		return ctl_list(uarg);
+	case CBT_IOC_CHECKPOINT:
+		return ctl_checkpoint(uarg);
+	case CBT_IOC_CHANGES:
+		return ctl_changes(uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations cbt_ctl_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = cbt_ctl_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice cbt_ctl_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = CBT_CTL_NAME,
+	.fops = &cbt_ctl_fops,
+	.mode = 0600,
+};
+
+int cbt_ctl_init(void)
+{
+	return misc_register(&cbt_ctl_dev);
+}
+
+void cbt_ctl_exit(void)
+{
+	misc_deregister(&cbt_ctl_dev);
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbt_intercept.c - where bios are intercepted: an ftrace hook on
+ * submit_bio_noacct(), the entry every bio passes through on its way to a
+ * device, whoever submits it (filesystems, the page cache, stacked drivers
+ * such as dm and md resubmitting to the device below, partitions).
+ *
+ * The ftrace callback only looks: for a write-type bio to a disk that has a
+ * tracker it moves the instruction pointer to cbt_submit_bio_noacct(), which
+ * records the write and then calls the real submit_bio_noacct(). That call
+ * comes from inside this module, which is how the callback tells it from a
+ * fresh submission and lets it through. Bios to untracked disks cost one
+ * static branch, or while anything is tracked, one hash lookup.
+ */
+#include <linux/bio.h>
+#include <linux/ftrace.h>
+#include <linux/kallsyms.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/delay.h>
+#include "cbt_intercept.h"
+#include "cbt_tracker.h"
+#include "cbt_compat.h"
+
+/* Tasks between the callback's redirect and the end of our handler. */
+static DEFINE_PER_CPU(long, cbt_handlers_active);
+
+static long handlers_active(void)
+{
+	long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(cbt_handlers_active, cpu);
+	return sum;
+}
+
+/*
+ * Must not be a tail call: submit_bio_noacct() has to see a return address
+ * inside this module, or the callback would redirect it here again forever.
+ */
+static noinline void cbt_submit_bio_noacct(struct bio *bio)
+{
+	cbt_track_write(bio);
+	submit_bio_noacct(bio);
+	this_cpu_dec(cbt_handlers_active);
+	barrier();
+}
+
+static void notrace cbt_ftrace_callback(unsigned long ip,
+					unsigned long parent_ip,
+					struct ftrace_ops *ops,
+					struct ftrace_regs *fregs)
+{
+	struct pt_regs *regs;
+	struct bio *bio;
+
+	if (!static_branch_unlikely(&cbt_tracking_active))
+		return;
+	if (within_module(parent_ip, THIS_MODULE))
+		return;
+	regs = ftrace_get_regs(fregs);
+	if (unlikely(!regs))
+		return;
+	bio = (struct bio *)regs_get_kernel_argument(regs, 0);
+	if (!op_is_write(bio_op(bio)) || !bio->bi_bdev)
+		return;
+	if (!cbt_disk_tracked(bio->bi_bdev->bd_disk))
+		return;
+	this_cpu_inc(cbt_handlers_active);
+	cbt_ftrace_set_ip(fregs, (unsigned long)cbt_submit_bio_noacct);
+}
+
+static struct ftrace_ops cbt_ftrace_ops = {
+	.func = cbt_ftrace_callback,
+	.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY |
+		 FTRACE_OPS_FL_RECURSION,
+};
+
+int cbt_intercept_start(void)
+{
+	int ret;
+
+	ret = ftrace_set_filter_ip(&cbt_ftrace_ops,
+				   (unsigned long)submit_bio_noacct, 0, 0);
+	if (ret) {
+		pr_err("cbt: cannot hook submit_bio_noacct: %d\n", ret);
+		return ret;
+	}
+	ret = register_ftrace_function(&cbt_ftrace_ops);
+	if (ret) {
+		pr_err("cbt: cannot register the ftrace hook: %d\n", ret);
+		ftrace_set_filter_ip(&cbt_ftrace_ops,
+				     (unsigned long)submit_bio_noacct, 1, 0);
+	}
+	return ret;
+}
+
+void cbt_intercept_stop(void)
+{
+	unregister_ftrace_function(&cbt_ftrace_ops);
+	ftrace_set_filter_ip(&cbt_ftrace_ops, (unsigned long)submit_bio_noacct,
+			     1, 0);
+	/* Let every task that was sent to our handler leave it. */
+	while (handlers_active())
+		msleep(20);
+	synchronize_rcu_tasks();
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbt_main.c - module load and unload, the debugfs status file, and the
+ * periodic check that drops trackers of devices that went away.
+ *
+ * Unloading detaches everything: the control device goes first (no new
+ * requests), then the hook (no new writes reach us, and every task sent to
+ * our handler has left it), then the trackers (each freed once the writes
+ * it follows have completed).
+ */
+#include <linux/debugfs.h>
+#include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/workqueue.h>
+#include "cbt_ctl.h"
+#include "cbt_intercept.h"
+#include "cbt_tracker.h"
+#include "cbt_version.h"
+
+#define CBT_REAP_INTERVAL	HZ
+
+static struct dentry *cbt_debugfs_dir;
+static void cbt_reap_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(cbt_reap_work, cbt_reap_fn);
+
+static void cbt_reap_fn(struct work_struct *work)
+{
+	cbt_tracker_reap();
+	schedule_delayed_work(&cbt_reap_work, CBT_REAP_INTERVAL);
+}
+
+static int cbt_trackers_show(struct seq_file *m, void *v)
+{
+	cbt_tracker_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cbt_trackers);
+
+static int __init cbt_init(void)
+{
+	int ret;
+
+	ret = cbt_tracker_init();
+	if (ret)
+		return ret;
+	ret = cbt_intercept_start();
+	if (ret)
+		goto exit_tracker;
+	ret = cbt_ctl_init();
+	if (ret)
+		goto stop_intercept;
+	cbt_debugfs_dir = debugfs_create_dir("cbt", NULL);
+	debugfs_create_file("trackers", 0400, cbt_debugfs_dir, NULL,
+			    &cbt_trackers_fops);
+	schedule_delayed_work(&cbt_reap_work, CBT_REAP_INTERVAL);
+	pr_info("cbt: loaded\n");
+	return 0;
+
+stop_intercept:
+	cbt_intercept_stop();
+exit_tracker:
+	cbt_tracker_exit();
+	return ret;
+}
+
+static void __exit cbt_exit(void)
+{
+	cbt_ctl_exit();
+	debugfs_remove_recursive(cbt_debugfs_dir);
+	cancel_delayed_work_sync(&cbt_reap_work);
+	cbt_intercept_stop();
+	cbt_tracker_exit();
+	pr_info("cbt: unloaded\n");
+}
+
+module_init(cbt_init);
+module_exit(cbt_exit);
+MODULE_DESCRIPTION("Changed-block tracking for live block devices");
+MODULE_AUTHOR("The cbt developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(CBT_MODULE_VERSION);

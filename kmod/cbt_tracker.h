@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cbt_tracker.h - one tracked volume: identity, generations, change map.
+ */
+#ifndef CBT_TRACKER_H
+#define CBT_TRACKER_H
+
+#include <linux/blkdev.h>
+#include <linux/jump_label.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/uuid.h>
+#include <linux/wait.h>
+#include "cbt_map.h"
+
+/* Bits in cbt_tracker.flags. */
+enum {
+	CBT_TRACKER_LOST,	/* a write could not be recorded: reset before use */
+	CBT_TRACKER_DETACHED,	/* no longer in the tables; waiting to be freed */
+};
+
+/* Writes in flight, counted per CPU, by generation parity. */
+struct cbt_inflight {
+	long n[2];
+};
+
+struct cbt_tracker {
+	struct hlist_node hash_node;	/* cbt_hash bucket: RCU readers */
+	struct list_head list_node;	/* cbt_trackers, under cbt_trackers_mutex */
+	struct kref ref;		/* the tables' reference + ioctl users */
+
+	/* Identity; fixed from attach to free. */
+	struct gendisk *disk;
+	struct block_device *bdev;	/* pinned with get_device() */
+	dev_t devt;
+	sector_t start;			/* first sector on @disk */
+	unsigned int block_shift;	/* log2(block size in bytes) */
+
+	/*
+	 * @lock serialises everything that changes or reads the generation
+	 * history as a whole: checkpoint, reset, sweep, queries, status. The
+	 * write path takes no lock: it reads @gen and @map under RCU.
+	 */
+	struct mutex lock;
+	struct cbt_map __rcu *map;
+	u64 gen;			/* the open generation (READ_ONCE on writers' side) */
+	u64 low;			/* lowest generation a non-zero byte can hold */
+	u64 oldest;			/* oldest generation a stamp may name */
+	uuid_t uuid;
+	unsigned long flags;		/* CBT_TRACKER_* bits, atomic */
+
+	struct cbt_inflight __percpu *inflight;
+	bool draining;			/* a waiter sleeps on @drain_wq */
+	wait_queue_head_t drain_wq;
+	struct work_struct free_work;
+};
+
+DECLARE_STATIC_KEY_FALSE(cbt_tracking_active);
+
+/* Write path (any context that may submit a bio; never sleeps). */
+bool cbt_disk_tracked(struct gendisk *disk);
+void cbt_track_write(struct bio *bio);
+
+/* Control path: process context, may sleep. Negative errno on failure. */
+int cbt_tracker_attach(dev_t devt, unsigned int block_size,
+		       struct cbt_tracker **out);
+int cbt_tracker_detach(dev_t devt);
+struct cbt_tracker *cbt_tracker_get(dev_t devt);
+void cbt_tracker_put(struct cbt_tracker *t);
+int cbt_tracker_checkpoint(struct cbt_tracker *t, unsigned int timeout_ms,
+			   uuid_t *uuid, u64 *gen);
+int cbt_tracker_list(dev_t *devs, u32 capacity, u32 *count);
+
+struct cbt_tracker_status {
+	uuid_t uuid;
+	u64 gen, oldest;
+	u64 device_bytes, blocks, blocks_written, map_bytes;
+	u32 block_size;
+	bool lost;
+};
+void cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st);
+
+/*
+ * Changed blocks since generation @since of tracker @uuid within blocks
+ * [first, last]; @emit as for cbt_map_scan(). Returns the block where the
+ * scan stopped, or a negative errno (-ESTALE: the map cannot answer).
+ */
+s64 cbt_tracker_changes(struct cbt_tracker *t, const uuid_t *uuid, u64 since,
+			u64 first, u64 last, cbt_map_emit_fn emit, void *ctx);
+
+/* Drop trackers whose device went away; called periodically. */
+void cbt_tracker_reap(void);
+/* Show every tracker, one line each (debugfs). */
+void cbt_tracker_show(struct seq_file *m);
+
+int cbt_tracker_init(void);
+void cbt_tracker_exit(void);
+
+#endif /* CBT_TRACKER_H */
