@@ -1,0 +1,78 @@
+# cbt: changed-block tracking for Linux.
+#   make              library, CLI (and `make kmod` for the module)
+#   make check        host tests + VM suites on every supported kernel
+#   make demo         the main job inside a throwaway VM
+#   make install      library, headers, pkg-config file, CLI, man page
+VERSION := $(shell cat VERSION)
+SOVERSION := 1
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+CPPFLAGS += -Iinclude -Iinclude/uapi -DCBT_VERSION='"$(VERSION)"'
+WARN := -std=c11 -Wall -Wextra -Werror
+BLKID_CFLAGS := $(shell pkg-config --cflags blkid)
+BLKID_LIBS := $(shell pkg-config --libs blkid)
+JSON_CFLAGS := $(shell pkg-config --cflags json-c)
+JSON_LIBS := $(shell pkg-config --libs json-c)
+
+LIB_OBJS := lib/libcbt.o
+HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
+
+all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap
+
+lib/%.o: lib/%.c $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) -fPIC -c -o $@ $<
+
+lib/libcbt.so.$(SOVERSION): $(LIB_OBJS) lib/libcbt.sym
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libcbt.so.$(SOVERSION) \
+		-Wl,--version-script=lib/libcbt.sym -o $@ $(LIB_OBJS) $(BLKID_LIBS)
+	ln -sf libcbt.so.$(SOVERSION) lib/libcbt.so
+
+lib/libcbt.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+lib/cbt.pc: lib/cbt.pc.in VERSION
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
+
+tools/cbt-snap: tools/cbt-snap.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) -o $@ $< \
+		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(JSON_LIBS)
+
+kmod:
+	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1"
+
+sparse:
+	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="C=2 W=1"
+
+check: all kmod
+	scripts/check
+
+demo: all kmod
+	scripts/demo
+
+bench: all kmod
+	bench/run-all
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/cbt \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 lib/libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libcbt.so
+	install -m 0644 lib/libcbt.a $(DESTDIR)$(LIBDIR)/
+	install -m 0644 lib/cbt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 0644 include/libcbt.h include/uapi/cbt_ioctl.h $(DESTDIR)$(INCLUDEDIR)/cbt/
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) \
+		-o $(DESTDIR)$(BINDIR)/cbt-snap tools/cbt-snap.c lib/libcbt.a $(BLKID_LIBS) $(JSON_LIBS)
+	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
+
+clean:
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap
+	$(MAKE) -C kmod clean
+
+.PHONY: all kmod sparse check demo bench install clean

@@ -1,0 +1,167 @@
+#!/usr/bin/env bats
+# Tracking basics on a brd ramdisk: attach, checkpoint, changes, status.
+
+load helpers
+
+setup_file() {
+	modprobe brd rd_nr=1 rd_size=131072 max_part=4
+}
+
+teardown_file() {
+	rmmod brd 2>/dev/null || true
+}
+
+setup() {
+	common_setup
+	DEV=/dev/ram0
+}
+
+teardown() {
+	cbt detach "$DEV" 2>/dev/null || true
+}
+
+@test "version reports the module and its ABI" {
+	run cbt version
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"module: 0.1.0 (ABI 1)"* ]]
+}
+
+@test "attach, checkpoint and changes report exactly the blocks written" {
+	cbt attach "$DEV"
+	STAMP=$(cbt checkpoint "$DEV")
+	[[ "$STAMP" =~ ^[0-9a-f-]{36}:[0-9]+$ ]]
+	write_direct "$DEV" 0 4096 0
+	write_direct "$DEV" $((65536 * 10 + 512)) 512 0
+	write_direct "$DEV" $((65536 * 20 - 4096)) 8192 0
+	write_direct "$DEV" $((128 * 1024 * 1024 - 4096)) 4096 0
+	verify_changes "$DEV" 65536 --exact
+	# Adjacent blocks 19 and 20 come as one extent.
+	grep -qx "$((65536 * 19)) 131072" "$BATS_TEST_TMPDIR/changes"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/changes")" -eq 4 ]
+}
+
+@test "generations: each stamp sees exactly what came after it" {
+	cbt attach "$DEV" --block-size 4K
+	S1=$(cbt checkpoint "$DEV")
+	write_direct "$DEV" 40960 4096 0
+	S2=$(cbt checkpoint "$DEV")
+	: >"$WRITTEN"
+	write_direct "$DEV" 81920 4096 0
+	STAMP=$S2 verify_changes "$DEV" 4096 --exact
+	echo "40960 4096" >>"$WRITTEN"
+	STAMP=$S1 verify_changes "$DEV" 4096 --exact
+	# A rewrite of an older block moves it to the newest generation.
+	S3=$(cbt checkpoint "$DEV")
+	: >"$WRITTEN"
+	write_direct "$DEV" 40960 4096 0
+	STAMP=$S3 verify_changes "$DEV" 4096 --exact
+}
+
+@test "block sizes from 4K to 1M, extents clipped to the device" {
+	for bs in 4096 16K 1M; do
+		cbt attach "$DEV" --block-size "$bs"
+		STAMP=$(cbt checkpoint "$DEV")
+		: >"$WRITTEN"
+		write_direct "$DEV" 3145728 4096 0
+		b=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["block_size"])')
+		verify_changes "$DEV" "$b" --exact
+		cbt detach "$DEV"
+	done
+}
+
+@test "status shows identity, generation, memory; JSON has every field" {
+	cbt attach "$DEV" --block-size 64K
+	cbt checkpoint "$DEV" >/dev/null
+	write_direct "$DEV" 0 4096 0
+	run cbt status "$DEV" --json
+	[ "$status" -eq 0 ]
+	echo "$output" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]
+assert s["device"] == "/dev/ram0", s
+assert s["block_size"] == 65536 and s["blocks"] == 2048, s
+assert s["generation"] == 2 and s["changed_blocks"] == 1, s
+assert 0 < s["map_bytes"] < 65536, s
+assert len(s["tracker_uuid"]) == 36 and s["continuity_lost"] is False, s
+for k in ("devno", "device_size", "oldest_generation", "fs_type", "fs_uuid"):
+    assert k in s, k
+'
+	run cbt status
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/dev/ram0 (1:0)"* ]]
+	[[ "$output" == *"map memory:"* ]]
+}
+
+@test "changes --json has stamp, block_size and extents" {
+	cbt attach "$DEV"
+	STAMP=$(cbt checkpoint "$DEV")
+	write_direct "$DEV" 131072 4096 0
+	run cbt changes "$DEV" --since "$STAMP" --json
+	[ "$status" -eq 0 ]
+	echo "$output" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["stamp"] == sys.argv[1], d
+assert d["block_size"] == 65536, d
+assert d["extents"] == [{"offset": 131072, "length": 65536}], d
+' "$STAMP"
+}
+
+@test "changes over a sub-range and paging through thousands of extents" {
+	cbt attach "$DEV" --block-size 4K
+	STAMP=$(cbt checkpoint "$DEV")
+	# 6000 separate extents: every other 4K block of the first 48 MiB.
+	python3 - "$DEV" "$WRITTEN" <<'PY'
+import os, sys, mmap
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 4096)
+buf.write(os.urandom(4096))
+with open(sys.argv[2], "w") as w:
+    for i in range(6000):
+        os.pwritev(fd, [buf], i * 8192)
+        w.write(f"{i * 8192} 4096\n")
+os.close(fd)
+PY
+	verify_changes "$DEV" 4096 --exact
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/changes")" -eq 6000 ]
+	run cbt changes "$DEV" --since "$STAMP" --offset 8192 --length 16384
+	[ "$status" -eq 0 ]
+	[ "$output" = $'8192 4096\n16384 4096' ]
+}
+
+@test "hundreds of checkpoints: recent stamps stay exact, old ones get ESTALE" {
+	cbt attach "$DEV" --block-size 4K
+	FIRST=$(cbt checkpoint "$DEV")
+	for i in $(seq 1 300); do
+		dd if=/dev/urandom of="$DEV" bs=4096 count=1 seek=$i oflag=direct conv=notrunc status=none
+		S=$(cbt checkpoint "$DEV")
+		[ "$i" -ne 250 ] || S250=$S
+	done
+	STAMP=$S250
+	for i in $(seq 251 300); do echo "$((i * 4096)) 4096"; done >"$WRITTEN"
+	verify_changes "$DEV" 4096 --exact
+	run cbt changes "$DEV" --since "$FIRST"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"full backup"* ]]
+}
+
+@test "re-attaching gives a new tracker uuid: old stamps get ESTALE" {
+	cbt attach "$DEV"
+	OLD=$(cbt checkpoint "$DEV")
+	cbt detach "$DEV"
+	cbt attach "$DEV"
+	run cbt changes "$DEV" --since "$OLD"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"take a full backup"* ]]
+}
+
+@test "attaching twice is refused, detaching twice too" {
+	cbt attach "$DEV"
+	run cbt attach "$DEV"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"already tracked"* ]]
+	cbt detach "$DEV"
+	run cbt detach "$DEV"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not tracked"* ]]
+}
