@@ -7,7 +7,7 @@ load helpers
 
 setup() {
 	common_setup
-	LOOP=$(make_loop 512M)
+	LOOP=$(make_loop 400M)
 	MNT=$(mktemp -d /tmp/cbt-mnt.XXXXXX)
 }
 
@@ -25,7 +25,7 @@ fs_workload() {
 	mount $mopt "$LOOP" "$MNT"
 	mkdir "$MNT/base" && cp -r "$REPO/kmod" "$MNT/base/"
 	umount "$MNT"
-	cp "$LOOP" /tmp/cbt-img-a
+	cp --sparse=always "$LOOP" /tmp/cbt-img-a
 	STAMP=$(cbt checkpoint "$LOOP")
 	mount $mopt "$LOOP" "$MNT"
 	fio --name=w --directory="$MNT" --size=24M --rw=randwrite --bsrange=512-64k \
@@ -33,7 +33,7 @@ fs_workload() {
 	cp -r "$REPO/lib" "$MNT/base/lib2"
 	rm -rf "$MNT/base/kmod/probes"
 	umount "$MNT"
-	cp "$LOOP" /tmp/cbt-img-b
+	cp --sparse=always "$LOOP" /tmp/cbt-img-b
 	python3 "$TLIB/image_diff.py" 4096 /tmp/cbt-img-a /tmp/cbt-img-b >"$WRITTEN"
 	[ -s "$WRITTEN" ]
 	verify_changes "$LOOP" 4096

@@ -14,6 +14,7 @@ ensure_module() {
 # A loop device over a sparse file on tmpfs: make_loop SIZE [-P]
 make_loop() {
 	local f
+	[ -e /dev/loop-control ] || modprobe loop
 	f=$(mktemp /tmp/cbt-loop.XXXXXX)
 	truncate -s "$1" "$f"
 	shift
