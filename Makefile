@@ -44,13 +44,16 @@ tools/cbt-snap: tools/cbt-snap.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) -o $@ $< \
 		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(JSON_LIBS)
 
+tests/ioctl-abuse: tests/ioctl-abuse.c lib/libcbt.a $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS)
+
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1"
 
 sparse:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="C=2 W=1"
 
-check: all kmod
+check: all kmod tests/ioctl-abuse
 	scripts/check
 
 demo: all kmod
@@ -72,7 +75,7 @@ install: all
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse
 	$(MAKE) -C kmod clean
 
 .PHONY: all kmod sparse check demo bench install clean

@@ -1,0 +1,105 @@
+#!/usr/bin/env bats
+# Lifetimes: checkpoints under concurrent writes, devices that vanish or
+# change size while tracked, detach and rmmod while writes run.
+
+load helpers
+
+setup() {
+	common_setup
+}
+
+teardown() {
+	[ -e /dev/cbt-ctl ] || insmod "$KO"
+	[ -z "${LOOP:-}" ] || { cbt detach "$LOOP" 2>/dev/null || true; del_loop "$LOOP"; }
+	[ ! -d /sys/kernel/config/nullb/cbtn ] || {
+		echo 0 >/sys/kernel/config/nullb/cbtn/power 2>/dev/null
+		rmdir /sys/kernel/config/nullb/cbtn
+	}
+}
+
+@test "checkpoints under concurrent writers: nothing missed, nothing early" {
+	LOOP=$(make_loop 64M)
+	cbt attach "$LOOP" --block-size 4K
+	python3 "$TLIB/concurrent_checkpoints.py" "$CBT" "$LOOP" 4000
+}
+
+@test "a tracked device removed under writes drops its tracker cleanly" {
+	modprobe null_blk nr_devices=0
+	d=/sys/kernel/config/nullb/cbtn
+	mkdir "$d"
+	echo 256 >"$d/size"
+	echo 1 >"$d/memory_backed"
+	echo 1 >"$d/power"
+	dev=/dev/nullb$(cat "$d/index")
+	[ -b "$dev" ]
+	cbt attach "$dev"
+	cbt checkpoint "$dev" >/dev/null
+	( while dd if=/dev/zero of="$dev" bs=64k count=64 oflag=direct status=none; do :; done ) 2>/dev/null &
+	writer=$!
+	sleep 1
+	echo 0 >"$d/power"
+	rmdir "$d"
+	wait "$writer" || true
+	for i in 1 2 3 4 5; do
+		cbt status | grep -q nullb || break
+		sleep 1
+	done
+	run cbt status
+	[[ "$output" != *nullb* ]]
+	# The module still works.
+	LOOP=$(make_loop 16M)
+	cbt attach "$LOOP"
+	cbt checkpoint "$LOOP" >/dev/null
+}
+
+@test "rmmod under writes detaches everything and does not hang" {
+	LOOP=$(make_loop 128M)
+	cbt attach "$LOOP"
+	cbt checkpoint "$LOOP" >/dev/null
+	fio --name=w --filename="$LOOP" --rw=randwrite --bs=4k --direct=1 \
+		--ioengine=libaio --iodepth=16 --time_based --runtime=6 --output=/dev/null &
+	fiopid=$!
+	sleep 2
+	timeout 60 rmmod cbt
+	[ ! -e /dev/cbt-ctl ]
+	wait "$fiopid"
+	insmod "$KO"
+	run cbt status
+	[ "$status" -eq 0 ]
+	[ -z "$output" ] || [[ "$output" != *"$LOOP"* ]]
+}
+
+@test "detach while writes run, then attach again" {
+	LOOP=$(make_loop 128M)
+	cbt attach "$LOOP"
+	fio --name=w --filename="$LOOP" --rw=randwrite --bs=4k --direct=1 \
+		--ioengine=libaio --iodepth=16 --time_based --runtime=4 --output=/dev/null &
+	fiopid=$!
+	sleep 1
+	cbt checkpoint "$LOOP" >/dev/null
+	cbt detach "$LOOP"
+	cbt attach "$LOOP" --block-size 4K
+	STAMP=$(cbt checkpoint "$LOOP")
+	wait "$fiopid"
+	run cbt changes "$LOOP" --since "$STAMP"
+	[ "$status" -eq 0 ]
+}
+
+@test "a device that grows loses continuity: ESTALE, then a new uuid" {
+	LOOP=$(make_loop 32M)
+	cbt attach "$LOOP"
+	STAMP=$(cbt checkpoint "$LOOP")
+	uuid1=${STAMP%:*}
+	truncate -s 64M "$(losetup -n -O BACK-FILE "$LOOP" | tr -d ' ')"
+	losetup -c "$LOOP"
+	dd if=/dev/urandom of="$LOOP" bs=4096 count=1 seek=12000 oflag=direct conv=notrunc status=none
+	run cbt status "$LOOP"
+	[[ "$output" == *"LOST"* ]]
+	run cbt changes "$LOOP" --since "$STAMP"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"full backup"* ]]
+	S2=$(cbt checkpoint "$LOOP")
+	[ "${S2%:*}" != "$uuid1" ]
+	run cbt status "$LOOP" --json
+	[[ "$output" == *'"device_size": 67108864'* ]]
+}
