@@ -191,13 +191,16 @@ static void bad_changes(struct cbt_dev tracked, const struct cbt_stamp *stamp)
 	c = base;
 	c.buf_size = sizeof(struct cbt_extent) - 1;
 	expect("changes: buffer smaller than one extent", ioctl(fd, CBT_IOC_CHANGES, &c), ENOSPC);
+	/* Room for one extent (or 64 bits) before the inaccessible page. */
 	c = base;
+	c.buf = (uintptr_t)(guard + page - sizeof(struct cbt_extent));
 	c.buf_size = UINT64_MAX;
-	expect("changes: huge size, one real page", ioctl(fd, CBT_IOC_CHANGES, &c), EFAULT);
+	expect("changes: huge size, one real extent slot", ioctl(fd, CBT_IOC_CHANGES, &c), EFAULT);
 	c = base;
 	c.flags = CBT_CHANGES_BITMAP;
+	c.buf = (uintptr_t)(guard + page - 8);
 	c.buf_size = UINT64_MAX;
-	expect("changes: huge bitmap size, one real page", ioctl(fd, CBT_IOC_CHANGES, &c), EFAULT);
+	expect("changes: huge bitmap size, 8 real bytes", ioctl(fd, CBT_IOC_CHANGES, &c), EFAULT);
 	c = base;
 	c.offset = s.device_size + 4096;
 	expect("changes: offset past the end", ioctl(fd, CBT_IOC_CHANGES, &c), EINVAL);

@@ -340,7 +340,7 @@ static int cmd_status(int argc, char **argv)
 	if (arr) {
 		if (!rc || !a.vol)
 			printf("%s\n", json_object_to_json_string_ext(arr,
-				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(arr);
 	}
 	if (devs != &one)

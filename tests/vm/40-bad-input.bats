@@ -83,7 +83,11 @@ teardown() {
 	cbt attach LABEL=cbtlabel
 	run cbt status UUID=0c0ffee0-1234-4321-abcd-0123456789ab --json
 	[ "$status" -eq 0 ]
-	[[ "$output" == *'"fs_type": "ext4"'* ]]
-	[[ "$output" == *'"fs_uuid": "0c0ffee0-1234-4321-abcd-0123456789ab"'* ]]
+	echo "$output" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]
+assert s["fs_type"] == "ext4", s
+assert s["fs_uuid"] == "0c0ffee0-1234-4321-abcd-0123456789ab", s
+'
 	cbt detach LABEL=cbtlabel
 }
