@@ -37,7 +37,7 @@ teardown() {
 	[ -b "$dev" ]
 	cbt attach "$dev"
 	cbt checkpoint "$dev" >/dev/null
-	( while dd if=/dev/zero of="$dev" bs=64k count=64 oflag=direct status=none; do :; done ) 2>/dev/null &
+	( while dd if=/dev/zero of="$dev" bs=64k count=64 oflag=direct conv=nocreat,notrunc status=none; do :; done ) 2>/dev/null &
 	writer=$!
 	sleep 1
 	echo 0 >"$d/power"
