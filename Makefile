@@ -74,8 +74,18 @@ install: all
 		-o $(DESTDIR)$(BINDIR)/cbt-snap tools/cbt-snap.c lib/libcbt.a $(BLKID_LIBS) $(JSON_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
 
+# The DKMS source tree: /usr/src/cbt-$(VERSION), then `dkms install -m cbt -v $(VERSION)`.
+DKMS_SRC := $(DESTDIR)/usr/src/cbt-$(VERSION)
+dkms-source:
+	install -d $(DKMS_SRC)/kmod/probes $(DKMS_SRC)/include/uapi
+	install -m 0644 dkms.conf VERSION $(DKMS_SRC)/
+	install -m 0644 kmod/*.c kmod/*.h kmod/Kbuild kmod/Makefile $(DKMS_SRC)/kmod/
+	install -m 0755 kmod/probe.sh $(DKMS_SRC)/kmod/
+	install -m 0644 kmod/probes/*.c $(DKMS_SRC)/kmod/probes/
+	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
+
 clean:
 	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse
 	$(MAKE) -C kmod clean
 
-.PHONY: all kmod sparse check demo bench install clean
+.PHONY: all kmod sparse check demo bench install dkms-source clean
