@@ -1,0 +1,125 @@
+#!/bin/bash
+# Runs inside the bench VM (see bench/run-all). Measures fio 4 KiB random
+# direct writes on a brd ramdisk: bare, tracked by cbt, with another device
+# tracked (the hook's cost for untracked devices), and under dm-era with the
+# same block size. Setups run interleaved in rounds (the brief's method:
+# the ratio within each round, then the median over rounds). Also: map
+# memory per TiB written, and how long `changes` takes on a 16 TiB null_blk
+# volume with 1% of it written. Writes JSON to $1.
+set -euo pipefail
+out=$1
+secs=${BENCH_SECS:-10}
+rounds=${BENCH_ROUNDS:-5}
+CBT=tools/cbt-snap
+tmp=$(mktemp -d)
+
+modprobe brd rd_nr=3 rd_size=524288
+modprobe dm-era
+dd if=/dev/zero of=/dev/ram2 bs=1M count=64 status=none
+nsect=$(blockdev --getsz /dev/ram0)
+
+fio_iops() { # DEVICE IODEPTH
+	fio --name=b --filename="$1" --rw=randwrite --bs=4k --direct=1 \
+		--ioengine=libaio --iodepth="$2" --time_based --runtime="$secs" \
+		--randrepeat=0 --norandommap --output-format=json --output="$tmp/fio.json" >/dev/null
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][0]["write"]["iops"])' "$tmp/fio.json"
+}
+
+run_setup() { # NAME IODEPTH -> iops
+	local dev=/dev/ram0 iops
+	case "$1" in
+	bare) ;;
+	tracked) $CBT attach /dev/ram0 --block-size 64K ;;
+	other_tracked) $CBT attach /dev/ram1 --block-size 64K ;;
+	dm_era)
+		dd if=/dev/zero of=/dev/ram2 bs=1M count=4 status=none
+		dmsetup create --noudevsync cbt-era --table "0 $nsect era /dev/ram2 /dev/ram0 128"
+		dev=/dev/dm-$(dmsetup info -c --noheadings -o minor cbt-era | tr -d ' ')
+		;;
+	esac
+	# Steady phase: every block already written once in this setup.
+	[ "$1" = bare ] || [ "$1" = other_tracked ] ||
+		dd if=/dev/zero of="$dev" bs=1M count=$((nsect / 2048)) oflag=direct status=none
+	[ "$1" != tracked ] || $CBT checkpoint /dev/ram0 >/dev/null
+	iops=$(fio_iops "$dev" "$2")
+	case "$1" in
+	tracked) $CBT detach /dev/ram0 ;;
+	other_tracked) $CBT detach /dev/ram1 ;;
+	dm_era) dmsetup remove --noudevsync cbt-era ;;
+	esac
+	echo "$iops"
+}
+
+: >"$tmp/runs"
+for qd in 1 32; do
+	for r in $(seq 1 "$rounds"); do
+		for s in bare tracked other_tracked dm_era; do
+			echo "$qd $r $s $(run_setup "$s" "$qd")" >>"$tmp/runs"
+		done
+	done
+done
+
+# Map memory after writing every block of the 512 MiB ramdisk once.
+$CBT attach /dev/ram0 --block-size 64K
+dd if=/dev/zero of=/dev/ram0 bs=1M count=$((nsect / 2048)) oflag=direct status=none
+map_full=$($CBT status /dev/ram0 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
+$CBT detach /dev/ram0
+# And after writing a single 4 KiB block (the idle + one-page cost).
+$CBT attach /dev/ram0 --block-size 64K
+map_idle=$($CBT status /dev/ram0 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
+$CBT detach /dev/ram0
+
+# changes on a 16 TiB null_blk volume with 1% of its blocks written:
+# 1 MiB written every 100 MiB (16 blocks of 64 KiB).
+modprobe null_blk nr_devices=0
+mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+nb=/sys/kernel/config/nullb/cbtbig
+mkdir "$nb"
+echo $((16 * 1024 * 1024)) >"$nb/size"
+echo 1 >"$nb/power"
+big=/dev/cbtbig
+[ -b "$big" ] || big=/dev/nullb$(cat "$nb/index")
+$CBT attach "$big" --block-size 64K
+map_16t_idle=$($CBT status "$big" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
+S=$($CBT checkpoint "$big")
+fio --name=fill --filename="$big" --rw=write:99m --bs=1m --direct=1 --ioengine=libaio \
+	--iodepth=32 --output=/dev/null
+read -r blocks written map_16t < <($CBT status "$big" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]; print(s["blocks"], s["changed_blocks"], s["map_bytes"])')
+t0=$(date +%s.%N)
+extents=$($CBT changes "$big" --since "$S" | wc -l)
+t1=$(date +%s.%N)
+$CBT detach "$big"
+echo 0 >"$nb/power"
+rmdir "$nb"
+
+python3 - "$tmp/runs" "$out" "$map_full" "$map_idle" "$map_16t_idle" "$blocks" "$written" "$map_16t" "$extents" "$t0" "$t1" "$secs" <<'PY'
+import json, statistics, sys, platform
+runs, out = sys.argv[1], sys.argv[2]
+map_full, map_idle, map_16t_idle, blocks, written, map_16t, extents = map(int, sys.argv[3:10])
+t0, t1, secs = float(sys.argv[10]), float(sys.argv[11]), int(sys.argv[12])
+data = {}
+for line in open(runs):
+    qd, r, s, iops = line.split()
+    data.setdefault(int(qd), {}).setdefault(int(r), {})[s] = float(iops)
+res = {"kernel": platform.release(), "seconds_per_run": secs, "device": "brd 512 MiB",
+       "fio": "4k randwrite direct libaio", "block_size": 65536, "ratios": {}, "runs": data}
+for qd, rounds in data.items():
+    for s in ("tracked", "other_tracked", "dm_era"):
+        ratios = sorted(v[s] / v["bare"] for v in rounds.values())
+        res["ratios"][f"{s}_qd{qd}"] = {
+            "median": round(statistics.median(ratios), 3),
+            "min": round(ratios[0], 3), "max": round(ratios[-1], 3),
+            "bare_iops_median": round(statistics.median(v["bare"] for v in rounds.values()))}
+tib = 1 << 40
+res["map"] = {
+    "bytes_per_tib_written_64k_blocks": map_full * tib // (512 << 20),
+    "idle_bytes_512mib": map_idle,
+    "idle_bytes_16tib": map_16t_idle,
+}
+res["changes_16tib"] = {"blocks": blocks, "blocks_written": written,
+                        "percent_written": round(100.0 * written / blocks, 2),
+                        "extents": extents, "map_bytes": map_16t,
+                        "seconds": round(t1 - t0, 3)}
+json.dump(res, open(out, "w"), indent=2)
+PY
+echo "bench: wrote $out"
