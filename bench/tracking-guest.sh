@@ -53,7 +53,10 @@ run_setup() { # NAME IODEPTH -> iops
 : >"$tmp/runs"
 for qd in 1 32; do
 	for r in $(seq 1 "$rounds"); do
-		for s in bare tracked other_tracked dm_era; do
+		# Rotate the order each round so no setup always runs first.
+		order=(bare tracked other_tracked dm_era)
+		for i in 0 1 2 3; do
+			s=${order[$(((i + r) % 4))]}
 			echo "$qd $r $s $(run_setup "$s" "$qd")" >>"$tmp/runs"
 		done
 	done
