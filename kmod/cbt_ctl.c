@@ -300,8 +300,9 @@ static bool changes_emit(void *ctx, u64 first, u64 count)
 
 static int ctl_changes(void __user *arg)
 {
-	struct cbt_tracker_status st;
 	struct changes_out o = {};
+	u64 dev_bytes;
+	u32 block_size;
 	struct cbt_tracker *t;
 	struct cbt_changes c;
 	u64 end, first, last, bits;
@@ -321,22 +322,22 @@ static int ctl_changes(void __user *arg)
 	ret = get_tracker(&c.dev, &t);
 	if (ret)
 		return ret;
-	cbt_tracker_status(t, &st);
-	end = c.length ? c.offset + c.length : st.device_bytes;
-	if (end > st.device_bytes || c.offset > end) {
+	cbt_tracker_geometry(t, &dev_bytes, &block_size);
+	end = c.length ? c.offset + c.length : dev_bytes;
+	if (end > dev_bytes || c.offset > end) {
 		ret = -EINVAL;
 		goto put;
 	}
 	o.bitmap = c.flags & CBT_CHANGES_BITMAP;
-	o.block_shift = ilog2(st.block_size);
+	o.block_shift = ilog2(block_size);
 	o.range_start = c.offset;
 	o.range_end = end;
 	o.ubuf = u64_to_user_ptr(c.buf);
-	if (o.bitmap && (c.offset & (st.block_size - 1))) {
+	if (o.bitmap && (c.offset & (block_size - 1))) {
 		ret = -EINVAL;
 		goto put;
 	}
-	c.block_size = st.block_size;
+	c.block_size = block_size;
 	c.next_offset = end;
 	if (c.offset == end)
 		goto done;

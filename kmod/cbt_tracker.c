@@ -21,6 +21,7 @@
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/blk-mq.h>
 #include <linux/hashtable.h>
 #include <linux/mempool.h>
 #include <linux/module.h>
@@ -348,6 +349,14 @@ void cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st)
 	mutex_unlock(&t->lock);
 }
 
+void cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size)
+{
+	mutex_lock(&t->lock);
+	*bytes = tracker_map(t)->nr_sects << SECTOR_SHIFT;
+	*block_size = 1u << t->block_shift;
+	mutex_unlock(&t->lock);
+}
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 static void tracker_free(struct work_struct *work)
@@ -483,6 +492,15 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 	*out = t;
 	pr_info("cbt: tracking %pg (%u:%u) as %pUb, %u-byte blocks\n", o.bdev,
 		MAJOR(devt), MINOR(devt), &t->uuid, block_size);
+	mutex_unlock(&cbt_trackers_mutex);
+	/*
+	 * Requests submitted before the hook saw this device were not
+	 * recorded and would not be waited for by the first checkpoint:
+	 * let them complete now, before attach returns.
+	 */
+	blk_mq_freeze_queue(o.bdev->bd_disk->queue);
+	blk_mq_unfreeze_queue(o.bdev->bd_disk->queue);
+	goto close;
 unlock:
 	mutex_unlock(&cbt_trackers_mutex);
 close:

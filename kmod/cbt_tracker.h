@@ -79,6 +79,8 @@ struct cbt_tracker_status {
 	bool lost;
 };
 void cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st);
+/* Size in bytes and block size, without the cost of a full status. */
+void cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size);
 
 /*
  * Changed blocks since generation @since of tracker @uuid within blocks

@@ -64,3 +64,13 @@ C
 	run bash -c "nm -D --defined-only '$TOP/lib/libcbt.so.1' | awk '\$2 == \"T\" {print \$3}' | grep -v '^cbt_'"
 	[ -z "$output" ]
 }
+
+@test "the module is W=1 and sparse clean on every installed kernel" {
+	cp -r "$TOP/kmod" "$TOP/include" "$TOP/VERSION" "$TMP/"
+	rm -rf "$TMP/kmod/out"
+	run make -C "$TMP/kmod" KBUILD_ARGS="C=2 W=1"
+	echo "$output" | grep -E 'warning|error' || true
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -q 'CHECK'
+	! echo "$output" | grep -E 'warning:|error:'
+}
