@@ -72,5 +72,6 @@ C
 	echo "$output" | grep -E 'warning|error' || true
 	[ "$status" -eq 0 ]
 	echo "$output" | grep -q 'CHECK'
-	! echo "$output" | grep -E 'warning:|error:'
+	[ -z "$(echo "$output" | grep -E 'warning:|error:')" ]
+
 }
