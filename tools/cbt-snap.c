@@ -53,10 +53,8 @@ static void __attribute__((format(printf, 1, 2))) fail_msg(const char *fmt, ...)
 /* One line on stderr for a library error; the exit status to use. */
 static int report(int err, const char *what)
 {
-	if (err == -ENOENT && what && !strcmp(what, "/dev/cbt-ctl"))
+	if (err == -ENOENT && !strcmp(what, "/dev/cbt-ctl"))
 		fail_msg("the cbt module is not loaded (no /dev/cbt-ctl): run 'modprobe cbt'");
-	else if (err == -ESTALE)
-		fail_msg("%s: %s", what, cbt_strerror(err));
 	else
 		fail_msg("%s: %s", what, cbt_strerror(err));
 	return 1;
