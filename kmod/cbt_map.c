@@ -161,6 +161,8 @@ u64 cbt_map_scan(struct cbt_map *map, u64 first, u64 last,
 	struct scan_run run = { .emit = emit, .ctx = ctx };
 	u64 b = first;
 
+	if (!map->nr_blocks || first >= map->nr_blocks)
+		return first;
 	if (last >= map->nr_blocks)
 		last = map->nr_blocks - 1;
 	while (b <= last) {

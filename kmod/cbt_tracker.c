@@ -153,8 +153,10 @@ static void tracker_mark(struct cbt_tracker *t, struct bio *bio,
 	last = (end - 1 - t->start) >> shift;
 
 	gen = READ_ONCE(t->gen);
-	if (!hook_bio(t, bio, gen & 1) ||
-	    cbt_map_mark(map, first, last, cbt_gen_code(gen)))
+	/* Unfollowed or unrecorded, the write breaks continuity; mark anyway. */
+	if (!hook_bio(t, bio, gen & 1))
+		set_bit(CBT_TRACKER_LOST, &t->flags);
+	if (cbt_map_mark(map, first, last, cbt_gen_code(gen)))
 		set_bit(CBT_TRACKER_LOST, &t->flags);
 }
 

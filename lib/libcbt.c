@@ -20,6 +20,7 @@
 
 #define CBT_CTL_PATH		"/dev/" CBT_CTL_NAME
 #define CHANGES_BATCH		4096	/* extents fetched per ioctl */
+#define CBT_LIST_MAX		4096	/* entries one CBT_IOC_LIST fills */
 
 struct cbt_ctx {
 	int fd;
@@ -256,16 +257,18 @@ int cbt_list(struct cbt_ctx *ctx, dev_t **devs, size_t *count)
 		buf = calloc(l.count + 1, sizeof(*buf));
 		if (!buf)
 			return -ENOMEM;
-		l.capacity = l.count + 1;
+		l.capacity = l.count + 1 < CBT_LIST_MAX ? l.count + 1 : CBT_LIST_MAX;
 		l.devs = (uintptr_t)buf;
 		ret = xioctl(ctx, CBT_IOC_LIST, &l);
-		if (ret || l.count <= l.capacity)
+		if (ret || l.count <= l.capacity || l.capacity >= CBT_LIST_MAX)
 			break;
 	}
 	if (ret) {
 		free(buf);
 		return ret;
 	}
+	if (l.count > l.capacity)
+		l.count = l.capacity;	/* more than one call returns */
 	out = calloc(l.count + 1, sizeof(*out));
 	if (!out) {
 		free(buf);

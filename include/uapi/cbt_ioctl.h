@@ -92,7 +92,8 @@ struct cbt_status {
 struct cbt_list {
 	__u64 devs;		/* in: user pointer to struct cbt_dev[capacity] */
 	__u32 capacity;		/* in: entries the array holds (may be 0) */
-	__u32 count;		/* out: trackers in all; min(count, capacity) filled */
+	__u32 count;		/* out: trackers in all; the first
+				 * min(count, capacity, 4096) are filled */
 	__u64 reserved[2];	/* in: zero */
 };
 
