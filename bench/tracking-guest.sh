@@ -8,14 +8,13 @@
 # volume with 1% of it written. Writes JSON to $1.
 set -euo pipefail
 out=$1
-secs=${BENCH_SECS:-10}
+secs=${BENCH_SECS:-5}
 rounds=${BENCH_ROUNDS:-5}
 CBT=tools/cbt-snap
 tmp=$(mktemp -d)
 
-modprobe brd rd_nr=3 rd_size=524288
+modprobe brd rd_nr=3 rd_size=131072
 modprobe dm-era
-dd if=/dev/zero of=/dev/ram2 bs=1M count=64 status=none
 nsect=$(blockdev --getsz /dev/ram0)
 
 fio_iops() { # DEVICE IODEPTH
@@ -62,7 +61,7 @@ for qd in 1 32; do
 	done
 done
 
-# Map memory after writing every block of the 512 MiB ramdisk once.
+# Map memory after writing every block of the ramdisk once.
 $CBT attach /dev/ram0 --block-size 64K
 dd if=/dev/zero of=/dev/ram0 bs=1M count=$((nsect / 2048)) oflag=direct status=none
 map_full=$($CBT status /dev/ram0 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
@@ -95,16 +94,17 @@ $CBT detach "$big"
 echo 0 >"$nb/power"
 rmdir "$nb"
 
-python3 - "$tmp/runs" "$out" "$map_full" "$map_idle" "$map_16t_idle" "$blocks" "$written" "$map_16t" "$extents" "$t0" "$t1" "$secs" <<'PY'
+python3 - "$tmp/runs" "$out" "$map_full" "$map_idle" "$map_16t_idle" "$blocks" "$written" "$map_16t" "$extents" "$t0" "$t1" "$secs" "$nsect" <<'PY'
 import json, statistics, sys, platform
 runs, out = sys.argv[1], sys.argv[2]
 map_full, map_idle, map_16t_idle, blocks, written, map_16t, extents = map(int, sys.argv[3:10])
 t0, t1, secs = float(sys.argv[10]), float(sys.argv[11]), int(sys.argv[12])
+dev_bytes = int(sys.argv[13]) * 512
 data = {}
 for line in open(runs):
     qd, r, s, iops = line.split()
     data.setdefault(int(qd), {}).setdefault(int(r), {})[s] = float(iops)
-res = {"kernel": platform.release(), "seconds_per_run": secs, "device": "brd 512 MiB",
+res = {"kernel": platform.release(), "seconds_per_run": secs, "device": f"brd {dev_bytes >> 20} MiB",
        "fio": "4k randwrite direct libaio", "block_size": 65536, "ratios": {}, "runs": data}
 for qd, rounds in data.items():
     for s in ("tracked", "other_tracked", "dm_era"):
@@ -115,8 +115,8 @@ for qd, rounds in data.items():
             "bare_iops_median": round(statistics.median(v["bare"] for v in rounds.values()))}
 tib = 1 << 40
 res["map"] = {
-    "bytes_per_tib_written_64k_blocks": map_full * tib // (512 << 20),
-    "idle_bytes_512mib": map_idle,
+    "bytes_per_tib_written_64k_blocks": map_full * tib // dev_bytes,
+    "idle_bytes_small_device": map_idle,
     "idle_bytes_16tib": map_16t_idle,
 }
 res["changes_16tib"] = {"blocks": blocks, "blocks_written": written,
