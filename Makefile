@@ -21,12 +21,12 @@ BLKID_LIBS := $(shell pkg-config --libs blkid)
 JSON_CFLAGS := $(shell pkg-config --cflags json-c)
 JSON_LIBS := $(shell pkg-config --libs json-c)
 
-LIB_OBJS := lib/libcbt.o
+LIB_OBJS := lib/libcbt.o lib/snapshot.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
 all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap
 
-lib/%.o: lib/%.c $(HEADERS)
+lib/%.o: lib/%.c lib/internal.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) -fPIC -c -o $@ $<
 
 lib/libcbt.so.$(SOVERSION): $(LIB_OBJS) lib/libcbt.sym
@@ -40,8 +40,10 @@ lib/libcbt.a: $(LIB_OBJS)
 lib/cbt.pc: lib/cbt.pc.in VERSION
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
 
-tools/cbt-snap: tools/cbt-snap.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) -o $@ $< \
+CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c
+
+tools/cbt-snap: $(CLI_SRCS) tools/cli.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) -o $@ $(CLI_SRCS) \
 		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(JSON_LIBS)
 
 tests/ioctl-abuse: tests/ioctl-abuse.c lib/libcbt.a $(HEADERS)
@@ -71,7 +73,7 @@ install: all
 	install -m 0644 lib/cbt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 0644 include/libcbt.h include/uapi/cbt_ioctl.h $(DESTDIR)$(INCLUDEDIR)/cbt/
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) \
-		-o $(DESTDIR)$(BINDIR)/cbt-snap tools/cbt-snap.c lib/libcbt.a $(BLKID_LIBS) $(JSON_LIBS)
+		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) lib/libcbt.a $(BLKID_LIBS) $(JSON_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
 
 # The DKMS source tree: /usr/src/cbt-$(VERSION), then `dkms install -m cbt -v $(VERSION)`.

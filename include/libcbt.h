@@ -5,7 +5,8 @@
  * Conventions:
  *  - Every function that can fail returns a negative errno value (0 or a
  *    positive count on success); cbt_strerror() turns it into a sentence.
- *  - Handles (struct cbt_ctx, struct cbt_changes) are opaque; each is freed
+ *  - Handles (struct cbt_ctx, struct cbt_extent_iter, struct cbt_snapset)
+ *    are opaque; each is freed
  *    by the function named with it. Strings and arrays the library returns
  *    through a pointer-to-pointer belong to the caller and are freed with
  *    free(). Nothing else the library returns needs freeing.
@@ -114,6 +115,85 @@ int64_t cbt_changes_bitmap(struct cbt_ctx *ctx, const char *volume,
 			   const char *since, uint64_t first_block,
 			   uint64_t nbits, uint8_t *bitmap,
 			   uint32_t *block_size);
+
+/* ---- snapshot sets --------------------------------------------------------
+ *
+ * A snapshot set is one or more tracked volumes snapshotted at one instant.
+ * Each member has a stamp (the generation the snapshot closed: a backup
+ * read from the image is "everything up to this stamp") and an image, a
+ * read-only block device holding the volume as it was at the instant.
+ * Old data is kept in a store: block devices or files (a file is created
+ * or grown to the size given and preallocated), never on a member.
+ */
+struct cbt_snapset;
+
+/* cbt_snapshot_create() flags */
+#define CBT_SNAPSHOT_NO_FREEZE	(1u << 0) /* crash-consistent: no fs freeze */
+#define CBT_SNAPSHOT_WRITABLE	(1u << 1) /* images take writes (into the store) */
+
+/*
+ * Take a set of @count volumes. @stores are store specs "PATH[:SIZE]"
+ * (SIZE as for cbt_parse_size, needed when PATH is a file that does not
+ * exist yet; a block device is used whole); the first is given at creation,
+ * the others are added at once. @hold_ms bounds the freeze-to-thaw hold
+ * (0 = 10 s); @low_space is the percent of free store below which a
+ * low-space event is raised (0 = 20). The handle is freed with
+ * cbt_snapset_free(), which does not destroy the set.
+ */
+int cbt_snapshot_create(struct cbt_ctx *ctx, const char *const *volumes,
+			unsigned int count, const char *const *stores,
+			unsigned int nstores, unsigned int flags,
+			unsigned int hold_ms, unsigned int low_space,
+			struct cbt_snapset **set);
+/* A handle on an existing set (-ENOENT: no such set). */
+int cbt_snapset_open(struct cbt_ctx *ctx, uint32_t id, struct cbt_snapset **set);
+/* Ids of the live sets: *ids has *count entries, freed with free(). */
+int cbt_snapshot_list(struct cbt_ctx *ctx, uint32_t **ids, size_t *count);
+
+uint32_t cbt_snapset_id(const struct cbt_snapset *set);
+unsigned int cbt_snapset_count(const struct cbt_snapset *set);
+/* Member @i's volume path, stamp and image path; owned by the handle. */
+const char *cbt_snapset_volume(const struct cbt_snapset *set, unsigned int i);
+const char *cbt_snapset_stamp(const struct cbt_snapset *set, unsigned int i);
+const char *cbt_snapset_image(const struct cbt_snapset *set, unsigned int i);
+/* How long writes were held while the set was taken, in nanoseconds. */
+uint64_t cbt_snapset_hold_ns(const struct cbt_snapset *set);
+
+/* cbt_snapset_state() state bits */
+#define CBT_SNAPSET_LOW_SPACE	(1u << 0)
+#define CBT_SNAPSET_OVERFLOW	(1u << 1) /* store exhausted: images fail */
+#define CBT_SNAPSET_INVALID	(1u << 2) /* a member went away, or a copy failed */
+#define CBT_SNAPSET_DESTROYED	(1u << 3)
+#define CBT_SNAPSET_WRITABLE	(1u << 4)
+
+struct cbt_snapset_state {
+	uint32_t state;			/* CBT_SNAPSET_* */
+	unsigned int stores;		/* files or devices in the store */
+	uint64_t store_size, store_used;	/* bytes */
+	uint64_t chunks_copied;
+	int error;			/* why invalid or overflowed: -errno */
+};
+
+/* The set's state now (-ENOENT once destroyed). */
+int cbt_snapset_state(struct cbt_snapset *set, struct cbt_snapset_state *st);
+/* Add a store ("PATH[:SIZE]") while the set lives. */
+int cbt_snapset_grow(struct cbt_snapset *set, const char *store);
+/* Release the set's images and store now. The handle stays to be freed. */
+int cbt_snapset_destroy(struct cbt_snapset *set);
+/*
+ * A descriptor (owned by the handle) that polls readable when the set's
+ * state changes; cbt_snapset_next_event() then reads that state. The first
+ * read returns the current state at once. Returns 1 with a state, 0 once
+ * the set is destroyed and that was reported, or a negative errno
+ * (-EAGAIN: nothing new and @wait was 0).
+ */
+int cbt_snapset_event_fd(struct cbt_snapset *set);
+int cbt_snapset_next_event(struct cbt_snapset *set, int wait,
+			   struct cbt_snapset_state *st);
+void cbt_snapset_free(struct cbt_snapset *set);
+
+/* Make a store file: create or grow @path to @size bytes, preallocated. */
+int cbt_store_prepare(const char *path, uint64_t size);
 
 /* A sentence for a negative errno returned by this library. */
 const char *cbt_strerror(int err);

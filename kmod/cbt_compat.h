@@ -70,4 +70,47 @@ static __always_inline void cbt_ftrace_set_ip(struct ftrace_regs *fregs,
 #endif
 }
 
+/* Freeze (and thaw) the filesystem mounted on @bdev, if any. */
+static inline int cbt_bdev_freeze(struct block_device *bdev)
+{
+#ifdef CBT_HAVE_BDEV_FREEZE
+	return bdev_freeze(bdev);
+#else
+	return freeze_bdev(bdev);
+#endif
+}
+
+static inline int cbt_bdev_thaw(struct block_device *bdev)
+{
+#ifdef CBT_HAVE_BDEV_FREEZE
+	return bdev_thaw(bdev);
+#else
+	return thaw_bdev(bdev);
+#endif
+}
+
+/* A bio-based disk with the given logical block size; ERR_PTR on failure. */
+static inline struct gendisk *cbt_alloc_disk(unsigned int lbs,
+					     unsigned int max_sectors)
+{
+#ifdef CBT_HAVE_BLK_ALLOC_DISK_LIMITS
+	struct queue_limits lim = {
+		.logical_block_size = lbs,
+		.physical_block_size = lbs,
+		.max_hw_sectors = max_sectors,
+	};
+
+	return blk_alloc_disk(&lim, NUMA_NO_NODE);
+#else
+	struct gendisk *disk = blk_alloc_disk(NUMA_NO_NODE);
+
+	if (!disk)
+		return ERR_PTR(-ENOMEM);
+	blk_queue_logical_block_size(disk->queue, lbs);
+	blk_queue_physical_block_size(disk->queue, lbs);
+	blk_queue_max_hw_sectors(disk->queue, max_sectors);
+	return disk;
+#endif
+}
+
 #endif /* CBT_COMPAT_H */

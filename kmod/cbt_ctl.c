@@ -7,12 +7,14 @@
  * changes unless every check passed.
  */
 #include <linux/capability.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "cbt_ctl.h"
+#include "cbt_snapshot.h"
 #include "cbt_tracker.h"
 #include "cbt_ioctl.h"
 
@@ -47,7 +49,7 @@ static int ctl_version(void __user *arg)
 		.major = CBT_VERSION_MAJOR,
 		.minor = CBT_VERSION_MINOR,
 		.patch = CBT_VERSION_PATCH,
-		.features = CBT_FEAT_TRACKING,
+		.features = CBT_FEAT_TRACKING | CBT_FEAT_SNAPSHOT,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -392,6 +394,153 @@ put:
 	return ret;
 }
 
+/* ---- snapshot sets ------------------------------------------------------ */
+
+/* A store descriptor: a regular file or block device open read-write. */
+static struct file *store_from_user(s32 fd)
+{
+	struct file *f;
+
+	if (fd < 0)
+		return ERR_PTR(-EBADF);
+	f = fget(fd);
+	return f ? f : ERR_PTR(-EBADF);
+}
+
+static int ctl_snap_create(void __user *arg)
+{
+	struct cbt_snap_member *m;
+	struct cbt_snap_create c;
+	struct file *store;
+	unsigned int i;
+	dev_t devt;
+	int ret;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	if ((c.flags & ~(CBT_SNAP_NO_FREEZE | CBT_SNAP_WRITABLE)) || c.id ||
+	    c.hold_ns || !all_zero(c.reserved, sizeof(c.reserved)))
+		return -EINVAL;
+	if (!c.count || c.count > CBT_SNAP_MAX_MEMBERS ||
+	    c.hold_ms > 60000 || c.low_space > 90)
+		return -EINVAL;
+	m = memdup_user(u64_to_user_ptr(c.members), c.count * sizeof(*m));
+	if (IS_ERR(m))
+		return PTR_ERR(m);
+	for (i = 0; i < c.count; i++) {
+		ret = dev_from_user(&m[i].dev, &devt);
+		if (!ret && (m[i].reserved0 || m[i].chunk_size ||
+			     !all_zero(m[i].reserved, sizeof(m[i].reserved)) ||
+			     !all_zero(&m[i].image, sizeof(m[i].image)) ||
+			     !all_zero(&m[i].stamp, sizeof(m[i].stamp))))
+			ret = -EINVAL;
+		if (ret)
+			goto free;
+	}
+	store = store_from_user(c.store_fd);
+	if (IS_ERR(store)) {
+		ret = PTR_ERR(store);
+		goto free;
+	}
+	ret = cbt_snapset_create(m, c.count, c.flags, store,
+				 c.hold_ms ? c.hold_ms : CBT_SNAP_HOLD_DEFAULT_MS,
+				 c.low_space ? c.low_space : CBT_SNAP_LOW_SPACE_DEFAULT,
+				 &c.id, &c.hold_ns);
+	if (ret)
+		goto free;
+	/* The set exists now; a caller that cannot take the answer destroys it. */
+	if (copy_to_user(u64_to_user_ptr(c.members), m, c.count * sizeof(*m)) ||
+	    copy_to_user(arg, &c, sizeof(c))) {
+		cbt_snapset_destroy(c.id);
+		ret = -EFAULT;
+	}
+free:
+	kfree(m);
+	return ret;
+}
+
+static int ctl_snap_grow(void __user *arg)
+{
+	struct cbt_snap_grow g;
+	struct file *store;
+
+	if (copy_from_user(&g, arg, sizeof(g)))
+		return -EFAULT;
+	if (g.flags || g.reserved0 || !all_zero(g.reserved, sizeof(g.reserved)))
+		return -EINVAL;
+	store = store_from_user(g.store_fd);
+	if (IS_ERR(store))
+		return PTR_ERR(store);
+	return cbt_snapset_grow(g.id, store);
+}
+
+static int ctl_snap_destroy(void __user *arg)
+{
+	struct cbt_snap_destroy d;
+
+	if (copy_from_user(&d, arg, sizeof(d)))
+		return -EFAULT;
+	if (d.flags || !all_zero(d.reserved, sizeof(d.reserved)))
+		return -EINVAL;
+	return cbt_snapset_destroy(d.id);
+}
+
+static int ctl_snap_info(void __user *arg)
+{
+	struct cbt_snap_member m[CBT_SNAP_MAX_MEMBERS];
+	struct cbt_snap_info in, out = {};
+	unsigned int n;
+	int ret;
+
+	if (copy_from_user(&in, arg, sizeof(in)))
+		return -EFAULT;
+	if (in.flags || in.reserved0 || !all_zero(in.reserved, sizeof(in.reserved)))
+		return -EINVAL;
+	if (in.capacity && !in.members)
+		return -EFAULT;
+	n = min_t(u32, in.capacity, CBT_SNAP_MAX_MEMBERS);
+	ret = cbt_snapset_info(in.id, &out, m, n);
+	if (ret)
+		return ret;
+	out.id = in.id;
+	out.members = in.members;
+	out.capacity = in.capacity;
+	if (copy_to_user(u64_to_user_ptr(in.members), m,
+			 min(n, out.count) * sizeof(*m)))
+		return -EFAULT;
+	return copy_to_user(arg, &out, sizeof(out)) ? -EFAULT : 0;
+}
+
+static int ctl_snap_list(void __user *arg)
+{
+	struct cbt_snap_list l;
+	u32 ids[64], count;
+
+	if (copy_from_user(&l, arg, sizeof(l)))
+		return -EFAULT;
+	if (!all_zero(l.reserved, sizeof(l.reserved)))
+		return -EINVAL;
+	if (l.capacity && !l.ids)
+		return -EFAULT;
+	cbt_snapset_list(ids, ARRAY_SIZE(ids), &count);
+	if (copy_to_user(u64_to_user_ptr(l.ids), ids,
+			 min3(l.capacity, count, (u32)ARRAY_SIZE(ids)) * sizeof(u32)))
+		return -EFAULT;
+	l.count = count;
+	return copy_to_user(arg, &l, sizeof(l)) ? -EFAULT : 0;
+}
+
+static int ctl_snap_events(void __user *arg)
+{
+	struct cbt_snap_events e;
+
+	if (copy_from_user(&e, arg, sizeof(e)))
+		return -EFAULT;
+	if (e.flags || !all_zero(e.reserved, sizeof(e.reserved)))
+		return -EINVAL;
+	return cbt_snapset_events_fd(e.id);
+}
+
 static long cbt_ctl_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
@@ -414,6 +563,18 @@ static long cbt_ctl_ioctl(struct file *file, unsigned int cmd,
 		return ctl_checkpoint(uarg);
 	case CBT_IOC_CHANGES:
 		return ctl_changes(uarg);
+	case CBT_IOC_SNAP_CREATE:
+		return ctl_snap_create(uarg);
+	case CBT_IOC_SNAP_GROW:
+		return ctl_snap_grow(uarg);
+	case CBT_IOC_SNAP_DESTROY:
+		return ctl_snap_destroy(uarg);
+	case CBT_IOC_SNAP_INFO:
+		return ctl_snap_info(uarg);
+	case CBT_IOC_SNAP_LIST:
+		return ctl_snap_list(uarg);
+	case CBT_IOC_SNAP_EVENTS:
+		return ctl_snap_events(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -42,9 +42,18 @@ static long handlers_active(void)
  */
 static noinline void cbt_submit_bio_noacct(struct bio *bio)
 {
-	cbt_track_write(bio);
-	submit_bio_noacct(bio);
+	/* A write taken for copy-on-write is submitted again by its worker. */
+	if (!cbt_track_write(bio))
+		submit_bio_noacct(bio);
 	this_cpu_dec(cbt_handlers_active);
+	barrier();
+}
+
+/* Same rule: the call must come from inside the module. */
+noinline void cbt_resubmit_bio(struct bio *bio)
+{
+	if (!cbt_track_write(bio))
+		submit_bio_noacct(bio);
 	barrier();
 }
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cbt_main.c - module load and unload, the debugfs status file, and the
+ * cbt_main.c - module load and unload, the debugfs status files, and the
  * periodic check that drops trackers of devices that went away.
  *
  * Unloading detaches everything: the control device goes first (no new
- * requests), then the hook (no new writes reach us, and every task sent to
- * our handler has left it), then the trackers (each freed once the writes
- * it follows have completed).
+ * requests), then every snapshot set is destroyed, then the hook (no new
+ * writes reach us, and every task sent to our handler has left it), then
+ * the trackers (each freed once the writes it follows have completed).
  */
 #include <linux/debugfs.h>
 #include <linux/module.h>
@@ -14,6 +14,7 @@
 #include <linux/workqueue.h>
 #include "cbt_ctl.h"
 #include "cbt_intercept.h"
+#include "cbt_snapshot.h"
 #include "cbt_tracker.h"
 #include "cbt_version.h"
 
@@ -36,6 +37,13 @@ static int cbt_trackers_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(cbt_trackers);
 
+static int cbt_snapshots_show(struct seq_file *m, void *v)
+{
+	cbt_snapset_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cbt_snapshots);
+
 static int __init cbt_init(void)
 {
 	int ret;
@@ -43,21 +51,28 @@ static int __init cbt_init(void)
 	ret = cbt_tracker_init();
 	if (ret)
 		return ret;
-	ret = cbt_intercept_start();
+	ret = cbt_snapshot_init();
 	if (ret)
 		goto exit_tracker;
+	ret = cbt_intercept_start();
+	if (ret)
+		goto exit_snapshot;
 	ret = cbt_ctl_init();
 	if (ret)
 		goto stop_intercept;
 	cbt_debugfs_dir = debugfs_create_dir("cbt", NULL);
 	debugfs_create_file("trackers", 0400, cbt_debugfs_dir, NULL,
 			    &cbt_trackers_fops);
+	debugfs_create_file("snapshots", 0400, cbt_debugfs_dir, NULL,
+			    &cbt_snapshots_fops);
 	schedule_delayed_work(&cbt_reap_work, CBT_REAP_INTERVAL);
 	pr_info("cbt: loaded\n");
 	return 0;
 
 stop_intercept:
 	cbt_intercept_stop();
+exit_snapshot:
+	cbt_snapshot_exit();
 exit_tracker:
 	cbt_tracker_exit();
 	return ret;
@@ -68,6 +83,7 @@ static void __exit cbt_exit(void)
 	cbt_ctl_exit();
 	debugfs_remove_recursive(cbt_debugfs_dir);
 	cancel_delayed_work_sync(&cbt_reap_work);
+	cbt_snapshot_exit();
 	cbt_intercept_stop();
 	cbt_tracker_exit();
 	pr_info("cbt: unloaded\n");

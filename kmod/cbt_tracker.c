@@ -31,6 +31,7 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include "cbt_tracker.h"
+#include "cbt_snapshot.h"
 #include "cbt_compat.h"
 #include "cbt_ioctl.h"
 
@@ -160,13 +161,35 @@ static void tracker_mark(struct cbt_tracker *t, struct bio *bio,
 		set_bit(CBT_TRACKER_LOST, &t->flags);
 }
 
-void cbt_track_write(struct bio *bio)
+/*
+ * A write to a volume in a live snapshot set may first need the old data
+ * of its chunks preserved; then copy-on-write takes the bio and it is not
+ * marked now but when it comes back through here, after the instant.
+ */
+static bool cow_holds(struct gendisk *disk, struct bio *bio, sector_t sector,
+		      sector_t end)
+{
+	struct cbt_tracker *t;
+	struct cbt_cow *cow;
+
+	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk) {
+		if (t->disk != disk)
+			continue;
+		cow = rcu_dereference(t->cow);
+		if (cow && cbt_cow_hold(cow, bio, sector, end))
+			return true;
+	}
+	return false;
+}
+
+bool cbt_track_write(struct bio *bio)
 {
 	struct block_device *bdev = bio->bi_bdev;
 	struct gendisk *disk = bdev->bd_disk;
 	sector_t sector = bio->bi_iter.bi_sector;
 	sector_t nr = bio_sectors(bio);
 	struct cbt_tracker *t;
+	bool held;
 
 	if (bdev_is_partition(bdev))
 		sector += bdev->bd_start_sect;
@@ -174,12 +197,32 @@ void cbt_track_write(struct bio *bio)
 	if (bio_op(bio) == REQ_OP_ZONE_APPEND)
 		nr = max_t(sector_t, nr, bdev_zone_sectors(bdev));
 	if (!nr)
-		return;
+		return false;
 
 	rcu_read_lock();
-	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk)
-		if (t->disk == disk)
-			tracker_mark(t, bio, sector, sector + nr);
+	held = cow_holds(disk, bio, sector, sector + nr);
+	if (!held)
+		hash_for_each_possible_rcu(cbt_hash, t, hash_node,
+					   (unsigned long)disk)
+			if (t->disk == disk)
+				tracker_mark(t, bio, sector, sector + nr);
+	rcu_read_unlock();
+	return held;
+}
+
+void cbt_tracker_mark_range(struct cbt_tracker *t, sector_t sector,
+			    sector_t end)
+{
+	unsigned int shift = t->block_shift - SECTOR_SHIFT;
+	struct cbt_map *map;
+
+	rcu_read_lock();
+	map = rcu_dereference(t->map);
+	end = min(end, map->nr_sects);
+	if (sector < end &&
+	    cbt_map_mark(map, sector >> shift, (end - 1) >> shift,
+			 cbt_gen_code(READ_ONCE(t->gen))))
+		set_bit(CBT_TRACKER_LOST, &t->flags);
 	rcu_read_unlock();
 }
 
@@ -301,6 +344,58 @@ int cbt_tracker_checkpoint(struct cbt_tracker *t, unsigned int timeout_ms,
 			ret = -EAGAIN;
 	}
 	mutex_unlock(&t->lock);
+	return ret;
+}
+
+void cbt_tracker_clear_cow(struct cbt_tracker *t)
+{
+	RCU_INIT_POINTER(t->cow, NULL);
+}
+
+/*
+ * Publishing every member's copy-on-write state first, and only then closing
+ * the generations, is what makes the instant one for the whole set: after
+ * the grace period that follows publication every new write to any member
+ * is held until the set is ready, so no write can land after the instant on
+ * one member and before it on another. The writes still in flight are those
+ * that marked the closing generation; draining them puts them wholly before.
+ */
+int cbt_tracker_snapshot(struct cbt_tracker **ts, struct cbt_cow **cows,
+			 unsigned int n, unsigned int timeout_ms,
+			 uuid_t *uuids, u64 *gens)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(timeout_ms);
+	unsigned int i, locked;
+	int ret = 0;
+
+	for (locked = 0; locked < n; locked++) {
+		mutex_lock(&ts[locked]->lock);
+		ret = tracker_refresh(ts[locked]);
+		if (ret) {
+			locked++;
+			goto unlock;
+		}
+	}
+	for (i = 0; i < n; i++)
+		rcu_assign_pointer(ts[i]->cow, cows[i]);
+	synchronize_rcu();	/* every new write to a member is now held */
+	for (i = 0; i < n && !ret; i++) {
+		long left = (long)(deadline - jiffies);
+
+		ret = left > 0 ? tracker_advance(ts[i], left) : -ETIMEDOUT;
+		if (!ret && test_bit(CBT_TRACKER_LOST, &ts[i]->flags))
+			ret = -EAGAIN;	/* a write went unrecorded: no stamp */
+		if (!ret) {
+			uuid_copy(&uuids[i], &ts[i]->uuid);
+			gens[i] = ts[i]->gen - 1;
+		}
+	}
+	if (ret)
+		for (i = 0; i < n; i++)
+			cbt_tracker_clear_cow(ts[i]);
+unlock:
+	while (locked-- > 0)
+		mutex_unlock(&ts[locked]->lock);
 	return ret;
 }
 
@@ -437,11 +532,18 @@ static void reap_locked(void)
 {
 	struct cbt_tracker *t, *tmp;
 
+	struct cbt_cow *cow;
+
 	list_for_each_entry_safe(t, tmp, &cbt_trackers, list_node) {
 		if (tracker_alive(t))
 			continue;
 		pr_info("cbt: %u:%u went away, tracking dropped\n",
 			MAJOR(t->devt), MINOR(t->devt));
+		rcu_read_lock();
+		cow = rcu_dereference(t->cow);
+		if (cow)
+			cbt_snapset_fail(cow->set, CBT_SET_INVALID, -ENODEV);
+		rcu_read_unlock();
 		tracker_unpublish(t);
 	}
 }
@@ -525,14 +627,19 @@ int cbt_tracker_detach(dev_t devt)
 {
 	struct cbt_tracker *t;
 
+	int ret = -ENOENT;
+
 	mutex_lock(&cbt_trackers_mutex);
 	t = find_locked(devt);
-	if (t) {
+	if (t && rcu_access_pointer(t->cow)) {
+		ret = -EBUSY;	/* in a live snapshot set */
+	} else if (t) {
 		pr_info("cbt: %pg: tracking stopped\n", t->bdev);
 		tracker_unpublish(t);
+		ret = 0;
 	}
 	mutex_unlock(&cbt_trackers_mutex);
-	return t ? 0 : -ENOENT;
+	return ret;
 }
 
 struct cbt_tracker *cbt_tracker_get(dev_t devt)

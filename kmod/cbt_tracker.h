@@ -24,6 +24,8 @@ struct cbt_inflight {
 	long n[2];
 };
 
+struct cbt_cow;
+
 struct cbt_tracker {
 	struct hlist_node hash_node;	/* cbt_hash bucket: RCU readers */
 	struct list_head list_node;	/* cbt_trackers, under cbt_trackers_mutex */
@@ -49,6 +51,9 @@ struct cbt_tracker {
 	uuid_t uuid;
 	unsigned long flags;		/* CBT_TRACKER_* bits, atomic */
 
+	/* The live snapshot set's copy-on-write state, if any (RCU). */
+	struct cbt_cow __rcu *cow;
+
 	struct cbt_inflight __percpu *inflight;
 	bool draining;			/* a waiter sleeps on @drain_wq */
 	wait_queue_head_t drain_wq;
@@ -59,7 +64,11 @@ DECLARE_STATIC_KEY_FALSE(cbt_tracking_active);
 
 /* Write path (any context that may submit a bio; never sleeps). */
 bool cbt_disk_tracked(struct gendisk *disk);
-void cbt_track_write(struct bio *bio);
+/* Record a write; true when copy-on-write took the bio to submit it later. */
+bool cbt_track_write(struct bio *bio);
+/* Record a write made to a snapshot image (sectors relative to the volume). */
+void cbt_tracker_mark_range(struct cbt_tracker *t, sector_t sector,
+			    sector_t end);
 
 /* Control path: process context, may sleep. Negative errno on failure. */
 int cbt_tracker_attach(dev_t devt, unsigned int block_size,
@@ -89,6 +98,18 @@ void cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size);
  */
 s64 cbt_tracker_changes(struct cbt_tracker *t, const uuid_t *uuid, u64 since,
 			u64 first, u64 last, cbt_map_emit_fn emit, void *ctx);
+
+/*
+ * The snapshot instant for @n trackers: with every tracker's lock held,
+ * publish each one's copy-on-write state, then close each one's generation
+ * and drain it, all within @timeout_ms. Fills @uuids/@gens with the stamps.
+ * On failure nothing stays published.
+ */
+int cbt_tracker_snapshot(struct cbt_tracker **ts, struct cbt_cow **cows,
+			 unsigned int n, unsigned int timeout_ms,
+			 uuid_t *uuids, u64 *gens);
+/* Stop copy-on-write for @t (the caller then waits for a grace period). */
+void cbt_tracker_clear_cow(struct cbt_tracker *t);
 
 /* Drop trackers whose device went away; called periodically. */
 void cbt_tracker_reap(void);

@@ -17,14 +17,10 @@
 
 #include "libcbt.h"
 #include "cbt_ioctl.h"
+#include "internal.h"
 
-#define CBT_CTL_PATH		"/dev/" CBT_CTL_NAME
 #define CHANGES_BATCH		4096	/* extents fetched per ioctl */
 #define CBT_LIST_MAX		4096	/* entries one CBT_IOC_LIST fills */
-
-struct cbt_ctx {
-	int fd;
-};
 
 struct cbt_extent_iter {
 	struct cbt_ctx *ctx;
@@ -39,7 +35,7 @@ struct cbt_extent_iter {
 	size_t n, pos;		/* extents in buf, the next to hand out */
 };
 
-static int xioctl(struct cbt_ctx *ctx, unsigned long cmd, void *arg)
+int cbt__ioctl(struct cbt_ctx *ctx, unsigned long cmd, void *arg)
 {
 	return ioctl(ctx->fd, cmd, arg) < 0 ? -errno : 0;
 }
@@ -77,7 +73,7 @@ int cbt_module_version(struct cbt_ctx *ctx, unsigned int *abi,
 	int ret;
 
 	memset(&v, 0, sizeof(v));
-	ret = xioctl(ctx, CBT_IOC_VERSION, &v);
+	ret = cbt__ioctl(ctx, CBT_IOC_VERSION, &v);
 	if (ret)
 		return ret;
 	if (abi)
@@ -161,7 +157,7 @@ int cbt_parse_size(const char *text, uint64_t *bytes)
 	return 0;
 }
 
-static int to_cbt_dev(const char *volume, struct cbt_dev *d)
+int cbt__to_dev(const char *volume, struct cbt_dev *d)
 {
 	dev_t dev;
 	int ret = cbt_resolve(volume, &dev);
@@ -179,11 +175,11 @@ int cbt_attach(struct cbt_ctx *ctx, const char *volume, uint32_t block_size)
 	int ret;
 
 	memset(&a, 0, sizeof(a));
-	ret = to_cbt_dev(volume, &a.dev);
+	ret = cbt__to_dev(volume, &a.dev);
 	if (ret)
 		return ret;
 	a.block_size = block_size;
-	return xioctl(ctx, CBT_IOC_ATTACH, &a);
+	return cbt__ioctl(ctx, CBT_IOC_ATTACH, &a);
 }
 
 int cbt_detach(struct cbt_ctx *ctx, const char *volume)
@@ -192,10 +188,10 @@ int cbt_detach(struct cbt_ctx *ctx, const char *volume)
 	int ret;
 
 	memset(&d, 0, sizeof(d));
-	ret = to_cbt_dev(volume, &d.dev);
+	ret = cbt__to_dev(volume, &d.dev);
 	if (ret)
 		return ret;
-	return xioctl(ctx, CBT_IOC_DETACH, &d);
+	return cbt__ioctl(ctx, CBT_IOC_DETACH, &d);
 }
 
 static void uuid_text(const uint8_t *u, char *out)
@@ -214,7 +210,7 @@ int cbt_status_dev(struct cbt_ctx *ctx, dev_t dev, struct cbt_info *info)
 	memset(&s, 0, sizeof(s));
 	s.dev.major = major(dev);
 	s.dev.minor = minor(dev);
-	ret = xioctl(ctx, CBT_IOC_STATUS, &s);
+	ret = cbt__ioctl(ctx, CBT_IOC_STATUS, &s);
 	if (ret)
 		return ret;
 	memset(info, 0, sizeof(*info));
@@ -250,7 +246,7 @@ int cbt_list(struct cbt_ctx *ctx, dev_t **devs, size_t *count)
 	/* Ask for the count, then for that many; retry if it grew meanwhile. */
 	for (;;) {
 		memset(&l, 0, sizeof(l));
-		ret = xioctl(ctx, CBT_IOC_LIST, &l);
+		ret = cbt__ioctl(ctx, CBT_IOC_LIST, &l);
 		if (ret)
 			return ret;
 		free(buf);
@@ -259,7 +255,7 @@ int cbt_list(struct cbt_ctx *ctx, dev_t **devs, size_t *count)
 			return -ENOMEM;
 		l.capacity = l.count + 1 < CBT_LIST_MAX ? l.count + 1 : CBT_LIST_MAX;
 		l.devs = (uintptr_t)buf;
-		ret = xioctl(ctx, CBT_IOC_LIST, &l);
+		ret = cbt__ioctl(ctx, CBT_IOC_LIST, &l);
 		if (ret || l.count <= l.capacity || l.capacity >= CBT_LIST_MAX)
 			break;
 	}
@@ -282,7 +278,7 @@ int cbt_list(struct cbt_ctx *ctx, dev_t **devs, size_t *count)
 	return 0;
 }
 
-static void stamp_format(const struct cbt_stamp *s, char *out)
+void cbt__stamp_format(const struct cbt_stamp *s, char *out)
 {
 	char u[CBT_UUID_STR];
 
@@ -346,14 +342,14 @@ int cbt_checkpoint(struct cbt_ctx *ctx, const char *volume,
 	int ret;
 
 	memset(&c, 0, sizeof(c));
-	ret = to_cbt_dev(volume, &c.dev);
+	ret = cbt__to_dev(volume, &c.dev);
 	if (ret)
 		return ret;
 	c.timeout_ms = timeout_ms;
-	ret = xioctl(ctx, CBT_IOC_CHECKPOINT, &c);
+	ret = cbt__ioctl(ctx, CBT_IOC_CHECKPOINT, &c);
 	if (ret)
 		return ret;
-	stamp_format(&c.stamp, stamp);
+	cbt__stamp_format(&c.stamp, stamp);
 	return 0;
 }
 
@@ -417,7 +413,7 @@ static int changes_fetch(struct cbt_extent_iter *it)
 	c.length = it->end - it->next;
 	c.buf = (uintptr_t)it->buf;
 	c.buf_size = CHANGES_BATCH * sizeof(*it->buf);
-	ret = xioctl(it->ctx, CBT_IOC_CHANGES, &c);
+	ret = cbt__ioctl(it->ctx, CBT_IOC_CHANGES, &c);
 	if (ret)
 		return ret;
 	if (c.next_offset <= it->next && c.count == 0)
@@ -503,7 +499,7 @@ int64_t cbt_changes_bitmap(struct cbt_ctx *ctx, const char *volume,
 		r.length = len;
 		r.buf = (uintptr_t)(bitmap + done / 8);
 		r.buf_size = (nbits - done + 7) / 8;
-		ret = xioctl(ctx, CBT_IOC_CHANGES, &r);
+		ret = cbt__ioctl(ctx, CBT_IOC_CHANGES, &r);
 		if (ret)
 			return ret;
 		if (!r.count)
@@ -525,13 +521,17 @@ const char *cbt_strerror(int err)
 	case ENOTBLK:
 		return "not a block device";
 	case EBUSY:
-		return "the volume is already tracked";
+		return "the volume is busy: already tracked, or in a live snapshot set";
+	case EXDEV:
+		return "the store is on a volume of the snapshot set: put it on another device";
+	case EMFILE:
+		return "the store has as many files as it can take";
 	case ENOTTY:
 		return "the cbt module does not understand this request (version mismatch?)";
 	case EPERM:
 		return "permission denied: cbt needs CAP_SYS_ADMIN (run as root)";
 	case ETIMEDOUT:
-		return "timed out waiting for writes in flight";
+		return "timed out waiting for writes in flight, or the snapshot's hold bound passed";
 	case ENOSPC:
 		return "no space: the buffer or the device is too small";
 	default:

@@ -15,10 +15,9 @@
 #include <json-c/json.h>
 
 #include "libcbt.h"
+#include "cli.h"
 
-#define EXIT_USAGE	2
-
-static const char *prog = "cbt-snap";
+const char *prog = "cbt-snap";
 
 static void usage(FILE *f)
 {
@@ -33,13 +32,16 @@ static void usage(FILE *f)
 		"  changes VOL --since STAMP [--json] [--offset N] [--length N]\n"
 		"                                   blocks written after STAMP\n"
 		"  version                          library and module versions\n"
+		"  snapshot create|list|destroy|watch ...\n"
+		"                                   snapshot sets (see below)\n"
 		"\n"
 		"VOL is a block device path or UUID=, LABEL=, PARTUUID=, PARTLABEL=.\n"
 		"SIZE is in bytes or with a K or M suffix (4K to 1M, default 64K).\n",
 		prog);
+	usage_snapshot(f);
 }
 
-static void __attribute__((format(printf, 1, 2))) fail_msg(const char *fmt, ...)
+void fail_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -51,7 +53,7 @@ static void __attribute__((format(printf, 1, 2))) fail_msg(const char *fmt, ...)
 }
 
 /* One line on stderr for a library error; the exit status to use. */
-static int report(int err, const char *what)
+int report(int err, const char *what)
 {
 	if (err == -ENOENT && !strcmp(what, "/dev/cbt-ctl"))
 		fail_msg("the cbt module is not loaded (no /dev/cbt-ctl): run 'modprobe cbt'");
@@ -60,11 +62,17 @@ static int report(int err, const char *what)
 	return 1;
 }
 
-static int open_ctx(struct cbt_ctx **ctx)
+int open_ctx(struct cbt_ctx **ctx)
 {
 	int ret = cbt_open(ctx);
 
 	return ret ? report(ret, "/dev/cbt-ctl") : 0;
+}
+
+void print_json(struct json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o,
+		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* Reject a volume the library cannot resolve, with the volume's name. */
@@ -337,8 +345,7 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (arr) {
 		if (!rc || !a.vol)
-			printf("%s\n", json_object_to_json_string_ext(arr,
-				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+			print_json(arr);
 		json_object_put(arr);
 	}
 	if (devs != &one)
@@ -476,6 +483,7 @@ int main(int argc, char **argv)
 		{ "checkpoint", cmd_checkpoint },
 		{ "changes", cmd_changes },
 		{ "version", cmd_version },
+		{ "snapshot", cmd_snapshot },
 	};
 	size_t i;
 

@@ -52,6 +52,7 @@ struct cbt_version {
 };
 
 #define CBT_FEAT_TRACKING	(1ull << 0)
+#define CBT_FEAT_SNAPSHOT	(1ull << 1)
 
 /* CBT_IOC_ATTACH: start tracking a volume. */
 struct cbt_attach {
@@ -143,6 +144,121 @@ struct cbt_changes {
 	__u64 reserved[4];	/* in: zero */
 };
 
+/* ---- snapshot sets (ABI 1, CBT_FEAT_SNAPSHOT) ---------------------------- */
+
+#define CBT_SNAP_MAX_MEMBERS	16
+#define CBT_SNAP_HOLD_DEFAULT_MS 10000u	/* freeze-to-thaw bound */
+#define CBT_SNAP_LOW_SPACE_DEFAULT 20u	/* percent of the store left free */
+
+/* cbt_snap_create.flags */
+#define CBT_SNAP_NO_FREEZE	(1u << 0) /* crash-consistent: no fs freeze */
+#define CBT_SNAP_WRITABLE	(1u << 1) /* images accept writes (to the store) */
+
+/* cbt_snap_info.state and cbt_snap_event.state bits */
+#define CBT_SNAP_STATE_LOW_SPACE (1u << 0) /* free store below the threshold */
+#define CBT_SNAP_STATE_OVERFLOW	(1u << 1)  /* store exhausted: images read EIO */
+#define CBT_SNAP_STATE_INVALID	(1u << 2)  /* a member went away or COW failed */
+#define CBT_SNAP_STATE_DESTROYED (1u << 3) /* the set is gone */
+#define CBT_SNAP_STATE_WRITABLE	(1u << 4)
+
+/* One member of a snapshot set. */
+struct cbt_snap_member {
+	struct cbt_dev dev;	/* in: a tracked volume */
+	struct cbt_dev image;	/* out: its image block device */
+	struct cbt_stamp stamp;	/* out: the generation the snapshot closed */
+	__u32 chunk_size;	/* out: copy-on-write unit (the block size) */
+	__u32 reserved0;	/* in: zero */
+	__u64 reserved[2];	/* in: zero */
+};
+
+/*
+ * CBT_IOC_SNAP_CREATE: snapshot @count volumes at one instant. The store
+ * is an open file descriptor for a block device or a regular file (opened
+ * read-write; its size is what the store may use) on none of the members.
+ * Filesystems on the members are frozen unless CBT_SNAP_NO_FREEZE; new
+ * writes are held from the freeze to the thaw, which must take less than
+ * @hold_ms or the whole set is abandoned (ETIMEDOUT). On any failure no
+ * set, image, stamp or store reference is left behind.
+ */
+struct cbt_snap_create {
+	__u64 members;		/* in: user pointer to cbt_snap_member[count] */
+	__u32 count;		/* in: 1..CBT_SNAP_MAX_MEMBERS */
+	__u32 flags;		/* in: CBT_SNAP_* */
+	__s32 store_fd;		/* in */
+	__u32 hold_ms;		/* in: 0 = CBT_SNAP_HOLD_DEFAULT_MS, max 60000 */
+	__u32 low_space;	/* in: percent, 0 = default, 1..90 */
+	__u32 id;		/* out: the set's id */
+	__u64 hold_ns;		/* out: how long writes were held */
+	__u64 reserved[4];	/* in: zero */
+};
+
+/* CBT_IOC_SNAP_GROW: add a block device or file to a live set's store. */
+struct cbt_snap_grow {
+	__u32 id;		/* in */
+	__s32 store_fd;		/* in */
+	__u32 flags;		/* in: zero */
+	__u32 reserved0;	/* in: zero */
+	__u64 reserved[2];	/* in: zero */
+};
+
+/* CBT_IOC_SNAP_DESTROY: release a set's images and store at once. */
+struct cbt_snap_destroy {
+	__u32 id;		/* in */
+	__u32 flags;		/* in: zero */
+	__u64 reserved[2];	/* in: zero */
+};
+
+/* CBT_IOC_SNAP_INFO: one set's state and members. */
+struct cbt_snap_info {
+	__u32 id;		/* in */
+	__u32 flags;		/* in: zero */
+	__u64 members;		/* in: user pointer to cbt_snap_member[capacity] */
+	__u32 capacity;		/* in */
+	__u32 count;		/* out: members in the set */
+	__u32 state;		/* out: CBT_SNAP_STATE_* */
+	__u32 stores;		/* out: files or devices in the store */
+	__u64 store_size;	/* out: bytes */
+	__u64 store_used;	/* out: bytes */
+	__u64 chunks_copied;	/* out */
+	__u64 created_ns;	/* out: CLOCK_REALTIME */
+	__u64 hold_ns;		/* out */
+	__u32 low_space;	/* out: percent */
+	__u32 reserved0;	/* out: zero */
+	__u64 reserved[4];	/* in/out: zero */
+};
+
+/* CBT_IOC_SNAP_LIST: ids of the live sets. */
+struct cbt_snap_list {
+	__u64 ids;		/* in: user pointer to __u32[capacity] */
+	__u32 capacity;		/* in */
+	__u32 count;		/* out: sets in all; min(count, capacity) filled */
+	__u64 reserved[2];	/* in: zero */
+};
+
+/*
+ * CBT_IOC_SNAP_EVENTS: a file descriptor (O_CLOEXEC, returned as the ioctl's
+ * value) that polls readable when the set's state changes. read() returns
+ * one struct cbt_snap_event with the state at that moment; it blocks (or
+ * fails with EAGAIN under O_NONBLOCK) until a change not yet read, and
+ * returns 0 once the DESTROYED state has been read.
+ */
+struct cbt_snap_events {
+	__u32 id;		/* in */
+	__u32 flags;		/* in: zero */
+	__u64 reserved[2];	/* in: zero */
+};
+
+struct cbt_snap_event {
+	__u32 id;
+	__u32 state;		/* CBT_SNAP_STATE_* */
+	__u64 seq;		/* counts state changes */
+	__u64 store_size;
+	__u64 store_used;
+	__s32 error;		/* why the set was invalidated, negative errno */
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
 #define CBT_IOC_VERSION		_IOR(CBT_IOCTL_MAGIC, 0x00, struct cbt_version)
 #define CBT_IOC_ATTACH		_IOWR(CBT_IOCTL_MAGIC, 0x01, struct cbt_attach)
 #define CBT_IOC_DETACH		_IOW(CBT_IOCTL_MAGIC, 0x02, struct cbt_detach)
@@ -150,5 +266,11 @@ struct cbt_changes {
 #define CBT_IOC_LIST		_IOWR(CBT_IOCTL_MAGIC, 0x04, struct cbt_list)
 #define CBT_IOC_CHECKPOINT	_IOWR(CBT_IOCTL_MAGIC, 0x05, struct cbt_checkpoint)
 #define CBT_IOC_CHANGES		_IOWR(CBT_IOCTL_MAGIC, 0x06, struct cbt_changes)
+#define CBT_IOC_SNAP_CREATE	_IOWR(CBT_IOCTL_MAGIC, 0x10, struct cbt_snap_create)
+#define CBT_IOC_SNAP_GROW	_IOW(CBT_IOCTL_MAGIC, 0x11, struct cbt_snap_grow)
+#define CBT_IOC_SNAP_DESTROY	_IOW(CBT_IOCTL_MAGIC, 0x12, struct cbt_snap_destroy)
+#define CBT_IOC_SNAP_INFO	_IOWR(CBT_IOCTL_MAGIC, 0x13, struct cbt_snap_info)
+#define CBT_IOC_SNAP_LIST	_IOWR(CBT_IOCTL_MAGIC, 0x14, struct cbt_snap_list)
+#define CBT_IOC_SNAP_EVENTS	_IOW(CBT_IOCTL_MAGIC, 0x15, struct cbt_snap_events)
 
 #endif /* _UAPI_CBT_IOCTL_H */

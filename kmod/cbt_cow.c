@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbt_cow.c - copy-on-write: where a write to a snapshotted volume waits
+ * for the old data of its chunks to be preserved.
+ *
+ * The write hook calls cbt_cow_hold() for every write to a member. When all
+ * the write's chunks are already copied (the steady state) that is a few
+ * bit tests and the write goes on. Otherwise the bio is handed to the set's
+ * workqueue, one work item per bio, and the hook returns at once: nothing
+ * sleeps in the submitter's context, which matters for bios resubmitted by
+ * stacked drivers with current->bio_list set. The worker waits for the
+ * snapshot instant to be past (a write that arrives while a set is being
+ * created is held there), copies each chunk not yet copied under that
+ * chunk's lock, and submits the bio again through the write path, which
+ * then marks it in the map with the generation after the snapshot's stamp.
+ * A write therefore waits only for its own chunks.
+ *
+ * Whatever goes wrong in a copy (no store space, no memory, a failed read
+ * or store write) fails the snapshot, never the write: the set is marked,
+ * an event is raised, and writes pass untouched from then on.
+ */
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/hash.h>
+#include <linux/highmem.h>
+#include <linux/mempool.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include "cbt_intercept.h"
+#include "cbt_snapshot.h"
+
+#define CBT_COW_RESERVE		256
+
+/* A write waiting for its chunks to be copied. */
+struct cbt_cow_work {
+	struct work_struct work;
+	struct cbt_cow *cow;
+	struct bio *bio;
+	u64 first, last;	/* chunks the write touches */
+};
+
+static void cow_work_fn(struct work_struct *work);
+static struct kmem_cache *cow_work_cache;
+static mempool_t *cow_work_pool;
+
+struct rw_semaphore *cbt_cow_lock(struct cbt_cow *cow, u64 chunk)
+{
+	return &cow->locks[hash_64(chunk, ilog2(CBT_COW_LOCKS))];
+}
+
+static bool chunks_copied(struct cbt_cow *cow, u64 first, u64 last)
+{
+	u64 c;
+
+	for (c = first; c <= last; c++)
+		if (!test_bit(c, cow->copied))
+			return false;
+	return true;
+}
+
+bool cbt_cow_hold(struct cbt_cow *cow, struct bio *bio, sector_t sector,
+		  sector_t end)
+{
+	struct cbt_snapset *set = cow->set;
+	unsigned int shift = cow->chunk_shift - SECTOR_SHIFT;
+	sector_t limit = cow->start + cow->nr_sects;
+	struct cbt_cow_work *w;
+	u64 first, last;
+
+	if (end <= cow->start || sector >= limit || !cbt_snapset_usable(set))
+		return false;
+	sector = max(sector, cow->start);
+	end = min(end, limit);
+	first = (sector - cow->start) >> shift;
+	last = (end - 1 - cow->start) >> shift;
+	if (test_bit(CBT_SET_READY, &set->flags) &&
+	    chunks_copied(cow, first, last))
+		return false;
+
+	w = mempool_alloc(cow_work_pool, GFP_NOWAIT | __GFP_NOWARN);
+	if (!w) {
+		cbt_snapset_fail(set, CBT_SET_INVALID, -ENOMEM);
+		return false;
+	}
+	w->cow = cow;
+	w->bio = bio;
+	w->first = first;
+	w->last = last;
+	/* The set outlives the hook's RCU section while it is published. */
+	cbt_snapset_get(set);
+	INIT_WORK(&w->work, cow_work_fn);
+	queue_work(set->wq, &w->work);
+	return true;
+}
+
+/* Read @len bytes at @sector of the origin into @buf (kmalloc or vmalloc). */
+static int read_origin(struct cbt_cow *cow, sector_t sector, void *buf,
+		       unsigned int len)
+{
+	unsigned int nr = DIV_ROUND_UP(len, PAGE_SIZE), i;
+	struct bio *bio;
+	int ret;
+
+	bio = bio_alloc(cow->origin, nr, REQ_OP_READ, GFP_NOIO);
+	bio->bi_iter.bi_sector = sector;
+	for (i = 0; i < nr; i++) {
+		void *p = buf + i * PAGE_SIZE;
+		unsigned int n = min_t(unsigned int, PAGE_SIZE, len - i * PAGE_SIZE);
+		struct page *page = is_vmalloc_addr(p) ? vmalloc_to_page(p) :
+							 virt_to_page(p);
+
+		if (bio_add_page(bio, page, n, 0) != n) {
+			bio_put(bio);
+			return -EIO;
+		}
+	}
+	ret = submit_bio_wait(bio);
+	bio_put(bio);
+	if (is_vmalloc_addr(buf))
+		invalidate_kernel_vmap_range(buf, len);
+	return ret;
+}
+
+int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk)
+{
+	struct cbt_snapset *set = cow->set;
+	unsigned int shift = cow->chunk_shift - SECTOR_SHIFT;
+	sector_t sector = chunk << shift;
+	unsigned int len, noio;
+	void *buf;
+	s64 slot;
+	int ret;
+
+	if (test_bit(chunk, cow->copied))
+		return 0;
+	if (!cbt_snapset_usable(set))
+		return -EIO;
+	len = min_t(sector_t, 1u << shift, cow->nr_sects - sector) << SECTOR_SHIFT;
+	slot = cbt_store_alloc(&set->store);
+	if (slot < 0) {
+		cbt_snapset_fail(set, CBT_SET_OVERFLOW, -ENOSPC);
+		return slot;
+	}
+	cbt_snapset_check_space(set);
+
+	noio = memalloc_noio_save();
+	buf = kvmalloc(len, GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = read_origin(cow, sector, buf, len);
+	if (!ret)
+		ret = cbt_store_write(&set->store, slot, 0, buf, len);
+	kvfree(buf);
+	if (!ret)
+		ret = xa_err(xa_store(&cow->slots, chunk, xa_mk_value(slot),
+				      GFP_NOIO));
+	if (ret)
+		goto fail;
+	smp_wmb();	/* the slot before the bit: image reads test the bit */
+	set_bit(chunk, cow->copied);
+	atomic64_inc(&set->chunks_copied);
+	return 0;
+fail:
+	cbt_snapset_fail(set, ret == -ENOSPC ? CBT_SET_OVERFLOW :
+			 CBT_SET_INVALID, ret);
+	return ret;
+}
+
+static void cow_work_fn(struct work_struct *work)
+{
+	struct cbt_cow_work *w = container_of(work, struct cbt_cow_work, work);
+	struct cbt_cow *cow = w->cow;
+	struct cbt_snapset *set = cow->set;
+	struct rw_semaphore *lock;
+	u64 c;
+
+	/* A write that came while the set was being taken waits for the instant. */
+	wait_event(set->ready_wq, test_bit(CBT_SET_READY, &set->flags) ||
+				  test_bit(CBT_SET_DEAD, &set->flags));
+	for (c = w->first; c <= w->last && cbt_snapset_usable(set); c++) {
+		if (test_bit(c, cow->copied))
+			continue;
+		lock = cbt_cow_lock(cow, c);
+		down_write(lock);
+		cbt_cow_copy_locked(cow, c);
+		up_write(lock);
+	}
+	cbt_resubmit_bio(w->bio);
+	mempool_free(w, cow_work_pool);
+	cbt_snapset_put(set);
+}
+
+int cbt_cow_init(void)
+{
+	cow_work_cache = KMEM_CACHE(cbt_cow_work, 0);
+	if (!cow_work_cache)
+		return -ENOMEM;
+	cow_work_pool = mempool_create_slab_pool(CBT_COW_RESERVE, cow_work_cache);
+	if (!cow_work_pool) {
+		kmem_cache_destroy(cow_work_cache);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void cbt_cow_exit(void)
+{
+	mempool_destroy(cow_work_pool);
+	kmem_cache_destroy(cow_work_cache);
+}
