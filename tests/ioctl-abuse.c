@@ -327,6 +327,22 @@ static int unprivileged(const char *dev)
 	expect("unprivileged attach", ioctl(fd, CBT_IOC_ATTACH, &a), EPERM);
 	expect("unprivileged checkpoint", ioctl(fd, CBT_IOC_CHECKPOINT, &c), EPERM);
 	expect("unprivileged detach", ioctl(fd, CBT_IOC_DETACH, &det), EPERM);
+	{
+		struct cbt_snap_member m = { .dev = d };
+		struct cbt_snap_create sc = { .members = (uintptr_t)&m, .count = 1 };
+		struct cbt_snap_list sl = { 0 };
+		struct cbt_snap_info si = { .id = 1 };
+		struct cbt_snap_destroy sd = { .id = 1 };
+		struct cbt_snap_grow sg = { .id = 1 };
+		struct cbt_snap_events se = { .id = 1 };
+
+		expect("unprivileged snapshot create", ioctl(fd, CBT_IOC_SNAP_CREATE, &sc), EPERM);
+		expect("unprivileged snapshot list", ioctl(fd, CBT_IOC_SNAP_LIST, &sl), EPERM);
+		expect("unprivileged snapshot info", ioctl(fd, CBT_IOC_SNAP_INFO, &si), EPERM);
+		expect("unprivileged snapshot grow", ioctl(fd, CBT_IOC_SNAP_GROW, &sg), EPERM);
+		expect("unprivileged snapshot events", ioctl(fd, CBT_IOC_SNAP_EVENTS, &se), EPERM);
+		expect("unprivileged snapshot destroy", ioctl(fd, CBT_IOC_SNAP_DESTROY, &sd), EPERM);
+	}
 	return failures ? 1 : 0;
 }
 

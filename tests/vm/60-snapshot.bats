@@ -1,0 +1,391 @@
+#!/usr/bin/env bats
+# Snapshot sets: images that hold the origin as it was at the instant,
+# copy-on-write stores, growth, overflow, lifetime and bad input.
+
+load helpers
+
+setup() {
+	common_setup
+	mkdir -p /tmp/cbt-o /tmp/cbt-i /tmp/cbt-s
+	LOOPS=()
+}
+
+teardown() {
+	local id
+	umount /tmp/cbt-i 2>/dev/null || true
+	umount /tmp/cbt-o 2>/dev/null || true
+	umount /tmp/cbt-s 2>/dev/null || true
+	[ -z "${BGPID:-}" ] || { kill "$BGPID" 2>/dev/null; wait "$BGPID" 2>/dev/null || true; }
+	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
+		cbt snapshot destroy "$id" || true
+	done
+	for l in "${LOOPS[@]}"; do
+		cbt detach "$l" 2>/dev/null || true
+		del_loop "$l"
+	done
+}
+
+# new_loop SIZE: a loop device, cleaned up by teardown; sets $DEV.
+new_loop() {
+	DEV=$(make_loop "$1")
+	LOOPS+=("$DEV")
+}
+
+# snap VOL... -- OPTIONS: create a set; sets $ID, $IMAGES (array), $STAMPS.
+snap() {
+	local out
+	out=$(cbt snapshot create "$@")
+	ID=$(echo "$out" | sed -n 1p)
+	IMAGES=($(echo "$out" | sed -n '2,$p' | awk '{print $3}'))
+	STAMPS=($(echo "$out" | sed -n '2,$p' | awk '{print $2}'))
+	[ -n "$ID" ] && [ -b "${IMAGES[0]}" ]
+}
+
+# Fill DEV with random data and keep a copy in $PATTERN.
+fill_pattern() {
+	PATTERN=$BATS_TEST_TMPDIR/pattern
+	dd if=/dev/urandom of="$PATTERN" bs=1M count="$2" status=none
+	dd if="$PATTERN" of="$1" bs=1M oflag=direct conv=notrunc status=none
+}
+
+# The first MB megabytes of IMAGE equal $PATTERN.
+image_is_pattern() {
+	cmp -n $(($2 * 1048576)) "$1" "$PATTERN"
+}
+
+@test "the image is the origin at the instant: fio during and after, rewrites, straddling writes, discard, write-zeroes" {
+	new_loop 64M
+	A=$DEV
+	fill_pattern "$A" 32
+	cbt attach "$A"
+	# fio on the second half while the snapshot is taken and after.
+	fio --name=bg --filename="$A" --offset=32M --size=32M --rw=randwrite --bs=4k \
+		--direct=1 --ioengine=libaio --iodepth=8 --time_based --runtime=600 \
+		--output=/dev/null &
+	BGPID=$!
+	sleep 2
+	snap "$A" --store "$BATS_TEST_TMPDIR/store:80M"
+	# The same 4 MiB rewritten many times, across the whole first half too.
+	fio --name=hot --filename="$A" --size=4M --rw=randwrite --bs=4k --direct=1 \
+		--ioengine=libaio --iodepth=16 --number_ios=3000 --output=/dev/null
+	fio --name=cold --filename="$A" --size=32M --rw=randwrite --bs=16k --direct=1 \
+		--ioengine=libaio --iodepth=4 --number_ios=500 --output=/dev/null
+	# Writes that straddle chunk boundaries (64 KiB chunks).
+	for off in 61440 1015808 5177344; do
+		dd if=/dev/urandom of="$A" bs=100K count=1 seek="$off" oflag=seek_bytes,direct \
+			conv=notrunc status=none
+	done
+	blkdiscard -o 8M -l 2M "$A"
+	blkdiscard -z -o 12M -l 1M "$A"
+	dd if=/dev/urandom of="$A" bs=1M count=32 oflag=direct conv=notrunc status=none
+	kill "$BGPID"; wait "$BGPID" || true; BGPID=
+	image_is_pattern "${IMAGES[0]}" 32
+	# Unaligned small reads agree too.
+	dd if="${IMAGES[0]}" bs=512 skip=12345 count=7 status=none >"$BATS_TEST_TMPDIR/a"
+	dd if="$PATTERN" bs=512 skip=12345 count=7 status=none >"$BATS_TEST_TMPDIR/b"
+	cmp "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+	# Read-only unless asked.
+	run dd if=/dev/zero of="${IMAGES[0]}" bs=4k count=1 oflag=direct status=none
+	[ "$status" -ne 0 ]
+	cbt snapshot list | grep -q "^$ID ok"
+}
+
+# fs_workload_snapshot MKFS SNAP_OPTS...: a filesystem on a loop device
+# under a file-copy workload, snapshotted mid-way. Sets $A, $ID, $IMAGES,
+# $LOG (one "NAME SHA256" line per file, written once the file is closed),
+# $BEFORE and $AFTER (lines logged when the snapshot began and returned).
+fs_workload_snapshot() {
+	local mkfs=$1
+	shift
+	LOG=$BATS_TEST_TMPDIR/closed
+	new_loop 400M
+	A=$DEV
+	$mkfs "$A" >/dev/null 2>&1
+	mount "$A" /tmp/cbt-o
+	cbt attach "$A"
+	: >"$LOG"
+	(
+		i=0
+		while :; do
+			i=$((i + 1))
+			head -c $((100000 + i * 997)) /dev/urandom >/tmp/cbt-o/f$i
+			echo "f$i $(sha256sum </tmp/cbt-o/f$i | cut -c1-64)" >>"$LOG"
+		done
+	) &
+	BGPID=$!
+	sleep 3
+	BEFORE=$(wc -l <"$LOG")
+	snap "$A" --store "$BATS_TEST_TMPDIR/store:200M" "$@"
+	AFTER=$(wc -l <"$LOG")
+	sleep 2
+	kill "$BGPID"; wait "$BGPID" || true; BGPID=
+	[ "$BEFORE" -gt 0 ]
+	# The workload went on after the snapshot, so the check below can fail.
+	[ "$(wc -l <"$LOG")" -gt $((AFTER + 1)) ]
+}
+
+# The filesystem mounted at /tmp/cbt-i holds exactly the files closed
+# before the snapshot (those still open at the instant may go either way).
+check_closed_files() {
+	head -n "$BEFORE" "$LOG" | while read -r f sum; do
+		[ "$(sha256sum </tmp/cbt-i/"$f" | cut -c1-64)" = "$sum" ] || { echo "$f differs"; exit 1; }
+	done
+	tail -n +$((AFTER + 2)) "$LOG" | while read -r f sum; do
+		[ ! -e /tmp/cbt-i/"$f" ] || { echo "$f should not be in the image"; exit 1; }
+	done
+}
+
+@test "ext4 under a file-copy workload: the image mounts read-only, passes fsck -n, holds exactly the closed files" {
+	fs_workload_snapshot "mkfs.ext4 -q -F"
+	fsck.ext4 -n -f "${IMAGES[0]}"
+	mount -o ro "${IMAGES[0]}" /tmp/cbt-i
+	check_closed_files
+	umount /tmp/cbt-i
+	cbt snapshot destroy "$ID"
+}
+
+@test "xfs under a file-copy workload: the image mounts read-only (nouuid), holds exactly the closed files, passes xfs_repair -n" {
+	fs_workload_snapshot "mkfs.xfs -f -q" --writable
+	# A frozen xfs keeps a covered log: read-only mounts skip its replay.
+	mount -o ro,nouuid,norecovery "${IMAGES[0]}" /tmp/cbt-i
+	check_closed_files
+	umount /tmp/cbt-i
+	# xfs_repair -n wants the log replayed: a mount of the writable image
+	# does that, into the store; the origin is not touched.
+	mount -o nouuid "${IMAGES[0]}" /tmp/cbt-i
+	umount /tmp/cbt-i
+	xfs_repair -n "${IMAGES[0]}"
+	mount -o ro,nouuid "${IMAGES[0]}" /tmp/cbt-i
+	check_closed_files
+	umount /tmp/cbt-i
+	cbt snapshot destroy "$ID"
+	umount /tmp/cbt-o
+	xfs_repair -n "$A"
+}
+
+@test "a two-volume set is one instant: sequence numbers never out of order across the images" {
+	new_loop 64M; A=$DEV
+	new_loop 64M; B=$DEV
+	cbt attach "$A"
+	cbt attach "$B"
+	python3 "$TLIB/seq_writer.py" "$A" "$B" &
+	BGPID=$!
+	sleep 2
+	for round in 1 2 3 4 5; do
+		snap "$A" "$B" --no-freeze --store "$BATS_TEST_TMPDIR/store:64M"
+		a=$(head -c 20 "${IMAGES[0]}" | sed 's/^0*//')
+		b=$(head -c 20 "${IMAGES[1]}" | sed 's/^0*//')
+		echo "round $round: A=$a B=$b"
+		# A gets n before B does: one instant shows B <= A <= B + 1.
+		[ "$a" -gt 0 ] && [ "$b" -le "$a" ] && [ "$a" -le $((b + 1)) ]
+		cbt snapshot destroy "$ID"
+		sleep 1
+	done
+	# The writer kept going through every snapshot.
+	now=$(head -c 20 "$A" | sed 's/^0*//')
+	[ "$now" -gt "$a" ]
+}
+
+# store_check STORE_SPEC: pattern, snapshot, overwrite, compare.
+store_check() {
+	new_loop 64M
+	A=$DEV
+	fill_pattern "$A" 64
+	cbt attach "$A"
+	snap "$A" --store "$1"
+	dd if=/dev/urandom of="$A" bs=1M count=64 oflag=direct conv=notrunc status=none
+	image_is_pattern "${IMAGES[0]}" 64
+	cbt snapshot destroy "$ID"
+	cbt detach "$A"
+}
+
+@test "stores: a loop device, a file on tmpfs, a file on another ext4" {
+	new_loop 80M
+	S=$DEV
+	store_check "$S"
+	store_check "$BATS_TEST_TMPDIR/tmpfs-store:70M"
+	new_loop 120M
+	mkfs.ext4 -q -F "$DEV"
+	mkdir -p /tmp/cbt-s
+	mount "$DEV" /tmp/cbt-s
+	store_check /tmp/cbt-s/store:70M
+	# Preallocated: the file's blocks are reserved.
+	[ "$(du -k /tmp/cbt-s/store | cut -f1)" -ge $((70 * 1024)) ]
+	umount /tmp/cbt-s
+}
+
+@test "the watcher grows the store on low space while writes go on" {
+	new_loop 64M
+	A=$DEV
+	fill_pattern "$A" 64
+	cbt attach "$A"
+	snap "$A" --store "$BATS_TEST_TMPDIR/store:8M" --low-space 50
+	mkdir -p "$BATS_TEST_TMPDIR/grow"
+	cbt snapshot watch "$ID" --grow "$BATS_TEST_TMPDIR/grow:16M" >"$BATS_TEST_TMPDIR/watch" 2>&1 &
+	BGPID=$!
+	fio --name=w --filename="$A" --rw=randwrite --bs=64k --direct=1 --ioengine=libaio \
+		--iodepth=1 --rate=8m --size=64M --output=/dev/null
+	cbt snapshot list --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]
+print(s)
+assert s["state"].startswith("ok"), s
+assert s["stores"] >= 3, s
+assert s["store_used"] > 8 << 20, s'
+	image_is_pattern "${IMAGES[0]}" 64
+	cat "$BATS_TEST_TMPDIR/watch"
+	grep -q "low space" "$BATS_TEST_TMPDIR/watch"
+	grep -q "store grown" "$BATS_TEST_TMPDIR/watch"
+	cbt snapshot destroy "$ID"
+	wait "$BGPID"; BGPID=
+	grep -q "destroyed" "$BATS_TEST_TMPDIR/watch"
+}
+
+@test "overflow invalidates the images, never the origin; the event is seen; tracking goes on" {
+	new_loop 64M
+	A=$DEV
+	fill_pattern "$A" 64
+	cbt attach "$A"
+	snap "$A" --store "$BATS_TEST_TMPDIR/store:4M"
+	cbt snapshot watch "$ID" >"$BATS_TEST_TMPDIR/watch" 2>&1 &
+	BGPID=$!
+	dd if=/dev/urandom of="$BATS_TEST_TMPDIR/new" bs=1M count=64 status=none
+	dd if="$BATS_TEST_TMPDIR/new" of="$A" bs=1M oflag=direct conv=notrunc status=none
+	# The origin holds exactly what was written.
+	cmp "$A" "$BATS_TEST_TMPDIR/new"
+	run dd if="${IMAGES[0]}" of=/dev/null bs=64k count=1 iflag=direct status=none
+	[ "$status" -ne 0 ]
+	run wait "$BGPID"; BGPID=
+	[ "$status" -eq 1 ]
+	grep -q OVERFLOW "$BATS_TEST_TMPDIR/watch"
+	cbt snapshot list | grep -q "^$ID overflow"
+	# Every block written after the stamp is reported.
+	cbt changes "$A" --since "${STAMPS[0]}" >"$BATS_TEST_TMPDIR/changes"
+	[ "$(cat "$BATS_TEST_TMPDIR/changes")" = "0 67108864" ]
+	cbt snapshot destroy "$ID"
+}
+
+@test "destroy during heavy writes: writes complete and verify, images go at once" {
+	new_loop 64M
+	A=$DEV
+	cbt attach "$A"
+	snap "$A" --store "$BATS_TEST_TMPDIR/store:80M"
+	fio --name=v --filename="$A" --rw=randwrite --bs=4k --direct=1 --ioengine=libaio \
+		--iodepth=32 --size=64M --verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--output="$BATS_TEST_TMPDIR/fio.out" &
+	BGPID=$!
+	sleep 3
+	cbt snapshot destroy "$ID"
+	[ ! -e "${IMAGES[0]}" ]
+	run wait "$BGPID"; BGPID=
+	cat "$BATS_TEST_TMPDIR/fio.out"
+	[ "$status" -eq 0 ]
+	cbt detach "$A"
+}
+
+@test "a member that disappears invalidates the set without harm" {
+	modprobe null_blk nr_devices=0
+	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+	d=/sys/kernel/config/nullb/cbtsnap
+	mkdir "$d"
+	echo 64 >"$d/size"
+	echo 1 >"$d/memory_backed"
+	echo 1 >"$d/power"
+	dev=/dev/cbtsnap
+	[ -b "$dev" ] || dev=/dev/nullb$(cat "$d/index")
+	cbt attach "$dev"
+	snap "$dev" --store "$BATS_TEST_TMPDIR/store:80M"
+	fio --name=w --filename="$dev" --rw=randwrite --bs=4k --direct=1 --ioengine=libaio \
+		--iodepth=8 --time_based --runtime=60 --output=/dev/null &
+	BGPID=$!
+	sleep 2
+	echo 0 >"$d/power"
+	rmdir "$d"
+	wait "$BGPID" || true; BGPID=
+	sleep 2	# the reaper runs every second
+	cbt snapshot list | grep -q "^$ID invalid"
+	run dd if="${IMAGES[0]}" of=/dev/null bs=4k count=1 iflag=direct status=none
+	[ "$status" -ne 0 ]
+	cbt snapshot destroy "$ID"
+	run cbt status "$dev"
+	[ "$status" -ne 0 ]
+}
+
+@test "a writable image keeps its writes in the store and marks the origin's map" {
+	new_loop 64M
+	A=$DEV
+	fill_pattern "$A" 64
+	cbt attach "$A"
+	snap "$A" --writable --store "$BATS_TEST_TMPDIR/store:80M"
+	dd if=/dev/urandom of="$BATS_TEST_TMPDIR/w" bs=4k count=3 status=none
+	dd if="$BATS_TEST_TMPDIR/w" of="${IMAGES[0]}" bs=4k seek=300 oflag=direct conv=notrunc status=none
+	dd if="${IMAGES[0]}" bs=4k skip=300 count=3 iflag=direct status=none | cmp - "$BATS_TEST_TMPDIR/w"
+	# The origin is untouched; the rest of the image is still the pattern.
+	cmp "$A" "$PATTERN"
+	cmp -n $((300 * 4096)) "${IMAGES[0]}" "$PATTERN"
+	# The next backup includes the block written through the image.
+	cbt changes "$A" --since "${STAMPS[0]}" | grep -q "^1179648 65536$"
+	cbt snapshot list | grep -q "writable"
+}
+
+@test "snapshot ioctls: bad requests get the documented errors and leave nothing" {
+	new_loop 64M; A=$DEV
+	new_loop 64M; B=$DEV
+	cbt attach "$A"
+	truncate -s 16M "$BATS_TEST_TMPDIR/store"
+	run "$REPO/tests/snap-abuse" "$A" "$B" "$BATS_TEST_TMPDIR/store"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "snapshot CLI: bad input gets one clear line and a non-zero exit" {
+	new_loop 64M; A=$DEV
+	new_loop 64M; B=$DEV
+	cbt attach "$A"
+	run cbt snapshot create "$A"
+	[ "$status" -eq 2 ] && [[ "$output" == *"--store"* ]]
+	run cbt snapshot create --store "$BATS_TEST_TMPDIR/s:8M"
+	[ "$status" -eq 2 ]
+	run cbt snapshot create "$B" --store "$BATS_TEST_TMPDIR/s:8M"
+	[ "$status" -eq 1 ] && [[ "$output" == *"not tracked"* ]]
+	run cbt snapshot create "$A" --store "$A"
+	[ "$status" -eq 1 ] && [[ "$output" == *"store is on a volume"* ]]
+	run cbt snapshot create "$A" --store /nonexistent/dir/s:8M
+	[ "$status" -eq 1 ]
+	run cbt snapshot create "$A" --store "$BATS_TEST_TMPDIR/new-empty"
+	[ "$status" -eq 1 ]
+	run cbt snapshot create "$A" --store "$BATS_TEST_TMPDIR/s:8M" --hold 0
+	[ "$status" -eq 2 ]
+	run cbt snapshot create "$A" --store "$BATS_TEST_TMPDIR/s:8M" --low-space 95
+	[ "$status" -eq 2 ]
+	run cbt snapshot create /etc/passwd --store "$BATS_TEST_TMPDIR/s:8M"
+	[ "$status" -eq 1 ] && [[ "$output" == *"not a block device"* ]]
+	run cbt snapshot destroy abc
+	[ "$status" -eq 2 ]
+	run cbt snapshot destroy 4000000
+	[ "$status" -eq 1 ] && [[ "$output" == *"no snapshot set"* ]]
+	run cbt snapshot watch 4000000
+	[ "$status" -eq 1 ]
+	run cbt snapshot watch 1 --grow nodir
+	[ "$status" -eq 2 ]
+	run cbt snapshot frobnicate
+	[ "$status" -eq 2 ]
+	# Nothing was left behind by any of it.
+	[ -z "$(cbt snapshot list)" ]
+	snap "$A" --store "$BATS_TEST_TMPDIR/s:8M"
+	run cbt detach "$A"
+	[ "$status" -eq 1 ] && [[ "$output" == *"snapshot set"* ]]
+	run cbt snapshot create "$A" --store "$BATS_TEST_TMPDIR/s2:8M"
+	[ "$status" -eq 1 ] && [[ "$output" == *"busy"* ]]
+}
+
+@test "rmmod destroys live sets first" {
+	new_loop 64M
+	A=$DEV
+	cbt attach "$A"
+	snap "$A" --store "$BATS_TEST_TMPDIR/store:80M"
+	dd if=/dev/urandom of="$A" bs=1M count=8 oflag=direct conv=notrunc status=none
+	rmmod cbt
+	[ ! -e "${IMAGES[0]}" ]
+	ensure_module
+}
