@@ -255,8 +255,8 @@ assert s["store_used"] > 8 << 20, s'
 	cmp "$A" "$BATS_TEST_TMPDIR/new"
 	run dd if="${IMAGES[0]}" of=/dev/null bs=64k count=1 iflag=direct status=none
 	[ "$status" -ne 0 ]
-	run wait "$BGPID"; BGPID=
-	[ "$status" -eq 1 ]
+	st=0; wait "$BGPID" || st=$?; BGPID=
+	[ "$st" -eq 1 ]
 	grep -q OVERFLOW "$BATS_TEST_TMPDIR/watch"
 	cbt snapshot list | grep -q "^$ID overflow"
 	# Every block written after the stamp is reported.
@@ -277,9 +277,9 @@ assert s["store_used"] > 8 << 20, s'
 	sleep 3
 	cbt snapshot destroy "$ID"
 	[ ! -e "${IMAGES[0]}" ]
-	run wait "$BGPID"; BGPID=
+	st=0; wait "$BGPID" || st=$?; BGPID=
 	cat "$BATS_TEST_TMPDIR/fio.out"
-	[ "$status" -eq 0 ]
+	[ "$st" -eq 0 ]
 	cbt detach "$A"
 }
 
