@@ -5,15 +5,18 @@
  *
  * The write hook calls cbt_cow_hold() for every write to a member. When all
  * the write's chunks are already copied (the steady state) that is a few
- * bit tests and the write goes on. Otherwise the bio is handed to the set's
- * workqueue, one work item per bio, and the hook returns at once: nothing
- * sleeps in the submitter's context, which matters for bios resubmitted by
- * stacked drivers with current->bio_list set. The worker waits for the
- * snapshot instant to be past (a write that arrives while a set is being
- * created is held there), copies each chunk not yet copied under that
- * chunk's lock, and submits the bio again through the write path, which
- * then marks it in the map with the generation after the snapshot's stamp.
- * A write therefore waits only for its own chunks.
+ * bit tests and the write goes on. Otherwise, when the submitter may sleep
+ * (process context, no current->bio_list, not REQ_NOWAIT) it copies the
+ * chunks itself before the write goes on: no hand-off, no context switch.
+ * In every other case, and while the set is still being taken, the bio is
+ * handed to the set's workqueue, one work item per bio, and the hook
+ * returns at once: nothing sleeps where it must not, which matters for bios
+ * resubmitted by stacked drivers with current->bio_list set. The worker
+ * waits for the snapshot instant to be past (a write that arrives while a
+ * set is being created is held there), copies each chunk not yet copied
+ * under that chunk's lock, and submits the bio again through the write
+ * path, which then marks it in the map with the generation after the
+ * snapshot's stamp. A write therefore waits only for its own chunks.
  *
  * Whatever goes wrong in a copy (no store space, no memory, a failed read
  * or store write) fails the snapshot, never the write: the set is marked,
@@ -60,67 +63,62 @@ static bool chunks_copied(struct cbt_cow *cow, u64 first, u64 last)
 	return true;
 }
 
-bool cbt_cow_hold(struct cbt_cow *cow, struct bio *bio, sector_t sector,
-		  sector_t end)
+enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
+				  sector_t sector, sector_t end, bool may_sleep,
+				  u64 *firstp, u64 *lastp)
 {
 	struct cbt_snapset *set = cow->set;
 	unsigned int shift = cow->chunk_shift - SECTOR_SHIFT;
 	sector_t limit = cow->start + cow->nr_sects;
+	bool ready = test_bit(CBT_SET_READY, &set->flags);
 	struct cbt_cow_work *w;
 	u64 first, last;
 
 	if (end <= cow->start || sector >= limit || !cbt_snapset_usable(set))
-		return false;
+		return CBT_COW_PASS;
 	sector = max(sector, cow->start);
 	end = min(end, limit);
 	first = (sector - cow->start) >> shift;
 	last = (end - 1 - cow->start) >> shift;
-	if (test_bit(CBT_SET_READY, &set->flags) &&
-	    chunks_copied(cow, first, last))
-		return false;
+	if (ready && chunks_copied(cow, first, last))
+		return CBT_COW_PASS;
 
+	/* The set outlives the hook's RCU section while it is published. */
+	cbt_snapset_get(set);
+	if (ready && may_sleep) {
+		*firstp = first;
+		*lastp = last;
+		return CBT_COW_COPY;
+	}
 	w = mempool_alloc(cow_work_pool, GFP_NOWAIT | __GFP_NOWARN);
 	if (!w) {
+		cbt_snapset_put(set);
 		cbt_snapset_fail(set, CBT_SET_INVALID, -ENOMEM);
-		return false;
+		return CBT_COW_PASS;
 	}
 	w->cow = cow;
 	w->bio = bio;
 	w->first = first;
 	w->last = last;
-	/* The set outlives the hook's RCU section while it is published. */
-	cbt_snapset_get(set);
 	INIT_WORK(&w->work, cow_work_fn);
 	queue_work(set->wq, &w->work);
-	return true;
+	return CBT_COW_QUEUED;
 }
 
-/* Read @len bytes at @sector of the origin into @buf (kmalloc or vmalloc). */
-static int read_origin(struct cbt_cow *cow, sector_t sector, void *buf,
-		       unsigned int len)
+void cbt_cow_copy_range(struct cbt_cow *cow, u64 first, u64 last)
 {
-	unsigned int nr = DIV_ROUND_UP(len, PAGE_SIZE), i;
-	struct bio *bio;
-	int ret;
+	struct cbt_snapset *set = cow->set;
+	struct rw_semaphore *lock;
+	u64 c;
 
-	bio = bio_alloc(cow->origin, nr, REQ_OP_READ, GFP_NOIO);
-	bio->bi_iter.bi_sector = sector;
-	for (i = 0; i < nr; i++) {
-		void *p = buf + i * PAGE_SIZE;
-		unsigned int n = min_t(unsigned int, PAGE_SIZE, len - i * PAGE_SIZE);
-		struct page *page = is_vmalloc_addr(p) ? vmalloc_to_page(p) :
-							 virt_to_page(p);
-
-		if (bio_add_page(bio, page, n, 0) != n) {
-			bio_put(bio);
-			return -EIO;
-		}
+	for (c = first; c <= last && cbt_snapset_usable(set); c++) {
+		if (test_bit(c, cow->copied))
+			continue;
+		lock = cbt_cow_lock(cow, c);
+		down_write(lock);
+		cbt_cow_copy_locked(cow, c);
+		up_write(lock);
 	}
-	ret = submit_bio_wait(bio);
-	bio_put(bio);
-	if (is_vmalloc_addr(buf))
-		invalidate_kernel_vmap_range(buf, len);
-	return ret;
 }
 
 int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk)
@@ -152,7 +150,7 @@ int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk)
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = read_origin(cow, sector, buf, len);
+	ret = cbt_bio_rw(cow->origin, sector, buf, len, false);
 	if (!ret)
 		ret = cbt_store_write(&set->store, slot, 0, buf, len);
 	kvfree(buf);
@@ -176,20 +174,11 @@ static void cow_work_fn(struct work_struct *work)
 	struct cbt_cow_work *w = container_of(work, struct cbt_cow_work, work);
 	struct cbt_cow *cow = w->cow;
 	struct cbt_snapset *set = cow->set;
-	struct rw_semaphore *lock;
-	u64 c;
 
 	/* A write that came while the set was being taken waits for the instant. */
 	wait_event(set->ready_wq, test_bit(CBT_SET_READY, &set->flags) ||
 				  test_bit(CBT_SET_DEAD, &set->flags));
-	for (c = w->first; c <= w->last && cbt_snapset_usable(set); c++) {
-		if (test_bit(c, cow->copied))
-			continue;
-		lock = cbt_cow_lock(cow, c);
-		down_write(lock);
-		cbt_cow_copy_locked(cow, c);
-		up_write(lock);
-	}
+	cbt_cow_copy_range(cow, w->first, w->last);
 	cbt_resubmit_bio(w->bio);
 	mempool_free(w, cow_work_pool);
 	cbt_snapset_put(set);

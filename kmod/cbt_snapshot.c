@@ -181,15 +181,25 @@ static int gather_members(struct cbt_snapset *set, struct cbt_snap_member *m,
 	return 0;
 }
 
-/* A store must not live on a member's disk: its writes would be copied. */
+/*
+ * A store must not live on a member's disk: its writes would be copied.
+ * A store device must take I/O in the units images are read in.
+ */
 static int check_store(struct cbt_snapset *set, struct file *store)
 {
 	struct block_device *bdev = cbt_store_file_bdev(store);
+	bool is_dev = S_ISBLK(file_inode(store)->i_mode);
 	unsigned int i;
 
-	for (i = 0; bdev && i < set->nr; i++)
-		if (bdev->bd_disk == set->members[i]->origin->bd_disk)
+	for (i = 0; bdev && i < set->nr; i++) {
+		struct block_device *origin = set->members[i]->origin;
+
+		if (bdev->bd_disk == origin->bd_disk)
 			return -EXDEV;
+		if (is_dev && bdev_logical_block_size(bdev) >
+			      bdev_logical_block_size(origin))
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -638,13 +648,21 @@ void cbt_snapset_show(struct seq_file *m)
 
 int cbt_snapshot_init(void)
 {
-	int ret = cbt_cow_init();
+	int ret = cbt_store_module_init();
 
 	if (ret)
 		return ret;
+	ret = cbt_cow_init();
+	if (ret)
+		goto exit_store;
 	ret = cbt_image_init();
 	if (ret)
-		cbt_cow_exit();
+		goto exit_cow;
+	return 0;
+exit_cow:
+	cbt_cow_exit();
+exit_store:
+	cbt_store_module_exit();
 	return ret;
 }
 
@@ -659,4 +677,5 @@ void cbt_snapshot_exit(void)
 	mutex_unlock(&cbt_snapsets_mutex);
 	cbt_image_exit();
 	cbt_cow_exit();
+	cbt_store_module_exit();
 }

@@ -81,13 +81,23 @@ struct cbt_snapset {
 
 /* ---- cbt_cow.c: the write path and copies ----------------------------- */
 
+enum cbt_cow_verdict {
+	CBT_COW_PASS,		/* nothing to copy: the write goes on */
+	CBT_COW_QUEUED,		/* taken: submitted again once its chunks are safe */
+	CBT_COW_COPY,		/* the caller copies chunks [first, last] itself */
+};
+
 /*
  * Called from the write hook under rcu_read_lock for a write to sectors
- * [sector, end) of @cow's disk. True when the bio was taken: it will be
- * submitted again once its chunks are safe. Never sleeps.
+ * [sector, end) of @cow's disk; never sleeps. @may_sleep says the
+ * submitter could copy itself. CBT_COW_COPY comes with a set reference:
+ * the caller, out of its RCU section, calls cbt_cow_copy_range() and then
+ * cbt_snapset_put().
  */
-bool cbt_cow_hold(struct cbt_cow *cow, struct bio *bio, sector_t sector,
-		  sector_t end);
+enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
+				  sector_t sector, sector_t end, bool may_sleep,
+				  u64 *first, u64 *last);
+void cbt_cow_copy_range(struct cbt_cow *cow, u64 first, u64 last);
 /* Preserve chunk @chunk if it is not yet; caller holds its lock for writing. */
 int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk);
 struct rw_semaphore *cbt_cow_lock(struct cbt_cow *cow, u64 chunk);

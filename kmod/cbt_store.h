@@ -19,6 +19,7 @@ struct cbt_store {
 	 */
 	spinlock_t lock;
 	struct file *files[CBT_STORE_MAX_FILES];
+	struct block_device *bdevs[CBT_STORE_MAX_FILES];	/* NULL: a regular file */
 	u64 first_slot[CBT_STORE_MAX_FILES];	/* global number of each file's slot 0 */
 	unsigned int nr_files;
 	u64 capacity;		/* slots in all files */
@@ -41,5 +42,17 @@ int cbt_store_write(struct cbt_store *s, u64 slot, unsigned int off,
 		    const void *buf, size_t len);
 /* The block device a store file's I/O lands on, if any (for exclusion). */
 struct block_device *cbt_store_file_bdev(struct file *file);
+
+/*
+ * Synchronous I/O of @len bytes at @sector of @bdev to or from @buf (any
+ * kernel address: kmalloc, vmalloc or a mapped page). Submitted from inside
+ * the module, so the write hook lets it pass unseen: neither the store's
+ * writes nor copy-on-write's reads are tracked or copied.
+ */
+int cbt_bio_rw(struct block_device *bdev, sector_t sector, void *buf,
+	       unsigned int len, bool write);
+
+int cbt_store_module_init(void);
+void cbt_store_module_exit(void);
 
 #endif /* CBT_STORE_H */

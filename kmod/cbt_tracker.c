@@ -163,12 +163,16 @@ static void tracker_mark(struct cbt_tracker *t, struct bio *bio,
 
 /*
  * A write to a volume in a live snapshot set may first need the old data
- * of its chunks preserved; then copy-on-write takes the bio and it is not
- * marked now but when it comes back through here, after the instant.
+ * of its chunks preserved. Either copy-on-write takes the bio (it is not
+ * marked now but when it comes back through here, after the instant), or
+ * it asks the caller to copy (*cowp is set), or the write goes on.
  */
-static bool cow_holds(struct gendisk *disk, struct bio *bio, sector_t sector,
-		      sector_t end)
+static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
+				      sector_t sector, sector_t end,
+				      bool may_sleep, struct cbt_cow **cowp,
+				      u64 *first, u64 *last)
 {
+	enum cbt_cow_verdict v;
 	struct cbt_tracker *t;
 	struct cbt_cow *cow;
 
@@ -176,10 +180,22 @@ static bool cow_holds(struct gendisk *disk, struct bio *bio, sector_t sector,
 		if (t->disk != disk)
 			continue;
 		cow = rcu_dereference(t->cow);
-		if (cow && cbt_cow_hold(cow, bio, sector, end))
-			return true;
+		if (!cow)
+			continue;
+		v = cbt_cow_hold(cow, bio, sector, end, may_sleep, first, last);
+		if (v == CBT_COW_COPY)
+			*cowp = cow;
+		if (v != CBT_COW_PASS)
+			return v;
 	}
-	return false;
+	return CBT_COW_PASS;
+}
+
+/* May the submitter of @bio sleep while old chunks are copied? */
+static bool submitter_may_sleep(struct bio *bio)
+{
+	return !current->bio_list && !(bio->bi_opf & REQ_NOWAIT) &&
+	       preemptible();
 }
 
 bool cbt_track_write(struct bio *bio)
@@ -188,8 +204,11 @@ bool cbt_track_write(struct bio *bio)
 	struct gendisk *disk = bdev->bd_disk;
 	sector_t sector = bio->bi_iter.bi_sector;
 	sector_t nr = bio_sectors(bio);
+	bool may_sleep = submitter_may_sleep(bio);
+	enum cbt_cow_verdict v;
 	struct cbt_tracker *t;
-	bool held;
+	struct cbt_cow *cow;
+	u64 first, last;
 
 	if (bdev_is_partition(bdev))
 		sector += bdev->bd_start_sect;
@@ -199,15 +218,22 @@ bool cbt_track_write(struct bio *bio)
 	if (!nr)
 		return false;
 
-	rcu_read_lock();
-	held = cow_holds(disk, bio, sector, sector + nr);
-	if (!held)
-		hash_for_each_possible_rcu(cbt_hash, t, hash_node,
-					   (unsigned long)disk)
-			if (t->disk == disk)
-				tracker_mark(t, bio, sector, sector + nr);
-	rcu_read_unlock();
-	return held;
+	for (;;) {
+		rcu_read_lock();
+		v = cow_check(disk, bio, sector, sector + nr, may_sleep, &cow,
+			      &first, &last);
+		if (v == CBT_COW_PASS)
+			hash_for_each_possible_rcu(cbt_hash, t, hash_node,
+						   (unsigned long)disk)
+				if (t->disk == disk)
+					tracker_mark(t, bio, sector, sector + nr);
+		rcu_read_unlock();
+		if (v != CBT_COW_COPY)
+			return v == CBT_COW_QUEUED;
+		/* Copy here, then look again: another set may want a copy too. */
+		cbt_cow_copy_range(cow, first, last);
+		cbt_snapset_put(cow->set);
+	}
 }
 
 void cbt_tracker_mark_range(struct cbt_tracker *t, sector_t sector,
