@@ -296,7 +296,7 @@ assert s["store_used"] > 8 << 20, s'
 	cbt attach "$dev"
 	snap "$dev" --store "$BATS_TEST_TMPDIR/store:80M"
 	fio --name=w --filename="$dev" --rw=randwrite --bs=4k --direct=1 --ioengine=libaio \
-		--iodepth=8 --time_based --runtime=60 --output=/dev/null &
+		--iodepth=8 --time_based --runtime=15 --output=/dev/null &
 	BGPID=$!
 	sleep 2
 	echo 0 >"$d/power"
