@@ -1,10 +1,38 @@
 #!/usr/bin/python3
-"""Print the tracking benchmark's JSON results as a table."""
+"""Print the benchmarks' JSON results as tables."""
 import json
+import os
 import sys
+
+
+def snapshot_table(r):
+    print(f"\nkernel {r['kernel']}  snapshot ({r['fio']}, {r['device']}; fresh: "
+          f"{r['fresh_ios_per_run']} I/Os a run, steady: {r['steady_seconds_per_run']} s; "
+          f"ratio to bare: median [min..max])")
+    print(f"{'setup':<28}{'fresh QD1':>20}{'fresh QD32':>20}{'steady QD1':>20}{'steady QD32':>20}")
+    for s, label in (("cbt", "cbt snapshot"), ("dm_snapshot", "dm-snapshot")):
+        cells = []
+        for phase in ("fresh", "steady"):
+            for qd in (1, 32):
+                x = r["ratios"][f"{s}_{phase}_qd{qd}"]
+                cells.append(f"{x['median']:.3f} [{x['min']:.2f}..{x['max']:.2f}]")
+        print(f"{label:<28}" + "".join(f"{c:>20}" for c in cells))
+    bare = [r["ratios"][f"cbt_{p}_qd{q}"]["bare_iops_median"] for p in ("fresh", "steady") for q in (1, 32)]
+    print(f"{'bare IOPS (median)':<28}" + "".join(f"{b:>20}" for b in bare))
+    ff = [r["ratios"][f"cbt_fresh_qd{q}"].get("fresh_fraction") for q in (1, 32)]
+    print(f"fresh runs: {ff[0]:.0%} (QD1), {ff[1]:.0%} (QD32) of writes were first writes to their chunk")
+    h, i = r["hold_us"], r["image_read"]
+    print(f"freeze-to-thaw hold, ext4: idle {h['idle']['median'] / 1000:.1f} ms (max {h['idle']['max'] / 1000:.1f}), "
+          f"busy {h['busy']['median'] / 1000:.1f} ms (max {h['busy']['max'] / 1000:.1f})")
+    print(f"image sequential read, half the chunks copied: {i['image_mb_s']:.0f} MB/s, "
+          f"origin {i['origin_mb_s']:.0f} MB/s (ratio {i['ratio']:.2f})")
+
 
 for path in sys.argv[1:]:
     r = json.load(open(path))
+    if os.path.basename(path).startswith("snapshot-"):
+        snapshot_table(r)
+        continue
     print(f"\nkernel {r['kernel']}  ({r['fio']}, {r['device']}, "
           f"{r['seconds_per_run']} s runs, ratio to bare: median [min..max])")
     print(f"{'setup':<28}{'QD1':>24}{'QD32':>24}")

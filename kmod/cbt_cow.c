@@ -121,13 +121,148 @@ void cbt_cow_copy_range(struct cbt_cow *cow, u64 first, u64 last)
 	}
 }
 
+/* ---- copies ---------------------------------------------------------------
+ *
+ * A copy reads the chunk from the origin into a buffer and publishes the
+ * buffer as the chunk's content (a struct cbt_pending in the slots xarray)
+ * before the copied bit is set: from then on the write may go on. The
+ * buffer reaches its store slot from the set's workqueue, and the entry
+ * becomes the slot number; so a first write waits for a read, not for the
+ * store. At most set->pending_max buffers wait for the store; beyond that
+ * a copy writes its store slot itself (backpressure). Buffers are reused
+ * from a small per-set pool.
+ */
+struct cbt_pending {
+	struct llist_node store_node;	/* on set->to_store while waiting */
+	struct list_head pool_node;	/* on set->pool while free */
+	struct cbt_cow *cow;
+	u64 chunk, slot;
+	unsigned int len;
+	bool stored;			/* under the chunk lock */
+	void *buf;
+};
+
+static struct cbt_pending *pending_get(struct cbt_snapset *set)
+{
+	struct cbt_pending *p = NULL;
+	unsigned int noio;
+
+	spin_lock(&set->pool_lock);
+	if (!list_empty(&set->pool)) {
+		p = list_first_entry(&set->pool, struct cbt_pending, pool_node);
+		list_del(&p->pool_node);
+		set->pooled--;
+	}
+	spin_unlock(&set->pool_lock);
+	if (p)
+		return p;
+
+	noio = memalloc_noio_save();
+	p = kmalloc(sizeof(*p), GFP_KERNEL);
+	if (p) {
+		p->buf = kvmalloc(1u << set->store.slot_shift, GFP_KERNEL);
+		if (!p->buf) {
+			kfree(p);
+			p = NULL;
+		}
+	}
+	memalloc_noio_restore(noio);
+	return p;
+}
+
+static void pending_free(struct cbt_pending *p)
+{
+	kvfree(p->buf);
+	kfree(p);
+}
+
+static void pending_put(struct cbt_snapset *set, struct cbt_pending *p)
+{
+	spin_lock(&set->pool_lock);
+	if (set->pooled < set->pending_max) {
+		list_add(&p->pool_node, &set->pool);
+		set->pooled++;
+		p = NULL;
+	}
+	spin_unlock(&set->pool_lock);
+	if (p)
+		pending_free(p);
+}
+
+void *cbt_cow_pending_data(void *entry)
+{
+	return ((struct cbt_pending *)entry)->buf;
+}
+
+void cbt_cow_set_release(struct cbt_snapset *set)
+{
+	struct cbt_pending *p, *tmp;
+
+	list_for_each_entry_safe(p, tmp, &set->pool, pool_node)
+		pending_free(p);
+	INIT_LIST_HEAD(&set->pool);
+}
+
+/* Write a pending chunk to its slot. Under the chunk's lock for writing. */
+int cbt_cow_store_locked(struct cbt_cow *cow, void *entry)
+{
+	struct cbt_pending *p = entry;
+	struct cbt_snapset *set = cow->set;
+	int ret;
+
+	if (xa_is_value(entry) || p->stored)
+		return 0;
+	p->stored = true;
+	ret = cbt_store_write(&set->store, p->slot, 0, p->buf, p->len);
+	if (ret) {
+		xa_erase(&cow->slots, p->chunk);
+		cbt_snapset_fail(set, ret == -ENOSPC ? CBT_SET_OVERFLOW :
+				 CBT_SET_INVALID, ret);
+		return ret;
+	}
+	/* Replacing an existing entry needs no memory. */
+	xa_store(&cow->slots, p->chunk, xa_mk_value(p->slot), GFP_NOIO);
+	return 0;
+}
+
+static void store_one(struct cbt_pending *p)
+{
+	struct cbt_cow *cow = p->cow;
+	struct cbt_snapset *set = cow->set;
+	struct rw_semaphore *lock = cbt_cow_lock(cow, p->chunk);
+
+	down_write(lock);
+	if (!test_bit(CBT_SET_DEAD, &set->flags))
+		cbt_cow_store_locked(cow, p);
+	else if (!p->stored)
+		xa_erase(&cow->slots, p->chunk);
+	up_write(lock);
+	atomic_dec(&set->pending);
+	pending_put(set, p);
+}
+
+/*
+ * Copies reach the store in batches: the first copy after the list empties
+ * arms the work a tick ahead, so a burst of first writes costs one wakeup.
+ */
+void cbt_cow_store_work(struct work_struct *work)
+{
+	struct cbt_snapset *set = container_of(to_delayed_work(work),
+					       struct cbt_snapset, store_work);
+	struct llist_node *list = llist_del_all(&set->to_store);
+	struct cbt_pending *p, *tmp;
+
+	llist_for_each_entry_safe(p, tmp, list, store_node)
+		store_one(p);
+}
+
 int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk)
 {
 	struct cbt_snapset *set = cow->set;
 	unsigned int shift = cow->chunk_shift - SECTOR_SHIFT;
 	sector_t sector = chunk << shift;
-	unsigned int len, noio;
-	void *buf;
+	struct cbt_pending *p;
+	bool later;
 	s64 slot;
 	int ret;
 
@@ -135,7 +270,6 @@ int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk)
 		return 0;
 	if (!cbt_snapset_usable(set))
 		return -EIO;
-	len = min_t(sector_t, 1u << shift, cow->nr_sects - sector) << SECTOR_SHIFT;
 	slot = cbt_store_alloc(&set->store);
 	if (slot < 0) {
 		cbt_snapset_fail(set, CBT_SET_OVERFLOW, -ENOSPC);
@@ -143,25 +277,36 @@ int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk)
 	}
 	cbt_snapset_check_space(set);
 
-	noio = memalloc_noio_save();
-	buf = kvmalloc(len, GFP_KERNEL);
-	memalloc_noio_restore(noio);
-	if (!buf) {
+	p = pending_get(set);
+	if (!p) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = cbt_bio_rw(cow->origin, sector, buf, len, false);
+	p->cow = cow;
+	p->chunk = chunk;
+	p->slot = slot;
+	p->stored = false;
+	p->len = min_t(sector_t, 1u << shift, cow->nr_sects - sector) << SECTOR_SHIFT;
+	ret = cbt_bio_rw(cow->origin, sector, p->buf, p->len, false);
 	if (!ret)
-		ret = cbt_store_write(&set->store, slot, 0, buf, len);
-	kvfree(buf);
-	if (!ret)
-		ret = xa_err(xa_store(&cow->slots, chunk, xa_mk_value(slot),
-				      GFP_NOIO));
-	if (ret)
+		ret = xa_err(xa_store(&cow->slots, chunk, p, GFP_NOIO));
+	if (ret) {
+		pending_put(set, p);
 		goto fail;
-	smp_wmb();	/* the slot before the bit: image reads test the bit */
+	}
+	later = atomic_inc_return(&set->pending) <= set->pending_max;
+	if (!later) {
+		ret = cbt_cow_store_locked(cow, p);
+		atomic_dec(&set->pending);
+		pending_put(set, p);
+		if (ret)
+			return ret;
+	}
+	smp_wmb();	/* the entry before the bit: image reads test the bit */
 	set_bit(chunk, cow->copied);
 	atomic64_inc(&set->chunks_copied);
+	if (later && llist_add(&p->store_node, &set->to_store))
+		queue_delayed_work(set->wq, &set->store_work, 1);
 	return 0;
 fail:
 	cbt_snapset_fail(set, ret == -ENOSPC ? CBT_SET_OVERFLOW :

@@ -40,11 +40,16 @@ static struct bio_set cbt_image_bioset;
 static struct kmem_cache *image_work_cache;
 static mempool_t *image_work_pool;
 
-/* Copy between the clone's pages and store slot @slot from byte @off. */
-static int store_io(struct cbt_cow *cow, struct bio *clone, u64 slot,
-		    unsigned int off, bool write)
+/*
+ * Copy between the clone's pages and a chunk's copy from byte @off: its
+ * store slot, or its buffer while the copy waits for the store.
+ */
+static int chunk_copy_io(struct cbt_cow *cow, struct bio *clone, void *entry,
+		   unsigned int off, bool write)
 {
 	struct cbt_store *store = &cow->set->store;
+	void *data = xa_is_value(entry) ? NULL : cbt_cow_pending_data(entry);
+	u64 slot = xa_is_value(entry) ? xa_to_value(entry) : 0;
 	struct bvec_iter iter;
 	struct bio_vec bv;
 	int ret = 0;
@@ -52,7 +57,9 @@ static int store_io(struct cbt_cow *cow, struct bio *clone, u64 slot,
 	bio_for_each_segment(bv, clone, iter) {
 		void *p = kmap_local_page(bv.bv_page) + bv.bv_offset;
 
-		if (write)
+		if (data)	/* reads only: writes store the copy first */
+			memcpy(p, data + off, bv.bv_len);
+		else if (write)
 			ret = cbt_store_write(store, slot, off, p, bv.bv_len);
 		else
 			ret = cbt_store_read(store, slot, off, p, bv.bv_len);
@@ -61,6 +68,26 @@ static int store_io(struct cbt_cow *cow, struct bio *clone, u64 slot,
 			break;
 		off += bv.bv_len;
 	}
+	return ret;
+}
+
+/* A writable image's write: the chunk's copy in the store, then the data. */
+static int image_chunk_write(struct cbt_cow *cow, struct bio *clone, u64 chunk,
+			     unsigned int off)
+{
+	void *entry;
+	int ret;
+
+	ret = cbt_cow_copy_locked(cow, chunk);
+	entry = xa_load(&cow->slots, chunk);
+	if (!ret && entry && !xa_is_value(entry)) {
+		ret = cbt_cow_store_locked(cow, entry);
+		entry = xa_load(&cow->slots, chunk);
+	}
+	if (!ret && !entry)
+		ret = -EIO;
+	if (!ret)
+		ret = chunk_copy_io(cow, clone, entry, off, true);
 	return ret;
 }
 
@@ -85,10 +112,7 @@ static int image_chunk_io(struct cbt_cow *cow, struct bio *bio, u64 pos,
 
 	if (write) {
 		down_write(lock);
-		ret = cbt_cow_copy_locked(cow, chunk);
-		entry = xa_load(&cow->slots, chunk);
-		if (!ret)
-			ret = store_io(cow, clone, xa_to_value(entry), off, true);
+		ret = image_chunk_write(cow, clone, chunk, off);
 		up_write(lock);
 		if (!ret)
 			cbt_tracker_mark_range(cow->tracker, pos >> SECTOR_SHIFT,
@@ -97,7 +121,7 @@ static int image_chunk_io(struct cbt_cow *cow, struct bio *bio, u64 pos,
 		down_read(lock);
 		entry = xa_load(&cow->slots, chunk);
 		if (entry) {
-			ret = store_io(cow, clone, xa_to_value(entry), off, false);
+			ret = chunk_copy_io(cow, clone, entry, off, false);
 		} else {
 			clone->bi_opf = REQ_OP_READ;
 			ret = submit_bio_wait(clone);

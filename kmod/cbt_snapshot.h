@@ -9,6 +9,8 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/kref.h>
+#include <linux/llist.h>
+#include <linux/workqueue.h>
 #include <linux/rwsem.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -70,6 +72,15 @@ struct cbt_snapset {
 	u64 created_ns, hold_ns;
 	atomic64_t chunks_copied;
 
+	/* Copies waiting for the store, and free copy buffers (cbt_cow.c). */
+	struct llist_head to_store;
+	struct delayed_work store_work;
+	atomic_t pending;
+	unsigned int pending_max;
+	spinlock_t pool_lock;		/* protects @pool and @pooled */
+	struct list_head pool;
+	unsigned int pooled;
+
 	/* Events: @event_seq counts state changes; readers wait on @event_wq. */
 	wait_queue_head_t event_wq;
 	atomic64_t event_seq;
@@ -100,6 +111,16 @@ enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 void cbt_cow_copy_range(struct cbt_cow *cow, u64 first, u64 last);
 /* Preserve chunk @chunk if it is not yet; caller holds its lock for writing. */
 int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk);
+/*
+ * A chunk's slots entry is xa_mk_value(store slot) once its copy is in the
+ * store, or a pending copy (its data in memory, cbt_cow_pending_data())
+ * until then. cbt_cow_store_locked() writes a pending copy out now; both
+ * under the chunk's lock (reading or writing, and writing).
+ */
+int cbt_cow_store_locked(struct cbt_cow *cow, void *entry);
+void *cbt_cow_pending_data(void *entry);
+void cbt_cow_set_release(struct cbt_snapset *set);
+void cbt_cow_store_work(struct work_struct *work);
 struct rw_semaphore *cbt_cow_lock(struct cbt_cow *cow, u64 chunk);
 int cbt_cow_init(void);
 void cbt_cow_exit(void);
