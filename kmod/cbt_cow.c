@@ -3,9 +3,13 @@
  * cbt_cow.c - copy-on-write: where a write to a snapshotted volume waits
  * for the old data of its chunks to be preserved.
  *
- * The write hook calls cbt_cow_hold() for every write to a member. When all
- * the write's chunks are already copied (the steady state) that is a few
- * bit tests and the write goes on. Otherwise, when the submitter may sleep
+ * Old data is preserved a piece (4 KiB) at a time: a chunk gets a store slot
+ * on its first write, but only the pieces a write is about to overwrite are
+ * copied into it, so a 4 KiB write into a fresh 64 KiB chunk moves 4 KiB,
+ * not 64. The write hook calls cbt_cow_hold() for every write to a member.
+ * When the write's chunks are wholly copied (the steady state), or its
+ * pieces are (an RCU lookup of the chunk), that is a few bit tests and the
+ * write goes on. Otherwise, when the submitter may sleep
  * (process context, no current->bio_list, not REQ_NOWAIT) it copies the
  * chunks itself before the write goes on: no hand-off, no context switch.
  * In every other case, and while the set is still being taken, the bio is
@@ -36,12 +40,12 @@
 
 #define CBT_COW_RESERVE		256
 
-/* A write waiting for its chunks to be copied. */
+/* A write waiting for its pieces to be copied. */
 struct cbt_cow_work {
 	struct work_struct work;
 	struct cbt_cow *cow;
 	struct bio *bio;
-	u64 first, last;	/* chunks the write touches */
+	u64 pos, end;		/* bytes of the member the write covers */
 };
 
 static void cow_work_fn(struct work_struct *work);
@@ -53,41 +57,77 @@ struct rw_semaphore *cbt_cow_lock(struct cbt_cow *cow, u64 chunk)
 	return &cow->locks[hash_64(chunk, ilog2(CBT_COW_LOCKS))];
 }
 
-static bool chunks_copied(struct cbt_cow *cow, u64 first, u64 last)
+static u64 chunk_start(struct cbt_cow *cow, u64 chunk)
 {
-	u64 c;
+	return chunk << cow->chunk_shift;
+}
 
-	for (c = first; c <= last; c++)
-		if (!test_bit(c, cow->copied))
+/* Bytes of @chunk that exist on the origin (the last chunk may be short). */
+static u64 chunk_bytes(struct cbt_cow *cow, u64 chunk)
+{
+	return min_t(u64, 1ull << cow->chunk_shift,
+		     ((u64)cow->nr_sects << SECTOR_SHIFT) - chunk_start(cow, chunk));
+}
+
+bool cbt_cow_have(const struct cbt_chunk *c, unsigned int piece)
+{
+	return test_bit(piece, c->have);
+}
+
+/* Are bytes [pos, end) of @chunk preserved? Under RCU or the chunk's lock. */
+static bool pieces_preserved(struct cbt_cow *cow, u64 chunk, u64 pos, u64 end)
+{
+	u64 base = chunk_start(cow, chunk);
+	struct cbt_chunk *c;
+	unsigned int p, last;
+
+	if (test_bit(chunk, cow->copied))
+		return true;
+	c = xa_load(&cow->slots, chunk);
+	if (!c)
+		return false;
+	last = (end - 1 - base) >> CBT_PIECE_SHIFT;
+	for (p = (pos - base) >> CBT_PIECE_SHIFT; p <= last; p++)
+		if (!cbt_cow_have(c, p))
 			return false;
+	return true;
+}
+
+static bool range_preserved(struct cbt_cow *cow, u64 pos, u64 end)
+{
+	u64 chunk, next;
+
+	for (; pos < end; pos = next) {
+		chunk = pos >> cow->chunk_shift;
+		next = min(end, chunk_start(cow, chunk + 1));
+		if (!pieces_preserved(cow, chunk, pos, next))
+			return false;
+	}
 	return true;
 }
 
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 				  sector_t sector, sector_t end, bool may_sleep,
-				  u64 *firstp, u64 *lastp)
+				  u64 *posp, u64 *endp)
 {
 	struct cbt_snapset *set = cow->set;
-	unsigned int shift = cow->chunk_shift - SECTOR_SHIFT;
 	sector_t limit = cow->start + cow->nr_sects;
 	bool ready = test_bit(CBT_SET_READY, &set->flags);
 	struct cbt_cow_work *w;
-	u64 first, last;
+	u64 pos, stop;
 
 	if (end <= cow->start || sector >= limit || !cbt_snapset_usable(set))
 		return CBT_COW_PASS;
-	sector = max(sector, cow->start);
-	end = min(end, limit);
-	first = (sector - cow->start) >> shift;
-	last = (end - 1 - cow->start) >> shift;
-	if (ready && chunks_copied(cow, first, last))
+	pos = (u64)(max(sector, cow->start) - cow->start) << SECTOR_SHIFT;
+	stop = (u64)(min(end, limit) - cow->start) << SECTOR_SHIFT;
+	if (ready && range_preserved(cow, pos, stop))
 		return CBT_COW_PASS;
 
 	/* The set outlives the hook's RCU section while it is published. */
 	cbt_snapset_get(set);
 	if (ready && may_sleep) {
-		*firstp = first;
-		*lastp = last;
+		*posp = pos;
+		*endp = stop;
 		return CBT_COW_COPY;
 	}
 	w = mempool_alloc(cow_work_pool, GFP_NOWAIT | __GFP_NOWARN);
@@ -98,220 +138,140 @@ enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 	}
 	w->cow = cow;
 	w->bio = bio;
-	w->first = first;
-	w->last = last;
+	w->pos = pos;
+	w->end = stop;
 	INIT_WORK(&w->work, cow_work_fn);
 	queue_work(set->wq, &w->work);
 	return CBT_COW_QUEUED;
 }
 
-void cbt_cow_copy_range(struct cbt_cow *cow, u64 first, u64 last)
+void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end)
 {
 	struct cbt_snapset *set = cow->set;
 	struct rw_semaphore *lock;
-	u64 c;
+	u64 chunk, next;
 
-	for (c = first; c <= last && cbt_snapset_usable(set); c++) {
-		if (test_bit(c, cow->copied))
+	for (; pos < end && cbt_snapset_usable(set); pos = next) {
+		chunk = pos >> cow->chunk_shift;
+		next = min(end, chunk_start(cow, chunk + 1));
+		if (test_bit(chunk, cow->copied))
 			continue;
-		lock = cbt_cow_lock(cow, c);
+		lock = cbt_cow_lock(cow, chunk);
 		down_write(lock);
-		cbt_cow_copy_locked(cow, c);
+		cbt_cow_copy_locked(cow, chunk, pos, next);
 		up_write(lock);
 	}
 }
 
-/* ---- copies ---------------------------------------------------------------
- *
- * A copy reads the chunk from the origin into a buffer and publishes the
- * buffer as the chunk's content (a struct cbt_pending in the slots xarray)
- * before the copied bit is set: from then on the write may go on. The
- * buffer reaches its store slot from the set's workqueue, and the entry
- * becomes the slot number; so a first write waits for a read, not for the
- * store. At most set->pending_max buffers wait for the store; beyond that
- * a copy writes its store slot itself (backpressure). Buffers are reused
- * from a small per-set pool.
- */
-struct cbt_pending {
-	struct llist_node store_node;	/* on set->to_store while waiting */
-	struct list_head pool_node;	/* on set->pool while free */
-	struct cbt_cow *cow;
-	u64 chunk, slot;
-	unsigned int len;
-	bool stored;			/* under the chunk lock */
-	void *buf;
-};
+/* ---- copies ------------------------------------------------------------- */
 
-static struct cbt_pending *pending_get(struct cbt_snapset *set)
+/* The chunk's slot and piece map, made on its first copy. */
+static struct cbt_chunk *chunk_get(struct cbt_cow *cow, u64 chunk)
 {
-	struct cbt_pending *p = NULL;
-	unsigned int noio;
-
-	spin_lock(&set->pool_lock);
-	if (!list_empty(&set->pool)) {
-		p = list_first_entry(&set->pool, struct cbt_pending, pool_node);
-		list_del(&p->pool_node);
-		set->pooled--;
-	}
-	spin_unlock(&set->pool_lock);
-	if (p)
-		return p;
-
-	noio = memalloc_noio_save();
-	p = kmalloc(sizeof(*p), GFP_KERNEL);
-	if (p) {
-		p->buf = kvmalloc(1u << set->store.slot_shift, GFP_KERNEL);
-		if (!p->buf) {
-			kfree(p);
-			p = NULL;
-		}
-	}
-	memalloc_noio_restore(noio);
-	return p;
-}
-
-static void pending_free(struct cbt_pending *p)
-{
-	kvfree(p->buf);
-	kfree(p);
-}
-
-static void pending_put(struct cbt_snapset *set, struct cbt_pending *p)
-{
-	spin_lock(&set->pool_lock);
-	if (set->pooled < set->pending_max) {
-		list_add(&p->pool_node, &set->pool);
-		set->pooled++;
-		p = NULL;
-	}
-	spin_unlock(&set->pool_lock);
-	if (p)
-		pending_free(p);
-}
-
-void *cbt_cow_pending_data(void *entry)
-{
-	return ((struct cbt_pending *)entry)->buf;
-}
-
-void cbt_cow_set_release(struct cbt_snapset *set)
-{
-	struct cbt_pending *p, *tmp;
-
-	list_for_each_entry_safe(p, tmp, &set->pool, pool_node)
-		pending_free(p);
-	INIT_LIST_HEAD(&set->pool);
-}
-
-/* Write a pending chunk to its slot. Under the chunk's lock for writing. */
-int cbt_cow_store_locked(struct cbt_cow *cow, void *entry)
-{
-	struct cbt_pending *p = entry;
 	struct cbt_snapset *set = cow->set;
+	unsigned int pieces = 1u << (cow->chunk_shift - CBT_PIECE_SHIFT);
+	struct cbt_chunk *c = xa_load(&cow->slots, chunk);
+	s64 slot;
 	int ret;
 
-	if (xa_is_value(entry) || p->stored)
-		return 0;
-	p->stored = true;
-	ret = cbt_store_write(&set->store, p->slot, 0, p->buf, p->len);
-	if (ret) {
-		xa_erase(&cow->slots, p->chunk);
-		cbt_snapset_fail(set, ret == -ENOSPC ? CBT_SET_OVERFLOW :
-				 CBT_SET_INVALID, ret);
-		return ret;
+	if (c)
+		return c;
+	slot = cbt_store_alloc(&set->store);
+	if (slot < 0) {
+		cbt_snapset_fail(set, CBT_SET_OVERFLOW, -ENOSPC);
+		return ERR_PTR(slot);
 	}
-	/* Replacing an existing entry needs no memory. */
-	xa_store(&cow->slots, p->chunk, xa_mk_value(p->slot), GFP_NOIO);
+	cbt_snapset_check_space(set);
+	c = kzalloc(struct_size(c, have, BITS_TO_LONGS(pieces)), GFP_NOIO);
+	if (!c)
+		return ERR_PTR(-ENOMEM);
+	c->slot = slot;
+	/* Published with release semantics: lockless readers see it whole. */
+	ret = xa_err(xa_store(&cow->slots, chunk, c, GFP_NOIO));
+	if (ret) {
+		kfree(c);
+		return ERR_PTR(ret);
+	}
+	atomic64_inc(&set->chunks_copied);
+	return c;
+}
+
+/* Copy pieces [a, b) of @chunk from the origin into its slot. */
+static int copy_pieces(struct cbt_cow *cow, u64 chunk, struct cbt_chunk *c,
+		       unsigned int a, unsigned int b)
+{
+	u64 off = (u64)a << CBT_PIECE_SHIFT;
+	unsigned int len = min_t(u64, (u64)(b - a) << CBT_PIECE_SHIFT,
+				 chunk_bytes(cow, chunk) - off);
+	unsigned int noio, p;
+	void *buf;
+	int ret;
+
+	noio = memalloc_noio_save();
+	buf = kvmalloc(len, GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!buf)
+		return -ENOMEM;
+	ret = cbt_bio_rw(cow->origin, (chunk_start(cow, chunk) + off) >> SECTOR_SHIFT,
+			 buf, len, false);
+	if (!ret)
+		ret = cbt_store_write(&cow->set->store, c->slot, off, buf, len);
+	kvfree(buf);
+	if (ret)
+		return ret;
+	smp_mb__before_atomic();	/* the data before the bits */
+	for (p = a; p < b; p++)
+		set_bit(p, c->have);
 	return 0;
 }
 
-static void store_one(struct cbt_pending *p)
-{
-	struct cbt_cow *cow = p->cow;
-	struct cbt_snapset *set = cow->set;
-	struct rw_semaphore *lock = cbt_cow_lock(cow, p->chunk);
-
-	down_write(lock);
-	if (!test_bit(CBT_SET_DEAD, &set->flags))
-		cbt_cow_store_locked(cow, p);
-	else if (!p->stored)
-		xa_erase(&cow->slots, p->chunk);
-	up_write(lock);
-	atomic_dec(&set->pending);
-	pending_put(set, p);
-}
-
-/*
- * Copies reach the store in batches: the first copy after the list empties
- * arms the work a tick ahead, so a burst of first writes costs one wakeup.
- */
-void cbt_cow_store_work(struct work_struct *work)
-{
-	struct cbt_snapset *set = container_of(to_delayed_work(work),
-					       struct cbt_snapset, store_work);
-	struct llist_node *list = llist_del_all(&set->to_store);
-	struct cbt_pending *p, *tmp;
-
-	llist_for_each_entry_safe(p, tmp, list, store_node)
-		store_one(p);
-}
-
-int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk)
+int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk, u64 pos, u64 end)
 {
 	struct cbt_snapset *set = cow->set;
-	unsigned int shift = cow->chunk_shift - SECTOR_SHIFT;
-	sector_t sector = chunk << shift;
-	struct cbt_pending *p;
-	bool later;
-	s64 slot;
-	int ret;
+	u64 base = chunk_start(cow, chunk);
+	unsigned int last, all, a, b;
+	struct cbt_chunk *c;
+	int ret = 0;
 
 	if (test_bit(chunk, cow->copied))
 		return 0;
 	if (!cbt_snapset_usable(set))
 		return -EIO;
-	slot = cbt_store_alloc(&set->store);
-	if (slot < 0) {
-		cbt_snapset_fail(set, CBT_SET_OVERFLOW, -ENOSPC);
-		return slot;
-	}
-	cbt_snapset_check_space(set);
-
-	p = pending_get(set);
-	if (!p) {
-		ret = -ENOMEM;
+	c = chunk_get(cow, chunk);
+	if (IS_ERR(c)) {
+		ret = PTR_ERR(c);
 		goto fail;
 	}
-	p->cow = cow;
-	p->chunk = chunk;
-	p->slot = slot;
-	p->stored = false;
-	p->len = min_t(sector_t, 1u << shift, cow->nr_sects - sector) << SECTOR_SHIFT;
-	ret = cbt_bio_rw(cow->origin, sector, p->buf, p->len, false);
-	if (!ret)
-		ret = xa_err(xa_store(&cow->slots, chunk, p, GFP_NOIO));
-	if (ret) {
-		pending_put(set, p);
+	last = (end - 1 - base) >> CBT_PIECE_SHIFT;
+	for (a = (pos - base) >> CBT_PIECE_SHIFT; a <= last && !ret; a = b) {
+		if (cbt_cow_have(c, a)) {
+			b = a + 1;
+			continue;
+		}
+		for (b = a + 1; b <= last && !cbt_cow_have(c, b); b++)
+			;
+		ret = copy_pieces(cow, chunk, c, a, b);
+	}
+	if (ret)
 		goto fail;
-	}
-	later = atomic_inc_return(&set->pending) <= set->pending_max;
-	if (!later) {
-		ret = cbt_cow_store_locked(cow, p);
-		atomic_dec(&set->pending);
-		pending_put(set, p);
-		if (ret)
-			return ret;
-	}
-	smp_wmb();	/* the entry before the bit: image reads test the bit */
-	set_bit(chunk, cow->copied);
-	atomic64_inc(&set->chunks_copied);
-	if (later && llist_add(&p->store_node, &set->to_store))
-		queue_delayed_work(set->wq, &set->store_work, 1);
+	all = DIV_ROUND_UP(chunk_bytes(cow, chunk), 1u << CBT_PIECE_SHIFT);
+	if (find_first_zero_bit(c->have, all) == all)
+		set_bit(chunk, cow->copied);
 	return 0;
 fail:
 	cbt_snapset_fail(set, ret == -ENOSPC ? CBT_SET_OVERFLOW :
 			 CBT_SET_INVALID, ret);
 	return ret;
+}
+
+void cbt_cow_free_chunks(struct cbt_cow *cow)
+{
+	struct cbt_chunk *c;
+	unsigned long i;
+
+	xa_for_each(&cow->slots, i, c)
+		kfree(c);
+	xa_destroy(&cow->slots);
 }
 
 static void cow_work_fn(struct work_struct *work)
@@ -323,7 +283,7 @@ static void cow_work_fn(struct work_struct *work)
 	/* A write that came while the set was being taken waits for the instant. */
 	wait_event(set->ready_wq, test_bit(CBT_SET_READY, &set->flags) ||
 				  test_bit(CBT_SET_DEAD, &set->flags));
-	cbt_cow_copy_range(cow, w->first, w->last);
+	cbt_cow_copy_range(cow, w->pos, w->end);
 	cbt_resubmit_bio(w->bio);
 	mempool_free(w, cow_work_pool);
 	cbt_snapset_put(set);

@@ -40,16 +40,11 @@ static struct bio_set cbt_image_bioset;
 static struct kmem_cache *image_work_cache;
 static mempool_t *image_work_pool;
 
-/*
- * Copy between the clone's pages and a chunk's copy from byte @off: its
- * store slot, or its buffer while the copy waits for the store.
- */
-static int chunk_copy_io(struct cbt_cow *cow, struct bio *clone, void *entry,
-		   unsigned int off, bool write)
+/* Copy between the clone's pages and bytes from @off of store slot @slot. */
+static int store_io(struct cbt_cow *cow, struct bio *clone, u64 slot,
+		    unsigned int off, bool write)
 {
 	struct cbt_store *store = &cow->set->store;
-	void *data = xa_is_value(entry) ? NULL : cbt_cow_pending_data(entry);
-	u64 slot = xa_is_value(entry) ? xa_to_value(entry) : 0;
 	struct bvec_iter iter;
 	struct bio_vec bv;
 	int ret = 0;
@@ -57,9 +52,7 @@ static int chunk_copy_io(struct cbt_cow *cow, struct bio *clone, void *entry,
 	bio_for_each_segment(bv, clone, iter) {
 		void *p = kmap_local_page(bv.bv_page) + bv.bv_offset;
 
-		if (data)	/* reads only: writes store the copy first */
-			memcpy(p, data + off, bv.bv_len);
-		else if (write)
+		if (write)
 			ret = cbt_store_write(store, slot, off, p, bv.bv_len);
 		else
 			ret = cbt_store_read(store, slot, off, p, bv.bv_len);
@@ -71,23 +64,76 @@ static int chunk_copy_io(struct cbt_cow *cow, struct bio *clone, void *entry,
 	return ret;
 }
 
-/* A writable image's write: the chunk's copy in the store, then the data. */
-static int image_chunk_write(struct cbt_cow *cow, struct bio *clone, u64 chunk,
-			     unsigned int off)
+/* A clone of bytes [pos, end) of @bio, on the origin. */
+static struct bio *clone_range(struct cbt_cow *cow, struct bio *bio, u64 pos,
+			       u64 end)
 {
-	void *entry;
+	u64 bio_pos = (u64)bio->bi_iter.bi_sector << SECTOR_SHIFT;
+	struct bio *clone;
+
+	clone = bio_alloc_clone(cow->origin, bio, GFP_NOIO, &cbt_image_bioset);
+	if (clone)
+		bio_trim(clone, (pos - bio_pos) >> SECTOR_SHIFT,
+			 (end - pos) >> SECTOR_SHIFT);
+	return clone;
+}
+
+/*
+ * Read bytes [pos, end) of @bio, all within @chunk, under the chunk's lock:
+ * runs of preserved pieces from the store, the others from the origin.
+ */
+static int image_chunk_read(struct cbt_cow *cow, struct bio *bio, u64 chunk,
+			    u64 pos, u64 end)
+{
+	u64 base = chunk << cow->chunk_shift, next;
+	struct cbt_chunk *c = xa_load(&cow->slots, chunk);
+	struct bio *clone;
+	bool have;
+	int ret = 0;
+
+	for (; pos < end && !ret; pos = next) {
+		unsigned int p = (pos - base) >> CBT_PIECE_SHIFT;
+
+		have = c && cbt_cow_have(c, p);
+		next = pos;
+		do {
+			next = min(end, base + ((u64)(p + 1) << CBT_PIECE_SHIFT));
+			p++;
+		} while (next < end && (c && cbt_cow_have(c, p)) == have);
+		clone = clone_range(cow, bio, pos, next);
+		if (!clone)
+			return -ENOMEM;
+		if (have) {
+			ret = store_io(cow, clone, c->slot, pos - base, false);
+		} else {
+			clone->bi_opf = REQ_OP_READ;
+			ret = submit_bio_wait(clone);
+		}
+		bio_put(clone);
+	}
+	return ret;
+}
+
+/* A writable image's write: the old pieces to the store, then the data. */
+static int image_chunk_write(struct cbt_cow *cow, struct bio *bio, u64 chunk,
+			     u64 pos, u64 end)
+{
+	u64 base = chunk << cow->chunk_shift;
+	struct cbt_chunk *c;
+	struct bio *clone;
 	int ret;
 
-	ret = cbt_cow_copy_locked(cow, chunk);
-	entry = xa_load(&cow->slots, chunk);
-	if (!ret && entry && !xa_is_value(entry)) {
-		ret = cbt_cow_store_locked(cow, entry);
-		entry = xa_load(&cow->slots, chunk);
-	}
-	if (!ret && !entry)
+	ret = cbt_cow_copy_locked(cow, chunk, pos, end);
+	c = xa_load(&cow->slots, chunk);
+	if (!ret && !c)
 		ret = -EIO;
-	if (!ret)
-		ret = chunk_copy_io(cow, clone, entry, off, true);
+	if (ret)
+		return ret;
+	clone = clone_range(cow, bio, pos, end);
+	if (!clone)
+		return -ENOMEM;
+	ret = store_io(cow, clone, c->slot, pos - base, true);
+	bio_put(clone);
 	return ret;
 }
 
@@ -96,39 +142,21 @@ static int image_chunk_io(struct cbt_cow *cow, struct bio *bio, u64 pos,
 			  u64 end)
 {
 	u64 chunk = pos >> cow->chunk_shift;
-	unsigned int off = pos & ((1u << cow->chunk_shift) - 1);
-	bool write = op_is_write(bio_op(bio));
 	struct rw_semaphore *lock = cbt_cow_lock(cow, chunk);
-	u64 bio_pos = (u64)bio->bi_iter.bi_sector << SECTOR_SHIFT;
-	struct bio *clone;
-	void *entry;
 	int ret;
 
-	clone = bio_alloc_clone(cow->origin, bio, GFP_NOIO, &cbt_image_bioset);
-	if (!clone)
-		return -ENOMEM;
-	bio_trim(clone, (pos - bio_pos) >> SECTOR_SHIFT,
-		 (end - pos) >> SECTOR_SHIFT);
-
-	if (write) {
+	if (op_is_write(bio_op(bio))) {
 		down_write(lock);
-		ret = image_chunk_write(cow, clone, chunk, off);
+		ret = image_chunk_write(cow, bio, chunk, pos, end);
 		up_write(lock);
 		if (!ret)
 			cbt_tracker_mark_range(cow->tracker, pos >> SECTOR_SHIFT,
 					       end >> SECTOR_SHIFT);
 	} else {
 		down_read(lock);
-		entry = xa_load(&cow->slots, chunk);
-		if (entry) {
-			ret = chunk_copy_io(cow, clone, entry, off, false);
-		} else {
-			clone->bi_opf = REQ_OP_READ;
-			ret = submit_bio_wait(clone);
-		}
+		ret = image_chunk_read(cow, bio, chunk, pos, end);
 		up_read(lock);
 	}
-	bio_put(clone);
 	return ret;
 }
 

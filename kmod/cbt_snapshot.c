@@ -29,7 +29,6 @@
 #include "cbt_tracker.h"
 
 #define CBT_SNAP_MAX_SETS	64
-#define CBT_PENDING_BYTES	(32u << 20)	/* copies in memory, per set */
 
 /*
  * cbt_snapsets_mutex protects the set list and id allocation, and
@@ -94,7 +93,7 @@ static void free_cow(struct cbt_cow *cow)
 {
 	if (!cow)
 		return;
-	xa_destroy(&cow->slots);
+	cbt_cow_free_chunks(cow);
 	kvfree(cow->copied);
 	if (cow->tracker)
 		cbt_tracker_put(cow->tracker);
@@ -108,7 +107,6 @@ static void snapset_release(struct kref *ref)
 
 	for (i = 0; i < set->nr; i++)
 		free_cow(set->members[i]);
-	cbt_cow_set_release(set);
 	kfree(set);
 }
 
@@ -275,11 +273,8 @@ static void teardown(struct cbt_snapset *set)
 	synchronize_rcu();	/* the write hook no longer sees the set */
 	for (i = 0; i < set->nr; i++)
 		cbt_image_remove(set->members[i]);
-	if (set->wq) {
-		/* Held writes go on, image I/O ends, waiting copies are dropped. */
-		flush_delayed_work(&set->store_work);
-		destroy_workqueue(set->wq);
-	}
+	if (set->wq)
+		destroy_workqueue(set->wq);	/* held writes go on, image I/O ends */
 	set->wq = NULL;
 	for (i = 0; i < set->nr; i++)
 		cbt_image_free(set->members[i]);
@@ -332,11 +327,6 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 	init_waitqueue_head(&set->event_wq);
 	atomic64_set(&set->chunks_copied, 0);
 	atomic64_set(&set->event_seq, 0);
-	atomic_set(&set->pending, 0);
-	spin_lock_init(&set->pool_lock);
-	INIT_LIST_HEAD(&set->pool);
-	init_llist_head(&set->to_store);
-	INIT_DELAYED_WORK(&set->store_work, cbt_cow_store_work);
 	set->low_space = low_space;
 	set->created_ns = ktime_get_real_ns();
 	if (flags & CBT_SNAP_WRITABLE)
@@ -353,7 +343,6 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 	for (i = 0; i < set->nr; i++)
 		shift = max(shift, set->members[i]->chunk_shift);
 	cbt_store_init(&set->store, shift);
-	set->pending_max = max(8u, CBT_PENDING_BYTES >> shift);
 	if (!ret)
 		ret = check_store(set, store);
 	if (!ret)

@@ -21,6 +21,13 @@ struct cbt_tracker;
 struct cbt_snapset;
 
 #define CBT_COW_LOCKS		64	/* hashed chunk locks per member */
+#define CBT_PIECE_SHIFT		12	/* copy-on-write unit inside a chunk */
+
+/* A chunk some of whose old data is preserved (in cbt_cow.slots). */
+struct cbt_chunk {
+	u64 slot;			/* its store slot, one chunk long */
+	unsigned long have[];		/* pieces in the store; bits only get set */
+};
 
 /* Bits in cbt_snapset.flags. */
 enum {
@@ -44,9 +51,9 @@ struct cbt_cow {
 	unsigned int index;		/* in the set */
 	struct cbt_stamp stamp;
 
-	/* Chunks whose old data is safe (in the store): lock-free tests. */
+	/* Chunks whose old data is wholly in the store: lock-free tests. */
 	unsigned long *copied;
-	/* chunk -> store slot, as xa_mk_value(slot); written under a chunk lock */
+	/* chunk -> struct cbt_chunk; added under the chunk's lock, RCU readers */
 	struct xarray slots;
 	/*
 	 * Chunk locks, hashed by chunk number: a copy takes its chunk's lock
@@ -72,15 +79,6 @@ struct cbt_snapset {
 	u64 created_ns, hold_ns;
 	atomic64_t chunks_copied;
 
-	/* Copies waiting for the store, and free copy buffers (cbt_cow.c). */
-	struct llist_head to_store;
-	struct delayed_work store_work;
-	atomic_t pending;
-	unsigned int pending_max;
-	spinlock_t pool_lock;		/* protects @pool and @pooled */
-	struct list_head pool;
-	unsigned int pooled;
-
 	/* Events: @event_seq counts state changes; readers wait on @event_wq. */
 	wait_queue_head_t event_wq;
 	atomic64_t event_seq;
@@ -101,27 +99,22 @@ enum cbt_cow_verdict {
 /*
  * Called from the write hook under rcu_read_lock for a write to sectors
  * [sector, end) of @cow's disk; never sleeps. @may_sleep says the
- * submitter could copy itself. CBT_COW_COPY comes with a set reference:
- * the caller, out of its RCU section, calls cbt_cow_copy_range() and then
- * cbt_snapset_put().
+ * submitter could copy itself. CBT_COW_COPY comes with a set reference and
+ * the member's byte range: the caller, out of its RCU section, calls
+ * cbt_cow_copy_range() and then cbt_snapset_put().
  */
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 				  sector_t sector, sector_t end, bool may_sleep,
-				  u64 *first, u64 *last);
-void cbt_cow_copy_range(struct cbt_cow *cow, u64 first, u64 last);
-/* Preserve chunk @chunk if it is not yet; caller holds its lock for writing. */
-int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk);
+				  u64 *pos, u64 *stop);
+void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end);
 /*
- * A chunk's slots entry is xa_mk_value(store slot) once its copy is in the
- * store, or a pending copy (its data in memory, cbt_cow_pending_data())
- * until then. cbt_cow_store_locked() writes a pending copy out now; both
- * under the chunk's lock (reading or writing, and writing).
+ * Preserve bytes [pos, end) of @chunk (all within it) if they are not yet;
+ * the caller holds the chunk's lock for writing.
  */
-int cbt_cow_store_locked(struct cbt_cow *cow, void *entry);
-void *cbt_cow_pending_data(void *entry);
-void cbt_cow_set_release(struct cbt_snapset *set);
-void cbt_cow_store_work(struct work_struct *work);
+int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk, u64 pos, u64 end);
 struct rw_semaphore *cbt_cow_lock(struct cbt_cow *cow, u64 chunk);
+bool cbt_cow_have(const struct cbt_chunk *c, unsigned int piece);
+void cbt_cow_free_chunks(struct cbt_cow *cow);
 int cbt_cow_init(void);
 void cbt_cow_exit(void);
 

@@ -170,7 +170,7 @@ static void tracker_mark(struct cbt_tracker *t, struct bio *bio,
 static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 				      sector_t sector, sector_t end,
 				      bool may_sleep, struct cbt_cow **cowp,
-				      u64 *first, u64 *last)
+				      u64 *pos, u64 *stop)
 {
 	enum cbt_cow_verdict v;
 	struct cbt_tracker *t;
@@ -182,7 +182,7 @@ static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 		cow = rcu_dereference(t->cow);
 		if (!cow)
 			continue;
-		v = cbt_cow_hold(cow, bio, sector, end, may_sleep, first, last);
+		v = cbt_cow_hold(cow, bio, sector, end, may_sleep, pos, stop);
 		if (v == CBT_COW_COPY)
 			*cowp = cow;
 		if (v != CBT_COW_PASS)
@@ -208,7 +208,7 @@ bool cbt_track_write(struct bio *bio)
 	enum cbt_cow_verdict v;
 	struct cbt_tracker *t;
 	struct cbt_cow *cow;
-	u64 first, last;
+	u64 pos, stop;
 
 	if (bdev_is_partition(bdev))
 		sector += bdev->bd_start_sect;
@@ -221,7 +221,7 @@ bool cbt_track_write(struct bio *bio)
 	for (;;) {
 		rcu_read_lock();
 		v = cow_check(disk, bio, sector, sector + nr, may_sleep, &cow,
-			      &first, &last);
+			      &pos, &stop);
 		if (v == CBT_COW_PASS)
 			hash_for_each_possible_rcu(cbt_hash, t, hash_node,
 						   (unsigned long)disk)
@@ -231,7 +231,7 @@ bool cbt_track_write(struct bio *bio)
 		if (v != CBT_COW_COPY)
 			return v == CBT_COW_QUEUED;
 		/* Copy here, then look again: another set may want a copy too. */
-		cbt_cow_copy_range(cow, first, last);
+		cbt_cow_copy_range(cow, pos, stop);
 		cbt_snapset_put(cow->set);
 	}
 }
