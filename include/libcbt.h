@@ -6,10 +6,10 @@
  *  - Every function that can fail returns a negative errno value (0 or a
  *    positive count on success); cbt_strerror() turns it into a sentence.
  *  - Handles (struct cbt_ctx, struct cbt_extent_iter, struct cbt_snapset)
- *    are opaque; each is freed
- *    by the function named with it. Strings and arrays the library returns
- *    through a pointer-to-pointer belong to the caller and are freed with
- *    free(). Nothing else the library returns needs freeing.
+ *    are opaque; each is freed by the function named with it. Strings and
+ *    arrays the library returns through a pointer-to-pointer belong to the
+ *    caller and are freed with free(). Strings returned by a handle's
+ *    accessors live as long as the handle. Nothing else needs freeing.
  *  - A volume is named by a path to a block device, or by a tag libblkid
  *    understands: UUID=..., LABEL=..., PARTUUID=..., PARTLABEL=...
  *  - Stamps are opaque text ("UUID:GENERATION") that fits in
