@@ -16,8 +16,7 @@ tmp=$(mktemp -d)
 # Touch most of the guest's RAM once: QEMU backs guest memory on first
 # touch (host page faults, huge-page zeroing), a cost that would otherwise
 # land on whichever setup first uses fresh memory.
-dd if=/dev/zero of=/tmp/bench-warm bs=1M count=${BENCH_WARM_MB:-2200} status=none
-rm -f /tmp/bench-warm
+python3 -c "import sys; x = b'w' * (int(sys.argv[1]) << 20)" "${BENCH_WARM_MB:-2000}"
 
 modprobe brd rd_nr=3 rd_size=131072
 modprobe dm-era

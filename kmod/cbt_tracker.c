@@ -342,7 +342,8 @@ static int tracker_advance(struct cbt_tracker *t, unsigned long timeout)
 
 	tracker_make_room(t, closing + 1);
 	WRITE_ONCE(t->gen, closing + 1);
-	synchronize_rcu();	/* every writer now marks with closing + 1 */
+	/* Expedited: writes may be held meanwhile (a snapshot's instant). */
+	synchronize_rcu_expedited();	/* every writer now marks with closing + 1 */
 	return tracker_drain(t, closing & 1, timeout);
 }
 
@@ -404,7 +405,7 @@ int cbt_tracker_snapshot(struct cbt_tracker **ts, struct cbt_cow **cows,
 	}
 	for (i = 0; i < n; i++)
 		rcu_assign_pointer(ts[i]->cow, cows[i]);
-	synchronize_rcu();	/* every new write to a member is now held */
+	synchronize_rcu_expedited();	/* every new write to a member is now held */
 	for (i = 0; i < n && !ret; i++) {
 		long left = (long)(deadline - jiffies);
 
