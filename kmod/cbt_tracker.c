@@ -489,7 +489,7 @@ static void tracker_free(struct work_struct *work)
 
 	synchronize_rcu();	/* no writer can find @t any more */
 	WRITE_ONCE(t->draining, true);
-	smp_mb();
+	smp_mb();	/* the flag before the sums: pairs with cbt_bio_end_io */
 	wait_event(t->drain_wq,
 		   inflight_sum(t, 0) == 0 && inflight_sum(t, 1) == 0);
 	synchronize_rcu();	/* completions are out of their RCU sections */
