@@ -10,6 +10,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+UDEVDIR ?= $(PREFIX)/lib/udev/rules.d
 DESTDIR ?=
 
 CC ?= cc
@@ -69,7 +70,7 @@ bench: all kmod
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/cbt \
-		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVDIR)
 	install -m 0755 lib/libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libcbt.so
 	install -m 0644 lib/libcbt.a $(DESTDIR)$(LIBDIR)/
@@ -78,6 +79,7 @@ install: all
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) \
 		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) lib/libcbt.a $(BLKID_LIBS) $(JSON_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/
 
 # The DKMS source tree: /usr/src/cbt-$(VERSION), then `dkms install -m cbt -v $(VERSION)`.
 DKMS_SRC := $(DESTDIR)/usr/src/cbt-$(VERSION)

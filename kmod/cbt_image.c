@@ -218,6 +218,59 @@ static void image_submit_bio(struct bio *bio)
 	queue_work(cow->set->wq, &w->work);
 }
 
+/*
+ * /sys/block/cbt-snap<set>-<n>/cbt/{origin,set,stamp}: which volume and set
+ * an image belongs to (udev/99-cbt.rules makes /dev/cbt/<set>/<volume>).
+ */
+static struct cbt_cow *dev_cow(struct device *dev)
+{
+	return dev_to_disk(dev)->private_data;
+}
+
+static ssize_t origin_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct cbt_cow *cow = dev_cow(dev);
+
+	return sysfs_emit(buf, "%pg %u:%u\n", cow->origin,
+			  MAJOR(cow->origin->bd_dev), MINOR(cow->origin->bd_dev));
+}
+static DEVICE_ATTR_RO(origin);
+
+static ssize_t set_show(struct device *dev, struct device_attribute *attr,
+			char *buf)
+{
+	return sysfs_emit(buf, "%u\n", dev_cow(dev)->set->id);
+}
+static DEVICE_ATTR_RO(set);
+
+static ssize_t stamp_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct cbt_cow *cow = dev_cow(dev);
+
+	return sysfs_emit(buf, "%pUb:%llu\n", cow->stamp.uuid,
+			  (unsigned long long)cow->stamp.generation);
+}
+static DEVICE_ATTR_RO(stamp);
+
+static struct attribute *cbt_image_attrs[] = {
+	&dev_attr_origin.attr,
+	&dev_attr_set.attr,
+	&dev_attr_stamp.attr,
+	NULL,
+};
+
+static const struct attribute_group cbt_image_group = {
+	.name = "cbt",
+	.attrs = cbt_image_attrs,
+};
+
+static const struct attribute_group *cbt_image_groups[] = {
+	&cbt_image_group,
+	NULL,
+};
+
 static const struct block_device_operations cbt_image_fops = {
 	.owner = THIS_MODULE,
 	.submit_bio = image_submit_bio,
@@ -253,7 +306,7 @@ int cbt_image_create(struct cbt_cow *cow)
 
 int cbt_image_add(struct cbt_cow *cow)
 {
-	int ret = add_disk(cow->image);
+	int ret = device_add_disk(NULL, cow->image, cbt_image_groups);
 
 	cow->image_added = !ret;
 	return ret;

@@ -34,6 +34,7 @@ teardown() {
 	[ -f "$TMP/usr/include/cbt/libcbt.h" ]
 	[ -f "$TMP/usr/include/cbt/cbt_ioctl.h" ]
 	[ -f "$TMP/usr/share/man/man8/cbt-snap.8" ]
+	[ -f "$TMP/usr/lib/udev/rules.d/99-cbt.rules" ]
 	objdump -p "$TMP/usr/lib/libcbt.so.1" | grep -q 'SONAME *libcbt.so.1'
 	PKG_CONFIG_PATH="$TMP/usr/lib/pkgconfig" pkg-config --modversion cbt | grep -qx "$(cat "$TOP/VERSION")"
 	# A program built against the installed files links and runs.

@@ -65,6 +65,11 @@ image_is_pattern() {
 	BGPID=$!
 	sleep 2
 	snap "$A" --store "$BATS_TEST_TMPDIR/store:80M"
+	# The image says which volume and set it belongs to (udev names it so).
+	attrs=/sys/block/$(basename "${IMAGES[0]}")/cbt
+	[ "$(cat "$attrs/set")" = "$ID" ]
+	[ "$(cat "$attrs/stamp")" = "${STAMPS[0]}" ]
+	[ "$(cut -d' ' -f1 "$attrs/origin")" = "$(basename "$A")" ]
 	# The same 4 MiB rewritten many times, across the whole first half too.
 	fio --name=hot --filename="$A" --size=4M --rw=randwrite --bs=4k --direct=1 \
 		--ioengine=libaio --iodepth=16 --number_ios=3000 --output=/dev/null
