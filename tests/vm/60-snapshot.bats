@@ -396,3 +396,28 @@ assert s["store_used"] > 8 << 20, s'
 	[ ! -e "${IMAGES[0]}" ]
 	ensure_module
 }
+
+@test "a hold bound that passes abandons the set: thawed, no image, no stamp, the store free" {
+	new_loop 400M
+	A=$DEV
+	mkfs.ext4 -q -F "$A"
+	mount "$A" /tmp/cbt-o
+	cbt attach "$A"
+	gen=$(cbt status "$A" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["generation"])')
+	new_loop 80M
+	S=$DEV
+	# Dirty data makes the freeze alone take longer than 1 ms.
+	dd if=/dev/urandom of=/tmp/cbt-o/dirty bs=1M count=64 status=none
+	run cbt snapshot create "$A" --store "$S" --hold 1
+	[ "$status" -eq 1 ] && [[ "$output" == *"timed out"* ]]
+	[ -z "$(cbt snapshot list)" ]
+	ls /dev/cbt-snap* 2>/dev/null && false
+	# Thawed: the filesystem takes writes at once.
+	timeout 20 dd if=/dev/zero of=/tmp/cbt-o/after bs=4k count=1 conv=fsync status=none
+	# The store device is free again (exclusive open works).
+	python3 -c 'import os,sys; os.close(os.open(sys.argv[1], os.O_RDWR | os.O_EXCL))' "$S"
+	# Tracking goes on: the next checkpoint is a later generation.
+	stamp=$(cbt checkpoint "$A")
+	[ "${stamp##*:}" -ge "$gen" ]
+	umount /tmp/cbt-o
+}
