@@ -47,10 +47,10 @@ tools/cbt-snap: $(CLI_SRCS) tools/cli.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) -o $@ $(CLI_SRCS) \
 		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(JSON_LIBS)
 
-tests/ioctl-abuse: tests/ioctl-abuse.c lib/libcbt.a $(HEADERS)
+tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS)
 
-tests/snap-abuse: tests/snap-abuse.c $(HEADERS)
+tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
 
 kmod:

@@ -21,37 +21,8 @@
 #include <unistd.h>
 
 #include "cbt_ioctl.h"
+#include "abuse.h"
 #include "libcbt.h"
-
-static int fd, failures;
-
-static void expect(const char *what, int ret, int want_errno)
-{
-	int got = ret < 0 ? errno : 0;
-
-	if (got == want_errno) {
-		printf("ok   %-58s %s\n", what, want_errno ? strerror(want_errno) : "success");
-	} else {
-		printf("FAIL %-58s got %s, want %s\n", what,
-		       got ? strerror(got) : "success",
-		       want_errno ? strerror(want_errno) : "success");
-		failures++;
-	}
-}
-
-static struct cbt_dev devof(const char *path)
-{
-	struct cbt_dev d = { 0, 0 };
-	struct stat st;
-
-	if (stat(path, &st) < 0 || !S_ISBLK(st.st_mode)) {
-		fprintf(stderr, "%s: not a block device\n", path);
-		exit(2);
-	}
-	d.major = major(st.st_rdev);
-	d.minor = minor(st.st_rdev);
-	return d;
-}
 
 static void bad_attach(struct cbt_dev tracked, struct cbt_dev untracked)
 {

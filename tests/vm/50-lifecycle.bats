@@ -11,10 +11,7 @@ setup() {
 teardown() {
 	[ -e /dev/cbt-ctl ] || insmod "$KO"
 	[ -z "${LOOP:-}" ] || { cbt detach "$LOOP" 2>/dev/null || true; del_loop "$LOOP"; }
-	[ ! -d /sys/kernel/config/nullb/cbtn ] || {
-		echo 0 >/sys/kernel/config/nullb/cbtn/power 2>/dev/null
-		rmdir /sys/kernel/config/nullb/cbtn
-	}
+	nullb_remove cbtn
 }
 
 @test "checkpoints under concurrent writers: nothing missed, nothing early" {
@@ -24,24 +21,14 @@ teardown() {
 }
 
 @test "a tracked device removed under writes drops its tracker cleanly" {
-	modprobe null_blk nr_devices=0
-	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
-	d=/sys/kernel/config/nullb/cbtn
-	mkdir "$d"
-	echo 256 >"$d/size"
-	echo 1 >"$d/memory_backed"
-	echo 1 >"$d/power"
-	# Named after the configfs directory (older kernels: nullb<index>).
-	dev=/dev/cbtn
-	[ -b "$dev" ] || dev=/dev/nullb$(cat "$d/index")
+	dev=$(nullb_make cbtn 256)
 	[ -b "$dev" ]
 	cbt attach "$dev"
 	cbt checkpoint "$dev" >/dev/null
 	( while dd if=/dev/zero of="$dev" bs=64k count=64 oflag=direct conv=nocreat,notrunc status=none; do :; done ) 2>/dev/null &
 	writer=$!
 	sleep 1
-	echo 0 >"$d/power"
-	rmdir "$d"
+	nullb_remove cbtn
 	wait "$writer" || true
 	for i in 1 2 3 4 5; do
 		cbt status | grep -q "^$dev " || break

@@ -19,6 +19,7 @@ teardown() {
 	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
 	done
+	nullb_remove cbtsnap
 	for l in "${LOOPS[@]}"; do
 		cbt detach "$l" 2>/dev/null || true
 		del_loop "$l"
@@ -291,23 +292,14 @@ assert s["store_used"] > 8 << 20, s'
 }
 
 @test "a member that disappears invalidates the set without harm" {
-	modprobe null_blk nr_devices=0
-	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
-	d=/sys/kernel/config/nullb/cbtsnap
-	mkdir "$d"
-	echo 64 >"$d/size"
-	echo 1 >"$d/memory_backed"
-	echo 1 >"$d/power"
-	dev=/dev/cbtsnap
-	[ -b "$dev" ] || dev=/dev/nullb$(cat "$d/index")
+	dev=$(nullb_make cbtsnap 64)
 	cbt attach "$dev"
 	snap "$dev" --store "$BATS_TEST_TMPDIR/store:80M"
 	fio --name=w --filename="$dev" --rw=randwrite --bs=4k --direct=1 --ioengine=libaio \
 		--iodepth=8 --time_based --runtime=15 --output=/dev/null &
 	BGPID=$!
 	sleep 2
-	echo 0 >"$d/power"
-	rmdir "$d"
+	nullb_remove cbtsnap
 	wait "$BGPID" || true; BGPID=
 	sleep 2	# the reaper runs every second
 	cbt snapshot list | grep -q "^$ID invalid"

@@ -56,3 +56,24 @@ common_setup() {
 	WRITTEN=$BATS_TEST_TMPDIR/written
 	: >"$WRITTEN"
 }
+
+# A memory-backed null_blk device made through configfs: nullb_make NAME MB.
+# Prints its /dev path (named after NAME; older kernels: nullb<index>).
+nullb_make() {
+	local d=/sys/kernel/config/nullb/$1
+	modprobe null_blk nr_devices=0
+	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+	mkdir "$d"
+	echo "$2" >"$d/size"
+	echo 1 >"$d/memory_backed"
+	echo 1 >"$d/power"
+	if [ -b "/dev/$1" ]; then echo "/dev/$1"; else echo "/dev/nullb$(cat "$d/index")"; fi
+}
+
+# Remove it (the device disappears, as in a hot removal): nullb_remove NAME
+nullb_remove() {
+	local d=/sys/kernel/config/nullb/$1
+	[ -d "$d" ] || return 0
+	echo 0 >"$d/power" 2>/dev/null || true
+	rmdir "$d"
+}
