@@ -60,6 +60,27 @@ static inline void cbt_bdev_close(struct cbt_bdev_open *o)
 #endif
 }
 
+/*
+ * The hooked function's first argument. Where ftrace hands arguments to a
+ * callback without a full register save, the hook does without one: it is
+ * passed by every bio submitted on the machine.
+ */
+#ifdef CBT_HAVE_FTRACE_REGS_GET_ARGUMENT
+#define CBT_FTRACE_OPS_REGS	0
+static __always_inline void *cbt_ftrace_arg0(struct ftrace_regs *fregs)
+{
+	return (void *)ftrace_regs_get_argument(fregs, 0);
+}
+#else
+#define CBT_FTRACE_OPS_REGS	FTRACE_OPS_FL_SAVE_REGS
+static __always_inline void *cbt_ftrace_arg0(struct ftrace_regs *fregs)
+{
+	struct pt_regs *regs = ftrace_get_regs(fregs);
+
+	return regs ? (void *)regs_get_kernel_argument(regs, 0) : NULL;
+}
+#endif
+
 static __always_inline void cbt_ftrace_set_ip(struct ftrace_regs *fregs,
 					      unsigned long ip)
 {

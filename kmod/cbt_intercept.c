@@ -62,18 +62,14 @@ static void notrace cbt_ftrace_callback(unsigned long ip,
 					struct ftrace_ops *ops,
 					struct ftrace_regs *fregs)
 {
-	struct pt_regs *regs;
 	struct bio *bio;
 
 	if (!static_branch_unlikely(&cbt_tracking_active))
 		return;
 	if (within_module(parent_ip, THIS_MODULE))
 		return;
-	regs = ftrace_get_regs(fregs);
-	if (unlikely(!regs))
-		return;
-	bio = (struct bio *)regs_get_kernel_argument(regs, 0);
-	if (!op_is_write(bio_op(bio)) || !bio->bi_bdev)
+	bio = cbt_ftrace_arg0(fregs);
+	if (unlikely(!bio) || !op_is_write(bio_op(bio)) || !bio->bi_bdev)
 		return;
 	if (!cbt_disk_tracked(bio->bi_bdev->bd_disk))
 		return;
@@ -83,7 +79,7 @@ static void notrace cbt_ftrace_callback(unsigned long ip,
 
 static struct ftrace_ops cbt_ftrace_ops = {
 	.func = cbt_ftrace_callback,
-	.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY |
+	.flags = CBT_FTRACE_OPS_REGS | FTRACE_OPS_FL_IPMODIFY |
 		 FTRACE_OPS_FL_RECURSION,
 };
 

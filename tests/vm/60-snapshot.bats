@@ -24,6 +24,9 @@ teardown() {
 		cbt detach "$l" 2>/dev/null || true
 		del_loop "$l"
 	done
+	# Stores and patterns live on the guest's tmpfs: free them now, not
+	# when the whole run ends, or later tests run out of space.
+	rm -rf "${BATS_TEST_TMPDIR:?}"/*
 }
 
 # new_loop SIZE: a loop device, cleaned up by teardown; sets $DEV.
@@ -401,6 +404,7 @@ assert s["store_used"] > 8 << 20, s'
 	# Dirty data makes the freeze alone take longer than 1 ms.
 	dd if=/dev/urandom of=/tmp/cbt-o/dirty bs=1M count=64 status=none
 	run cbt snapshot create "$A" --store "$S" --hold 1
+	echo "$output"
 	[ "$status" -eq 1 ] && [[ "$output" == *"timed out"* ]]
 	[ -z "$(cbt snapshot list)" ]
 	ls /dev/cbt-snap* 2>/dev/null && false
