@@ -9,18 +9,18 @@
  * not 64. The write hook calls cbt_cow_hold() for every write to a member.
  * When the write's chunks are wholly copied (the steady state), or its
  * pieces are (an RCU lookup of the chunk), that is a few bit tests and the
- * write goes on. Otherwise, when the submitter may sleep
- * (process context, no current->bio_list, not REQ_NOWAIT) it copies the
- * chunks itself before the write goes on: no hand-off, no context switch.
+ * write goes on. Otherwise, when the submitter may sleep (process context,
+ * no current->bio_list, not REQ_NOWAIT) it copies the missing pieces itself
+ * before the write goes on: no hand-off, no context switch.
  * In every other case, and while the set is still being taken, the bio is
  * handed to the set's workqueue, one work item per bio, and the hook
  * returns at once: nothing sleeps where it must not, which matters for bios
  * resubmitted by stacked drivers with current->bio_list set. The worker
  * waits for the snapshot instant to be past (a write that arrives while a
- * set is being created is held there), copies each chunk not yet copied
- * under that chunk's lock, and submits the bio again through the write
- * path, which then marks it in the map with the generation after the
- * snapshot's stamp. A write therefore waits only for its own chunks.
+ * set is being created is held there), copies the missing pieces under
+ * their chunk's lock, and submits the bio again through the write path,
+ * which then marks it in the map with the generation after the snapshot's
+ * stamp. A write therefore waits only for its own pieces.
  *
  * Whatever goes wrong in a copy (no store space, no memory, a failed read
  * or store write) fails the snapshot, never the write: the set is marked,
