@@ -106,8 +106,15 @@ static bool range_preserved(struct cbt_cow *cow, u64 pos, u64 end)
 	return true;
 }
 
+/* May the submitter of @bio sleep while old data is copied? */
+static bool submitter_may_sleep(struct bio *bio)
+{
+	return !current->bio_list && !(bio->bi_opf & REQ_NOWAIT) &&
+	       preemptible();
+}
+
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
-				  sector_t sector, sector_t end, bool may_sleep,
+				  sector_t sector, sector_t end,
 				  u64 *posp, u64 *endp)
 {
 	struct cbt_snapset *set = cow->set;
@@ -125,7 +132,7 @@ enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 
 	/* The set outlives the hook's RCU section while it is published. */
 	cbt_snapset_get(set);
-	if (ready && may_sleep) {
+	if (ready && submitter_may_sleep(bio)) {
 		*posp = pos;
 		*endp = stop;
 		return CBT_COW_COPY;

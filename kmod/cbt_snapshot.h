@@ -98,13 +98,13 @@ enum cbt_cow_verdict {
 
 /*
  * Called from the write hook under rcu_read_lock for a write to sectors
- * [sector, end) of @cow's disk; never sleeps. @may_sleep says the
- * submitter could copy itself. CBT_COW_COPY comes with a set reference and
- * the member's byte range: the caller, out of its RCU section, calls
- * cbt_cow_copy_range() and then cbt_snapset_put().
+ * [sector, end) of @cow's disk; never sleeps. CBT_COW_COPY (the submitter
+ * may sleep) comes with a set reference and the member's byte range: the
+ * caller, out of its RCU section, calls cbt_cow_copy_range() and then
+ * cbt_snapset_put().
  */
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
-				  sector_t sector, sector_t end, bool may_sleep,
+				  sector_t sector, sector_t end,
 				  u64 *pos, u64 *stop);
 void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end);
 /*

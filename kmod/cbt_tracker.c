@@ -169,8 +169,7 @@ static void tracker_mark(struct cbt_tracker *t, struct bio *bio,
  */
 static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 				      sector_t sector, sector_t end,
-				      bool may_sleep, struct cbt_cow **cowp,
-				      u64 *pos, u64 *stop)
+				      struct cbt_cow **cowp, u64 *pos, u64 *stop)
 {
 	enum cbt_cow_verdict v;
 	struct cbt_tracker *t;
@@ -182,7 +181,7 @@ static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 		cow = rcu_dereference(t->cow);
 		if (!cow)
 			continue;
-		v = cbt_cow_hold(cow, bio, sector, end, may_sleep, pos, stop);
+		v = cbt_cow_hold(cow, bio, sector, end, pos, stop);
 		if (v == CBT_COW_COPY)
 			*cowp = cow;
 		if (v != CBT_COW_PASS)
@@ -191,20 +190,12 @@ static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 	return CBT_COW_PASS;
 }
 
-/* May the submitter of @bio sleep while old chunks are copied? */
-static bool submitter_may_sleep(struct bio *bio)
-{
-	return !current->bio_list && !(bio->bi_opf & REQ_NOWAIT) &&
-	       preemptible();
-}
-
 bool cbt_track_write(struct bio *bio)
 {
 	struct block_device *bdev = bio->bi_bdev;
 	struct gendisk *disk = bdev->bd_disk;
 	sector_t sector = bio->bi_iter.bi_sector;
 	sector_t nr = bio_sectors(bio);
-	bool may_sleep = submitter_may_sleep(bio);
 	enum cbt_cow_verdict v;
 	struct cbt_tracker *t;
 	struct cbt_cow *cow;
@@ -220,8 +211,7 @@ bool cbt_track_write(struct bio *bio)
 
 	for (;;) {
 		rcu_read_lock();
-		v = cow_check(disk, bio, sector, sector + nr, may_sleep, &cow,
-			      &pos, &stop);
+		v = cow_check(disk, bio, sector, sector + nr, &cow, &pos, &stop);
 		if (v == CBT_COW_PASS)
 			hash_for_each_possible_rcu(cbt_hash, t, hash_node,
 						   (unsigned long)disk)
