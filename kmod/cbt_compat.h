@@ -71,6 +71,12 @@ static __always_inline void *cbt_ftrace_arg0(struct ftrace_regs *fregs)
 {
 	return (void *)ftrace_regs_get_argument(fregs, 0);
 }
+#elif defined(CBT_HAVE_FTRACE_REGS_PT_REGS_ARGS)
+#define CBT_FTRACE_OPS_REGS	0
+static __always_inline void *cbt_ftrace_arg0(struct ftrace_regs *fregs)
+{
+	return (void *)regs_get_kernel_argument(&fregs->regs, 0);
+}
 #else
 #define CBT_FTRACE_OPS_REGS	FTRACE_OPS_FL_SAVE_REGS
 static __always_inline void *cbt_ftrace_arg0(struct ftrace_regs *fregs)

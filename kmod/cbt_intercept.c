@@ -5,12 +5,16 @@
  * device, whoever submits it (filesystems, the page cache, stacked drivers
  * such as dm and md resubmitting to the device below, partitions).
  *
- * The ftrace callback only looks: for a write-type bio to a disk that has a
- * tracker it moves the instruction pointer to cbt_submit_bio_noacct(), which
- * records the write and then calls the real submit_bio_noacct(). That call
- * comes from inside this module, which is how the callback tells it from a
- * fresh submission and lets it through. Bios to untracked disks cost one
- * static branch, or while anything is tracked, one hash lookup.
+ * The ftrace callback does the common case itself: a write-type bio to a
+ * tracked disk is marked in the change map right there, and
+ * submit_bio_noacct() goes on as if nothing had happened. Only when a member
+ * of a live snapshot set is on the disk, where a write may have to wait for
+ * copy-on-write (which a callback cannot do), does it move the instruction
+ * pointer to cbt_submit_bio_noacct(). That records the write and then calls
+ * the real submit_bio_noacct() from inside this module, which is how the
+ * callback tells the call from a fresh submission and lets it through.
+ * Bios to untracked disks cost one static branch, or while anything is
+ * tracked, one hash lookup.
  */
 #include <linux/bio.h>
 #include <linux/ftrace.h>
@@ -71,7 +75,7 @@ static void notrace cbt_ftrace_callback(unsigned long ip,
 	bio = cbt_ftrace_arg0(fregs);
 	if (unlikely(!bio) || !op_is_write(bio_op(bio)) || !bio->bi_bdev)
 		return;
-	if (!cbt_disk_tracked(bio->bi_bdev->bd_disk))
+	if (!cbt_hook_write(bio))
 		return;
 	this_cpu_inc(cbt_handlers_active);
 	cbt_ftrace_set_ip(fregs, (unsigned long)cbt_submit_bio_noacct);

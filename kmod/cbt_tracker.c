@@ -74,22 +74,6 @@ static bool tracker_alive(struct cbt_tracker *t)
 
 /* ---- the write path ---------------------------------------------------- */
 
-bool cbt_disk_tracked(struct gendisk *disk)
-{
-	struct cbt_tracker *t;
-	bool found = false;
-
-	rcu_read_lock();
-	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk) {
-		if (t->disk == disk) {
-			found = true;
-			break;
-		}
-	}
-	rcu_read_unlock();
-	return found;
-}
-
 static void cbt_bio_end_io(struct bio *bio)
 {
 	struct cbt_bio_hook *hook = bio->bi_private;
@@ -190,23 +174,55 @@ static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 	return CBT_COW_PASS;
 }
 
-bool cbt_track_write(struct bio *bio)
+/* The sectors of t->disk @bio writes; false when there are none. */
+static bool write_span(struct bio *bio, sector_t *sector, sector_t *nr)
 {
 	struct block_device *bdev = bio->bi_bdev;
-	struct gendisk *disk = bdev->bd_disk;
-	sector_t sector = bio->bi_iter.bi_sector;
-	sector_t nr = bio_sectors(bio);
+
+	*sector = bio->bi_iter.bi_sector;
+	*nr = bio_sectors(bio);
+	if (bdev_is_partition(bdev))
+		*sector += bdev->bd_start_sect;
+	/* Where a zone append lands is known only at completion. */
+	if (bio_op(bio) == REQ_OP_ZONE_APPEND)
+		*nr = max_t(sector_t, *nr, bdev_zone_sectors(bdev));
+	return *nr != 0;
+}
+
+bool cbt_hook_write(struct bio *bio)
+{
+	struct gendisk *disk = bio->bi_bdev->bd_disk;
+	bool tracked = false, cow = false;
+	struct cbt_tracker *t;
+	sector_t sector, nr;
+
+	rcu_read_lock();
+	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk) {
+		if (t->disk != disk)
+			continue;
+		tracked = true;
+		if (rcu_access_pointer(t->cow))
+			cow = true;
+	}
+	if (tracked && !cow && write_span(bio, &sector, &nr))
+		hash_for_each_possible_rcu(cbt_hash, t, hash_node,
+					   (unsigned long)disk)
+			if (t->disk == disk)
+				tracker_mark(t, bio, sector, sector + nr);
+	rcu_read_unlock();
+	return cow;
+}
+
+bool cbt_track_write(struct bio *bio)
+{
+	struct gendisk *disk = bio->bi_bdev->bd_disk;
 	enum cbt_cow_verdict v;
 	struct cbt_tracker *t;
+	sector_t sector, nr;
 	struct cbt_cow *cow;
 	u64 pos, stop;
 
-	if (bdev_is_partition(bdev))
-		sector += bdev->bd_start_sect;
-	/* Where a zone append lands is known only at completion. */
-	if (bio_op(bio) == REQ_OP_ZONE_APPEND)
-		nr = max_t(sector_t, nr, bdev_zone_sectors(bdev));
-	if (!nr)
+	if (!write_span(bio, &sector, &nr))
 		return false;
 
 	for (;;) {

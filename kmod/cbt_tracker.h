@@ -62,9 +62,16 @@ struct cbt_tracker {
 
 DECLARE_STATIC_KEY_FALSE(cbt_tracking_active);
 
-/* Write path (any context that may submit a bio; never sleeps). */
-bool cbt_disk_tracked(struct gendisk *disk);
-/* Record a write; true when copy-on-write took the bio to submit it later. */
+/*
+ * Write path, in any context that may submit a bio. cbt_hook_write() runs
+ * in the hook itself and never sleeps: it records a write to a tracked
+ * disk, unless a member of a live snapshot set is on the disk; then it
+ * records nothing and returns true, and the bio must go through
+ * cbt_track_write() instead, which may copy old data first (sleeping only
+ * where the submitter may) and returns true when copy-on-write took the
+ * bio to submit it later.
+ */
+bool cbt_hook_write(struct bio *bio);
 bool cbt_track_write(struct bio *bio);
 /* Record a write made to a snapshot image (sectors relative to the volume). */
 void cbt_tracker_mark_range(struct cbt_tracker *t, sector_t sector,
