@@ -6,7 +6,8 @@
  * Old data is preserved a piece (4 KiB) at a time: a chunk gets a store slot
  * on its first write, but only the pieces a write is about to overwrite are
  * copied into it, so a 4 KiB write into a fresh 64 KiB chunk moves 4 KiB,
- * not 64. The write hook calls cbt_cow_hold() for every write to a member.
+ * not 64. The write hook asks cbt_cow_wanted() about every write to a
+ * member, and only when it says yes sends the write to cbt_cow_hold().
  * When the write's chunks are wholly copied (the steady state), or its
  * pieces are (an RCU lookup of the chunk), that is a few bit tests and the
  * write goes on. Otherwise, when the submitter may sleep (process context,
@@ -113,20 +114,43 @@ static bool submitter_may_sleep(struct bio *bio)
 	       preemptible();
 }
 
+/* The bytes of the member that sectors [sector, end) of its disk cover. */
+static bool member_span(struct cbt_cow *cow, sector_t sector, sector_t end,
+			u64 *pos, u64 *stop)
+{
+	sector_t limit = cow->start + cow->nr_sects;
+
+	if (end <= cow->start || sector >= limit)
+		return false;
+	*pos = (u64)(max(sector, cow->start) - cow->start) << SECTOR_SHIFT;
+	*stop = (u64)(min(end, limit) - cow->start) << SECTOR_SHIFT;
+	return true;
+}
+
+bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end)
+{
+	struct cbt_snapset *set = cow->set;
+	u64 pos, stop;
+
+	if (!member_span(cow, sector, end, &pos, &stop) ||
+	    !cbt_snapset_usable(set))
+		return false;
+	return !test_bit(CBT_SET_READY, &set->flags) ||
+	       !range_preserved(cow, pos, stop);
+}
+
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 				  sector_t sector, sector_t end,
 				  u64 *posp, u64 *endp)
 {
 	struct cbt_snapset *set = cow->set;
-	sector_t limit = cow->start + cow->nr_sects;
 	bool ready = test_bit(CBT_SET_READY, &set->flags);
 	struct cbt_cow_work *w;
 	u64 pos, stop;
 
-	if (end <= cow->start || sector >= limit || !cbt_snapset_usable(set))
+	if (!member_span(cow, sector, end, &pos, &stop) ||
+	    !cbt_snapset_usable(set))
 		return CBT_COW_PASS;
-	pos = (u64)(max(sector, cow->start) - cow->start) << SECTOR_SHIFT;
-	stop = (u64)(min(end, limit) - cow->start) << SECTOR_SHIFT;
 	if (ready && range_preserved(cow, pos, stop))
 		return CBT_COW_PASS;
 

@@ -97,6 +97,13 @@ enum cbt_cow_verdict {
 };
 
 /*
+ * May a write to sectors [sector, end) of @cow's disk have to wait for
+ * copy-on-write? False in the steady state (its pieces are preserved), for
+ * a dead or failed set and outside the member. Under rcu_read_lock; never
+ * sleeps; no side effects.
+ */
+bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end);
+/*
  * Called from the write hook under rcu_read_lock for a write to sectors
  * [sector, end) of @cow's disk; never sleeps. CBT_COW_COPY (the submitter
  * may sleep) comes with a set reference and the member's byte range: the

@@ -192,25 +192,31 @@ static bool write_span(struct bio *bio, sector_t *sector, sector_t *nr)
 bool cbt_hook_write(struct bio *bio)
 {
 	struct gendisk *disk = bio->bi_bdev->bd_disk;
-	bool tracked = false, cow = false;
+	bool tracked = false, wait = false;
 	struct cbt_tracker *t;
 	sector_t sector, nr;
+	struct cbt_cow *cow;
 
+	if (!write_span(bio, &sector, &nr))
+		return false;
 	rcu_read_lock();
 	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk) {
 		if (t->disk != disk)
 			continue;
 		tracked = true;
-		if (rcu_access_pointer(t->cow))
-			cow = true;
+		cow = rcu_dereference(t->cow);
+		if (cow && cbt_cow_wanted(cow, sector, sector + nr)) {
+			wait = true;
+			break;
+		}
 	}
-	if (tracked && !cow && write_span(bio, &sector, &nr))
+	if (tracked && !wait)
 		hash_for_each_possible_rcu(cbt_hash, t, hash_node,
 					   (unsigned long)disk)
 			if (t->disk == disk)
 				tracker_mark(t, bio, sector, sector + nr);
 	rcu_read_unlock();
-	return cow;
+	return wait;
 }
 
 bool cbt_track_write(struct bio *bio)

@@ -65,8 +65,9 @@ DECLARE_STATIC_KEY_FALSE(cbt_tracking_active);
 /*
  * Write path, in any context that may submit a bio. cbt_hook_write() runs
  * in the hook itself and never sleeps: it records a write to a tracked
- * disk, unless a member of a live snapshot set is on the disk; then it
- * records nothing and returns true, and the bio must go through
+ * disk, unless the write may have to wait for copy-on-write (its old data
+ * on a snapshotted member is not all preserved yet); then it records
+ * nothing and returns true, and the bio must go through
  * cbt_track_write() instead, which may copy old data first (sleeping only
  * where the submitter may) and returns true when copy-on-write took the
  * bio to submit it later.
