@@ -157,6 +157,7 @@ enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 	/* The set outlives the hook's RCU section while it is published. */
 	cbt_snapset_get(set);
 	if (ready && submitter_may_sleep(bio)) {
+		atomic_inc(&set->copiers);
 		*posp = pos;
 		*endp = stop;
 		return CBT_COW_COPY;
@@ -176,7 +177,7 @@ enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 	return CBT_COW_QUEUED;
 }
 
-void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end)
+static void copy_range(struct cbt_cow *cow, u64 pos, u64 end)
 {
 	struct cbt_snapset *set = cow->set;
 	struct rw_semaphore *lock;
@@ -192,6 +193,21 @@ void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end)
 		cbt_cow_copy_locked(cow, chunk, pos, next);
 		up_write(lock);
 	}
+}
+
+void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end)
+{
+	struct cbt_snapset *set = cow->set;
+
+	copy_range(cow, pos, end);
+	if (atomic_dec_and_test(&set->copiers))
+		wake_up_var(&set->copiers);
+	cbt_snapset_put(set);
+}
+
+void cbt_cow_quiesce(struct cbt_snapset *set)
+{
+	wait_var_event(&set->copiers, !atomic_read(&set->copiers));
 }
 
 /* ---- copies ------------------------------------------------------------- */
@@ -314,7 +330,7 @@ static void cow_work_fn(struct work_struct *work)
 	/* A write that came while the set was being taken waits for the instant. */
 	wait_event(set->ready_wq, test_bit(CBT_SET_READY, &set->flags) ||
 				  test_bit(CBT_SET_DEAD, &set->flags));
-	cbt_cow_copy_range(cow, w->pos, w->end);
+	copy_range(cow, w->pos, w->end);
 	cbt_resubmit_bio(w->bio);
 	mempool_free(w, cow_work_pool);
 	cbt_snapset_put(set);

@@ -271,6 +271,7 @@ static void teardown(struct cbt_snapset *set)
 	for (i = 0; i < set->nr; i++)
 		cbt_tracker_clear_cow(set->members[i]->tracker);
 	synchronize_rcu();	/* the write hook no longer sees the set */
+	cbt_cow_quiesce(set);	/* nor does any writer still copying */
 	for (i = 0; i < set->nr; i++)
 		cbt_image_remove(set->members[i]);
 	if (set->wq)

@@ -78,6 +78,12 @@ struct cbt_snapset {
 	unsigned int low_space;		/* percent */
 	u64 created_ns, hold_ns;
 	atomic64_t chunks_copied;
+	/*
+	 * Writers between a copy verdict and the end of their own copy: they
+	 * use the store outside any RCU section, so teardown waits for none
+	 * to be left before it releases the store.
+	 */
+	atomic_t copiers;
 
 	/* Events: @event_seq counts state changes; readers wait on @event_wq. */
 	wait_queue_head_t event_wq;
@@ -113,7 +119,10 @@ bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end);
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 				  sector_t sector, sector_t end,
 				  u64 *pos, u64 *stop);
+/* The writer's own copy after CBT_COW_COPY; drops what the verdict took. */
 void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end);
+/* Teardown, once the hook no longer sees the set: wait for writers' copies. */
+void cbt_cow_quiesce(struct cbt_snapset *set);
 /*
  * Preserve bytes [pos, end) of @chunk (all within it) if they are not yet;
  * the caller holds the chunk's lock for writing.

@@ -244,7 +244,6 @@ bool cbt_track_write(struct bio *bio)
 			return v == CBT_COW_QUEUED;
 		/* Copy here, then look again: another set may want a copy too. */
 		cbt_cow_copy_range(cow, pos, stop);
-		cbt_snapset_put(cow->set);
 	}
 }
 

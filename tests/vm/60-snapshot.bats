@@ -101,6 +101,38 @@ image_is_pattern() {
 	cbt snapshot list | grep -q "^$ID ok"
 }
 
+# wr DEV OFFSET BYTES: one direct write of random data.
+wr() {
+	dd if=/dev/urandom of="$1" bs="$3" count=1 seek="$2" oflag=seek_bytes,direct \
+		conv=notrunc status=none
+}
+
+@test "writes after the instant are tracked whether they copy old data or not" {
+	new_loop 64M
+	A=$DEV
+	fill_pattern "$A" 64
+	cbt attach "$A" --block-size 64K
+	snap "$A" --store "$BATS_TEST_TMPDIR/store:80M"
+	wr "$A" 1048576 4096		# first write to a chunk: copies
+	wr "$A" 1056768 4096		# another piece of it: copies
+	wr "$A" 1048576 4096		# preserved already: straight through
+	wr "$A" 5242880 65536		# a whole chunk: copies
+	wr "$A" 5242880 65536		# again: straight through
+	run cbt changes "$A" --since "${STAMPS[0]}"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '1048576 65536\n5242880 65536')" ]
+	# After a checkpoint, only writes whose old data is already preserved.
+	S=$(cbt checkpoint "$A")
+	wr "$A" 1048576 4096
+	wr "$A" 5246976 512
+	run cbt changes "$A" --since "$S"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '1048576 65536\n5242880 65536')" ]
+	image_is_pattern "${IMAGES[0]}" 64
+	# Two chunks were copied: 16 (two pieces of it) and 80.
+	cbt snapshot list --json | python3 -c 'import json,sys; s = json.load(sys.stdin)[0]; sys.exit(s["chunks_copied"] != 2)'
+}
+
 # fs_workload_snapshot MKFS SNAP_OPTS...: a filesystem on a loop device
 # under a file-copy workload, snapshotted mid-way. Sets $A, $ID, $IMAGES,
 # $LOG (one "NAME SHA256" line per file, written once the file is closed),
