@@ -10,9 +10,10 @@
  * submit_bio_noacct() goes on as if nothing had happened. Only when the
  * write may have to wait for copy-on-write (old data on a snapshotted
  * volume not yet preserved), which a callback cannot do, does it move the
- * instruction pointer to cbt_submit_bio_noacct(). That records the write and then calls
- * the real submit_bio_noacct() from inside this module, which is how the
- * callback tells the call from a fresh submission and lets it through.
+ * instruction pointer to cbt_submit_bio_noacct(). That copies, records the
+ * write and then calls the real submit_bio_noacct() from inside this
+ * module, which is how the callback tells the call from a fresh submission
+ * and lets it through.
  * Bios to untracked disks cost one static branch, or while anything is
  * tracked, one hash lookup.
  */

@@ -174,7 +174,7 @@ static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 	return CBT_COW_PASS;
 }
 
-/* The sectors of t->disk @bio writes; false when there are none. */
+/* The sectors of its whole disk that @bio writes; false when none. */
 static bool write_span(struct bio *bio, sector_t *sector, sector_t *nr)
 {
 	struct block_device *bdev = bio->bi_bdev;
