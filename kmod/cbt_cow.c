@@ -127,16 +127,27 @@ static bool member_span(struct cbt_cow *cow, sector_t sector, sector_t end,
 	return true;
 }
 
-bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end)
+/*
+ * Must the write to sectors [sector, end) of @cow's disk wait for
+ * copy-on-write? If so, its bytes of the member are [*pos, *stop).
+ */
+static bool cow_needed(struct cbt_cow *cow, sector_t sector, sector_t end,
+		       u64 *pos, u64 *stop)
 {
 	struct cbt_snapset *set = cow->set;
-	u64 pos, stop;
 
-	if (!member_span(cow, sector, end, &pos, &stop) ||
+	if (!member_span(cow, sector, end, pos, stop) ||
 	    !cbt_snapset_usable(set))
 		return false;
 	return !test_bit(CBT_SET_READY, &set->flags) ||
-	       !range_preserved(cow, pos, stop);
+	       !range_preserved(cow, *pos, *stop);
+}
+
+bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end)
+{
+	u64 pos, stop;
+
+	return cow_needed(cow, sector, end, &pos, &stop);
 }
 
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
@@ -144,19 +155,16 @@ enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 				  u64 *posp, u64 *endp)
 {
 	struct cbt_snapset *set = cow->set;
-	bool ready = test_bit(CBT_SET_READY, &set->flags);
 	struct cbt_cow_work *w;
 	u64 pos, stop;
 
-	if (!member_span(cow, sector, end, &pos, &stop) ||
-	    !cbt_snapset_usable(set))
-		return CBT_COW_PASS;
-	if (ready && range_preserved(cow, pos, stop))
+	if (!cow_needed(cow, sector, end, &pos, &stop))
 		return CBT_COW_PASS;
 
 	/* The set outlives the hook's RCU section while it is published. */
 	cbt_snapset_get(set);
-	if (ready && submitter_may_sleep(bio)) {
+	/* Before the instant the worker holds the write (READY is never cleared). */
+	if (test_bit(CBT_SET_READY, &set->flags) && submitter_may_sleep(bio)) {
 		atomic_inc(&set->copiers);
 		*posp = pos;
 		*endp = stop;

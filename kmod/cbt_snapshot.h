@@ -99,7 +99,7 @@ struct cbt_snapset {
 enum cbt_cow_verdict {
 	CBT_COW_PASS,		/* nothing to copy: the write goes on */
 	CBT_COW_QUEUED,		/* taken: submitted again once its chunks are safe */
-	CBT_COW_COPY,		/* the caller copies chunks [first, last] itself */
+	CBT_COW_COPY,		/* the caller copies the byte range itself */
 };
 
 /*
@@ -113,8 +113,8 @@ bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end);
  * Called from the write hook under rcu_read_lock for a write to sectors
  * [sector, end) of @cow's disk; never sleeps. CBT_COW_COPY (the submitter
  * may sleep) comes with a set reference and the member's byte range: the
- * caller, out of its RCU section, calls cbt_cow_copy_range() and then
- * cbt_snapset_put().
+ * caller, out of its RCU section, calls cbt_cow_copy_range(), which drops
+ * the reference.
  */
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 				  sector_t sector, sector_t end,

@@ -145,6 +145,17 @@ static void tracker_mark(struct cbt_tracker *t, struct bio *bio,
 		set_bit(CBT_TRACKER_LOST, &t->flags);
 }
 
+/* Record the write in every tracker of @disk. Under rcu_read_lock. */
+static void mark_trackers(struct gendisk *disk, struct bio *bio,
+			  sector_t sector, sector_t end)
+{
+	struct cbt_tracker *t;
+
+	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk)
+		if (t->disk == disk)
+			tracker_mark(t, bio, sector, end);
+}
+
 /*
  * A write to a volume in a live snapshot set may first need the old data
  * of its chunks preserved. Either copy-on-write takes the bio (it is not
@@ -211,10 +222,7 @@ bool cbt_hook_write(struct bio *bio)
 		}
 	}
 	if (tracked && !wait)
-		hash_for_each_possible_rcu(cbt_hash, t, hash_node,
-					   (unsigned long)disk)
-			if (t->disk == disk)
-				tracker_mark(t, bio, sector, sector + nr);
+		mark_trackers(disk, bio, sector, sector + nr);
 	rcu_read_unlock();
 	return wait;
 }
@@ -223,7 +231,6 @@ bool cbt_track_write(struct bio *bio)
 {
 	struct gendisk *disk = bio->bi_bdev->bd_disk;
 	enum cbt_cow_verdict v;
-	struct cbt_tracker *t;
 	sector_t sector, nr;
 	struct cbt_cow *cow;
 	u64 pos, stop;
@@ -235,10 +242,7 @@ bool cbt_track_write(struct bio *bio)
 		rcu_read_lock();
 		v = cow_check(disk, bio, sector, sector + nr, &cow, &pos, &stop);
 		if (v == CBT_COW_PASS)
-			hash_for_each_possible_rcu(cbt_hash, t, hash_node,
-						   (unsigned long)disk)
-				if (t->disk == disk)
-					tracker_mark(t, bio, sector, sector + nr);
+			mark_trackers(disk, bio, sector, sector + nr);
 		rcu_read_unlock();
 		if (v != CBT_COW_COPY)
 			return v == CBT_COW_QUEUED;
