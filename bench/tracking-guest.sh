@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs inside the bench VM (see bench/run-all). Measures fio 4 KiB random
-# direct writes on a brd ramdisk: bare, tracked by cbt, with another device
-# tracked (the hook's cost for untracked devices), and under dm-era with the
+# direct writes on a brd ramdisk: bare (the module loaded, nothing tracked,
+# so its hook is not in place), tracked by cbt, with another device tracked
+# (the hook's cost for untracked devices), and under dm-era with the
 # same block size. Setups run interleaved in rounds (the brief's method:
 # the ratio within each round, then the median over rounds). Also: map
 # memory per TiB written, and how long `changes` takes on a 16 TiB null_blk
@@ -29,8 +30,23 @@ fio_iops() { # DEVICE IODEPTH
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][0]["write"]["iops"])' "$tmp/fio.json"
 }
 
+# Bare means the module's hook is not in place: it is registered only while
+# something is tracked, and goes shortly after the last detach.
+hook_gone() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(cat /sys/kernel/debug/cbt/hook)" = unregistered ] && return 0
+		sleep 0.1
+	done
+	echo "bench: the hook is still registered" >&2
+	return 1
+}
+
 run_setup() { # NAME IODEPTH -> iops
 	local dev=/dev/ram0 iops
+	case "$1" in
+	bare | dm_era) hook_gone ;;
+	esac
 	case "$1" in
 	bare) ;;
 	tracked) $CBT attach /dev/ram0 --block-size 64K ;;

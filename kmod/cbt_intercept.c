@@ -14,13 +14,22 @@
  * write and then calls the real submit_bio_noacct() from inside this
  * module, which is how the callback tells the call from a fresh submission
  * and lets it through.
- * Bios to untracked disks cost one static branch, or while anything is
- * tracked, one hash lookup.
+ * The hook is in place only while something is tracked: every tracker
+ * holds a reference on it (cbt_intercept_get/put), and when the last one is
+ * freed the hook is unregistered, so a loaded module with nothing to track
+ * costs the machine nothing. While it is in place, a bio to an untracked
+ * disk costs the trampoline and one hash lookup.
+ *
+ * The callback is called straight from ftrace's trampoline, without
+ * ftrace's recursion guard: it never calls the function it hooks, and what
+ * it does call (RCU, per-CPU counters, a GFP_NOWAIT allocation) is safe in
+ * any context a bio can be submitted from, preemptible or not.
  */
 #include <linux/bio.h>
 #include <linux/ftrace.h>
 #include <linux/kallsyms.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/delay.h>
@@ -84,11 +93,14 @@ static void notrace cbt_ftrace_callback(unsigned long ip,
 
 static struct ftrace_ops cbt_ftrace_ops = {
 	.func = cbt_ftrace_callback,
-	.flags = CBT_FTRACE_OPS_REGS | FTRACE_OPS_FL_IPMODIFY |
-		 FTRACE_OPS_FL_RECURSION,
+	.flags = CBT_FTRACE_OPS_REGS | FTRACE_OPS_FL_IPMODIFY,
 };
 
-int cbt_intercept_start(void)
+/* cbt_hook_mutex protects cbt_hook_users and the hook's registration. */
+static DEFINE_MUTEX(cbt_hook_mutex);
+static unsigned int cbt_hook_users;
+
+static int hook_register(void)
 {
 	int ret;
 
@@ -107,7 +119,7 @@ int cbt_intercept_start(void)
 	return ret;
 }
 
-void cbt_intercept_stop(void)
+static void hook_unregister(void)
 {
 	unregister_ftrace_function(&cbt_ftrace_ops);
 	ftrace_set_filter_ip(&cbt_ftrace_ops, (unsigned long)submit_bio_noacct,
@@ -116,4 +128,35 @@ void cbt_intercept_stop(void)
 	while (handlers_active())
 		msleep(20);
 	synchronize_rcu_tasks();
+}
+
+int cbt_intercept_get(void)
+{
+	int ret = 0;
+
+	mutex_lock(&cbt_hook_mutex);
+	if (!cbt_hook_users)
+		ret = hook_register();
+	if (!ret)
+		cbt_hook_users++;
+	mutex_unlock(&cbt_hook_mutex);
+	return ret;
+}
+
+void cbt_intercept_put(void)
+{
+	mutex_lock(&cbt_hook_mutex);
+	if (!WARN_ON_ONCE(!cbt_hook_users) && !--cbt_hook_users)
+		hook_unregister();
+	mutex_unlock(&cbt_hook_mutex);
+}
+
+bool cbt_intercept_active(void)
+{
+	bool active;
+
+	mutex_lock(&cbt_hook_mutex);
+	active = cbt_hook_users;
+	mutex_unlock(&cbt_hook_mutex);
+	return active;
 }

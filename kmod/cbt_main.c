@@ -4,9 +4,9 @@
  * periodic check that drops trackers of devices that went away.
  *
  * Unloading detaches everything: the control device goes first (no new
- * requests), then every snapshot set is destroyed, then the hook (no new
- * writes reach us, and every task sent to our handler has left it), then
- * the trackers (each freed once the writes it follows have completed).
+ * requests), then every snapshot set is destroyed, then the trackers (each
+ * freed once the writes it follows have completed); the last one to go
+ * takes the hook with it, once every task sent to our handler has left it.
  */
 #include <linux/debugfs.h>
 #include <linux/module.h>
@@ -44,6 +44,13 @@ static int cbt_snapshots_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(cbt_snapshots);
 
+static int cbt_hook_show(struct seq_file *m, void *v)
+{
+	seq_puts(m, cbt_intercept_active() ? "registered\n" : "unregistered\n");
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cbt_hook);
+
 static int __init cbt_init(void)
 {
 	int ret;
@@ -54,23 +61,19 @@ static int __init cbt_init(void)
 	ret = cbt_snapshot_init();
 	if (ret)
 		goto exit_tracker;
-	ret = cbt_intercept_start();
-	if (ret)
-		goto exit_snapshot;
 	ret = cbt_ctl_init();
 	if (ret)
-		goto stop_intercept;
+		goto exit_snapshot;
 	cbt_debugfs_dir = debugfs_create_dir("cbt", NULL);
 	debugfs_create_file("trackers", 0400, cbt_debugfs_dir, NULL,
 			    &cbt_trackers_fops);
 	debugfs_create_file("snapshots", 0400, cbt_debugfs_dir, NULL,
 			    &cbt_snapshots_fops);
+	debugfs_create_file("hook", 0400, cbt_debugfs_dir, NULL, &cbt_hook_fops);
 	schedule_delayed_work(&cbt_reap_work, CBT_REAP_INTERVAL);
 	pr_info("cbt: loaded\n");
 	return 0;
 
-stop_intercept:
-	cbt_intercept_stop();
 exit_snapshot:
 	cbt_snapshot_exit();
 exit_tracker:
@@ -84,7 +87,6 @@ static void __exit cbt_exit(void)
 	debugfs_remove_recursive(cbt_debugfs_dir);
 	cancel_delayed_work_sync(&cbt_reap_work);
 	cbt_snapshot_exit();
-	cbt_intercept_stop();
 	cbt_tracker_exit();
 	pr_info("cbt: unloaded\n");
 }

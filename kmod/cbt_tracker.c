@@ -30,6 +30,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#include "cbt_intercept.h"
 #include "cbt_tracker.h"
 #include "cbt_snapshot.h"
 #include "cbt_compat.h"
@@ -512,6 +513,7 @@ static void tracker_free(struct work_struct *work)
 	free_percpu(t->inflight);
 	put_device(&t->bdev->bd_device);
 	kfree(t);
+	cbt_intercept_put();	/* the hook goes with the last tracker */
 }
 
 static void tracker_release(struct kref *ref)
@@ -609,9 +611,13 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 	if (!is_power_of_2(block_size) || block_size < CBT_BLOCK_SIZE_MIN ||
 	    block_size > CBT_BLOCK_SIZE_MAX)
 		return -EINVAL;
-	ret = cbt_bdev_open(devt, &o);
+	/* In place before the tracker is published: see the drain below. */
+	ret = cbt_intercept_get();
 	if (ret)
 		return ret;
+	ret = cbt_bdev_open(devt, &o);
+	if (ret)
+		goto put_hook;
 	if (!bdev_nr_sectors(o.bdev)) {
 		ret = -ENOSPC;
 		goto close;
@@ -646,11 +652,14 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 	 */
 	blk_mq_freeze_queue(o.bdev->bd_disk->queue);
 	blk_mq_unfreeze_queue(o.bdev->bd_disk->queue);
-	goto close;
+	cbt_bdev_close(&o);
+	return 0;	/* the tracker keeps the hook reference */
 unlock:
 	mutex_unlock(&cbt_trackers_mutex);
 close:
 	cbt_bdev_close(&o);
+put_hook:
+	cbt_intercept_put();
 	return ret;
 }
 

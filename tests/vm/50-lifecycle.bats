@@ -11,6 +11,7 @@ setup() {
 teardown() {
 	[ -e /dev/cbt-ctl ] || insmod "$KO"
 	[ -z "${LOOP:-}" ] || { cbt detach "$LOOP" 2>/dev/null || true; del_loop "$LOOP"; }
+	[ -z "${LOOP2:-}" ] || { cbt detach "$LOOP2" 2>/dev/null || true; del_loop "$LOOP2"; }
 	nullb_remove cbtn
 }
 
@@ -92,4 +93,43 @@ teardown() {
 	[ "${S2%:*}" != "$uuid1" ]
 	size=$(cbt status "$LOOP" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["device_size"])')
 	[ "$size" -eq 67108864 ]
+}
+
+# Waits up to 10 s for the hook to be in state $1 (registered|unregistered).
+hook_state() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(cat /sys/kernel/debug/cbt/hook)" = "$1" ] && return 0
+		sleep 0.2
+	done
+	echo "hook is $(cat /sys/kernel/debug/cbt/hook), not $1" >&2
+	return 1
+}
+
+@test "the write hook is in place only while something is tracked" {
+	[ -z "$(cbt status)" ]
+	hook_state unregistered
+	LOOP=$(make_loop 16M)
+	LOOP2=$(make_loop 16M)
+	cbt attach "$LOOP"
+	hook_state registered
+	cbt attach "$LOOP2"
+	cbt detach "$LOOP"
+	sleep 1
+	hook_state registered
+	# The remaining tracker still sees writes.
+	s=$(cbt checkpoint "$LOOP2")
+	dd if=/dev/urandom of="$LOOP2" bs=64k count=1 seek=3 oflag=direct status=none
+	run cbt changes "$LOOP2" --since "$s"
+	[ "$output" = "196608 65536" ]
+	cbt detach "$LOOP2"
+	del_loop "$LOOP2"
+	hook_state unregistered
+	# Registered again on the next attach, and writes are seen again.
+	cbt attach "$LOOP"
+	hook_state registered
+	s=$(cbt checkpoint "$LOOP")
+	dd if=/dev/urandom of="$LOOP" bs=4k count=1 seek=100 oflag=direct status=none
+	run cbt changes "$LOOP" --since "$s"
+	[ "$output" = "393216 65536" ]
 }
