@@ -165,14 +165,14 @@ $CBT snapshot destroy "$id"
 $CBT detach $origin
 
 python3 - "$tmp/runs" "$tmp/hold" "$tmp/reads" "$out" "$secs" "$fresh_ios" <<'PY'
-import json, statistics, sys, platform
+import json, os, statistics, sys, platform
 runs, hold, reads, out, secs, fresh_ios = sys.argv[1:7]
 data = {}
 for line in open(runs):
     phase, qd, r, s, iops, copied = line.split()
     data.setdefault(phase, {}).setdefault(int(qd), {}).setdefault(int(r), {})[s] = \
         {"iops": float(iops), "chunks_copied": int(copied)}
-res = {"kernel": platform.release(),
+res = {"kernel": platform.release(), "clock": os.environ.get("BENCH_CLOCK", "wall"),
        "device": "brd, 64 KiB chunks, store on brd; origin holds data, stores written once before the runs",
        "fio": "4k randwrite direct libaio", "steady_seconds_per_run": int(secs),
        "fresh_ios_per_run": int(fresh_ios), "ratios": {}, "runs": data}

@@ -6,7 +6,7 @@ import sys
 
 
 def snapshot_table(r):
-    print(f"\nkernel {r['kernel']}  snapshot ({r['fio']}, {r['device']}; fresh: "
+    print(f"\nkernel {r['kernel']}, {r.get('clock', 'wall')} clock  snapshot ({r['fio']}, {r['device']}; fresh: "
           f"{r['fresh_ios_per_run']} I/Os a run, steady: {r['steady_seconds_per_run']} s; "
           f"ratio to bare: median [min..max])")
     print(f"{'setup':<28}{'fresh QD1':>20}{'fresh QD32':>20}{'steady QD1':>20}{'steady QD32':>20}")
@@ -33,7 +33,7 @@ for path in sys.argv[1:]:
     if os.path.basename(path).startswith("snapshot-"):
         snapshot_table(r)
         continue
-    print(f"\nkernel {r['kernel']}  ({r['fio']}, {r['device']}, "
+    print(f"\nkernel {r['kernel']}, {r.get('clock', 'wall')} clock  ({r['fio']}, {r['device']}, "
           f"{r['seconds_per_run']} s runs, ratio to bare: median [min..max])")
     print(f"{'setup':<28}{'QD1':>24}{'QD32':>24}")
     for s, label in (("tracked", "cbt tracking"),

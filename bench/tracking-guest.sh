@@ -120,7 +120,7 @@ $CBT detach "$big"
 nullb_remove cbtbig
 
 python3 - "$tmp/runs" "$out" "$map_full" "$map_idle" "$map_16t_idle" "$blocks" "$written" "$map_16t" "$extents" "$t0" "$t1" "$secs" "$nsect" <<'PY'
-import json, statistics, sys, platform
+import json, os, statistics, sys, platform
 runs, out = sys.argv[1], sys.argv[2]
 map_full, map_idle, map_16t_idle, blocks, written, map_16t, extents = map(int, sys.argv[3:10])
 t0, t1, secs = float(sys.argv[10]), float(sys.argv[11]), int(sys.argv[12])
@@ -129,7 +129,7 @@ data = {}
 for line in open(runs):
     qd, r, s, iops = line.split()
     data.setdefault(int(qd), {}).setdefault(int(r), {})[s] = float(iops)
-res = {"kernel": platform.release(), "seconds_per_run": secs, "device": f"brd {dev_bytes >> 20} MiB",
+res = {"kernel": platform.release(), "clock": os.environ.get("BENCH_CLOCK", "wall"), "seconds_per_run": secs, "device": f"brd {dev_bytes >> 20} MiB",
        "fio": "4k randwrite direct libaio", "block_size": 65536, "ratios": {}, "runs": data}
 for qd, rounds in data.items():
     for s in ("tracked", "other_tracked", "dm_era"):

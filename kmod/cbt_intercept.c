@@ -27,7 +27,6 @@
  */
 #include <linux/bio.h>
 #include <linux/ftrace.h>
-#include <linux/kallsyms.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -80,10 +79,12 @@ static void notrace cbt_ftrace_callback(unsigned long ip,
 
 	if (!static_branch_unlikely(&cbt_tracking_active))
 		return;
-	if (within_module(parent_ip, THIS_MODULE))
-		return;
 	bio = cbt_ftrace_arg0(fregs);
 	if (unlikely(!bio) || !op_is_write(bio_op(bio)) || !bio->bi_bdev)
+		return;
+	if (!cbt_disk_maybe_tracked(bio->bi_bdev->bd_disk))
+		return;
+	if (cbt_own_text(parent_ip))
 		return;
 	if (!cbt_hook_write(bio))
 		return;

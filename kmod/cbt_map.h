@@ -14,6 +14,7 @@
 
 #include <linux/types.h>
 #include <linux/atomic.h>
+#include <linux/compiler.h>
 
 #define CBT_GEN_WINDOW		255u
 
@@ -46,6 +47,35 @@ size_t cbt_map_bytes(const struct cbt_map *map);
 
 /* Write path: never sleeps; -ENOMEM when a page could not be had. */
 int cbt_map_mark(struct cbt_map *map, u64 first, u64 last, u8 code);
+
+/*
+ * The write path's common case, inline: blocks [first, last] lie in one
+ * leaf that exists already. False (nothing done) otherwise: then
+ * cbt_map_mark() does it.
+ */
+static __always_inline bool cbt_map_mark_fast(struct cbt_map *map, u64 first,
+					      u64 last, u8 code)
+{
+	u64 leaf_nr = first / CBT_LEAF_BLOCKS;
+	unsigned int i, end;
+	u8 **dir;
+	u8 *leaf;
+
+	if (leaf_nr != last / CBT_LEAF_BLOCKS)
+		return false;
+	dir = READ_ONCE(map->dirs[leaf_nr / CBT_DIR_LEAVES]);
+	if (!dir)
+		return false;
+	leaf = READ_ONCE(dir[leaf_nr % CBT_DIR_LEAVES]);
+	if (!leaf)
+		return false;
+	end = last % CBT_LEAF_BLOCKS;
+	/* Skip the store when nothing changes: keeps lines clean. */
+	for (i = first % CBT_LEAF_BLOCKS; i <= end; i++)
+		if (READ_ONCE(leaf[i]) != code)
+			WRITE_ONCE(leaf[i], code);
+	return true;
+}
 
 /*
  * Query side (process context). A byte table says for each of the 256 byte

@@ -22,22 +22,21 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/blk-mq.h>
+#include <linux/delay.h>
 #include <linux/hashtable.h>
-#include <linux/mempool.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#include "cbt_completion.h"
 #include "cbt_intercept.h"
 #include "cbt_tracker.h"
 #include "cbt_snapshot.h"
 #include "cbt_compat.h"
 #include "cbt_ioctl.h"
 
-#define CBT_HASH_BITS		6
-#define CBT_HOOK_RESERVE	1024
 #define CBT_SWEEP_KEEP		128	/* generations kept answerable by a sweep */
 #define CBT_DRAIN_DEFAULT_MS	30000
 
@@ -49,19 +48,9 @@ DEFINE_STATIC_KEY_FALSE(cbt_tracking_active);
  */
 static DEFINE_MUTEX(cbt_trackers_mutex);
 static LIST_HEAD(cbt_trackers);
-static DEFINE_HASHTABLE(cbt_hash, CBT_HASH_BITS);
+DEFINE_HASHTABLE(cbt_tracker_hash, CBT_HASH_BITS);
 
-static struct kmem_cache *cbt_hook_cache;
-static mempool_t *cbt_hook_pool;
 static struct workqueue_struct *cbt_wq;
-
-/* What a write's completion must give back: the hooked bio's own fields. */
-struct cbt_bio_hook {
-	bio_end_io_t *end_io;
-	void *private;
-	struct cbt_tracker *tracker;
-	unsigned int slot;
-};
 
 static inline struct cbt_map *tracker_map(struct cbt_tracker *t)
 {
@@ -78,21 +67,17 @@ static bool tracker_alive(struct cbt_tracker *t)
 static void cbt_bio_end_io(struct bio *bio)
 {
 	struct cbt_bio_hook *hook = bio->bi_private;
-	struct cbt_tracker *t = hook->tracker;
-	unsigned int slot = hook->slot;
+	long __percpu *inflight = hook->inflight;
 
 	bio->bi_end_io = hook->end_io;
 	bio->bi_private = hook->private;
-	mempool_free(hook, cbt_hook_pool);
-
-	/* RCU keeps @t alive until we are done with it (see tracker_free). */
-	rcu_read_lock();
-	this_cpu_dec(t->inflight->n[slot]);
-	smp_mb();	/* the decrement before the test: pairs with tracker_drain */
-	if (unlikely(READ_ONCE(t->draining)))
-		wake_up(&t->drain_wq);
-	rcu_read_unlock();
-
+	cbt_hook_free(hook);
+	/*
+	 * The write's last touch of its tracker: once every count is back to
+	 * zero, tracker_free() may free it. Drains poll the counts, so there
+	 * is nobody to wake up.
+	 */
+	this_cpu_dec(*inflight);
 	if (bio->bi_end_io)
 		bio->bi_end_io(bio);
 }
@@ -100,25 +85,30 @@ static void cbt_bio_end_io(struct bio *bio)
 /* Follow @bio's completion in slot @slot; false when no memory. */
 static bool hook_bio(struct cbt_tracker *t, struct bio *bio, unsigned int slot)
 {
-	struct cbt_bio_hook *hook = mempool_alloc(cbt_hook_pool, GFP_NOWAIT);
+	struct cbt_bio_hook *hook = cbt_hook_alloc();
 
 	if (!hook)
 		return false;
 	hook->end_io = bio->bi_end_io;
 	hook->private = bio->bi_private;
-	hook->tracker = t;
-	hook->slot = slot;
+	hook->inflight = &t->inflight->n[slot];
 	this_cpu_inc(t->inflight->n[slot]);
 	bio->bi_private = hook;
 	bio->bi_end_io = cbt_bio_end_io;
 	return true;
 }
 
-/* Record a write of sectors [sector, end) of t->disk. Under rcu_read_lock. */
-static void tracker_mark(struct cbt_tracker *t, struct bio *bio,
+/*
+ * What writers read under RCU: in rcu_read_lock() (cbt_track_write) or in
+ * the hook's preemption-disabled section (cbt_hook_write).
+ */
+#define writer_deref(p)	rcu_dereference_check(p, rcu_read_lock_any_held())
+
+/* Record a write of sectors [sector, end) of t->disk. Under RCU (above). */
+static __always_inline void tracker_mark(struct cbt_tracker *t, struct bio *bio,
 			 sector_t sector, sector_t end)
 {
-	struct cbt_map *map = rcu_dereference(t->map);
+	struct cbt_map *map = writer_deref(t->map);
 	sector_t limit = t->start + map->nr_sects;
 	unsigned int shift = t->block_shift - SECTOR_SHIFT;
 	u64 gen, first, last;
@@ -142,17 +132,18 @@ static void tracker_mark(struct cbt_tracker *t, struct bio *bio,
 	/* Unfollowed or unrecorded, the write breaks continuity; mark anyway. */
 	if (!hook_bio(t, bio, gen & 1))
 		set_bit(CBT_TRACKER_LOST, &t->flags);
-	if (cbt_map_mark(map, first, last, cbt_gen_code(gen)))
+	if (!cbt_map_mark_fast(map, first, last, cbt_gen_code(gen)) &&
+	    cbt_map_mark(map, first, last, cbt_gen_code(gen)))
 		set_bit(CBT_TRACKER_LOST, &t->flags);
 }
 
-/* Record the write in every tracker of @disk. Under rcu_read_lock. */
-static void mark_trackers(struct gendisk *disk, struct bio *bio,
+/* Record the write in every tracker of @disk. Under RCU (above). */
+static __always_inline void mark_trackers(struct gendisk *disk, struct bio *bio,
 			  sector_t sector, sector_t end)
 {
 	struct cbt_tracker *t;
 
-	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk)
+	hash_for_each_possible_rcu(cbt_tracker_hash, t, hash_node, (unsigned long)disk)
 		if (t->disk == disk)
 			tracker_mark(t, bio, sector, end);
 }
@@ -171,7 +162,7 @@ static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 	struct cbt_tracker *t;
 	struct cbt_cow *cow;
 
-	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk) {
+	hash_for_each_possible_rcu(cbt_tracker_hash, t, hash_node, (unsigned long)disk) {
 		if (t->disk != disk)
 			continue;
 		cow = rcu_dereference(t->cow);
@@ -187,7 +178,7 @@ static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 }
 
 /* The sectors of its whole disk that @bio writes; false when none. */
-static bool write_span(struct bio *bio, sector_t *sector, sector_t *nr)
+static __always_inline bool write_span(struct bio *bio, sector_t *sector, sector_t *nr)
 {
 	struct block_device *bdev = bio->bi_bdev;
 
@@ -201,6 +192,11 @@ static bool write_span(struct bio *bio, sector_t *sector, sector_t *nr)
 	return *nr != 0;
 }
 
+/*
+ * The hook's read section disables preemption rather than taking
+ * rcu_read_lock(): it is cheaper, nothing in it sleeps, and every
+ * synchronize_rcu() that frees what writers read waits for both kinds.
+ */
 bool cbt_hook_write(struct bio *bio)
 {
 	struct gendisk *disk = bio->bi_bdev->bd_disk;
@@ -211,20 +207,20 @@ bool cbt_hook_write(struct bio *bio)
 
 	if (!write_span(bio, &sector, &nr))
 		return false;
-	rcu_read_lock();
-	hash_for_each_possible_rcu(cbt_hash, t, hash_node, (unsigned long)disk) {
+	rcu_read_lock_sched_notrace();
+	hash_for_each_possible_rcu(cbt_tracker_hash, t, hash_node, (unsigned long)disk) {
 		if (t->disk != disk)
 			continue;
 		tracked = true;
-		cow = rcu_dereference(t->cow);
-		if (cow && cbt_cow_wanted(cow, sector, sector + nr)) {
+		cow = writer_deref(t->cow);
+		if (unlikely(cow) && cbt_cow_wanted(cow, sector, sector + nr)) {
 			wait = true;
 			break;
 		}
 	}
 	if (tracked && !wait)
 		mark_trackers(disk, bio, sector, sector + nr);
-	rcu_read_unlock();
+	rcu_read_unlock_sched_notrace();
 	return wait;
 }
 
@@ -284,19 +280,25 @@ static long inflight_sum(struct cbt_tracker *t, unsigned int slot)
  * Wait until no write that marked with a generation of parity @slot is in
  * flight. No new write can join the slot (the caller has moved on and waited
  * for a grace period), so the sum only falls; reading per-CPU counters while
- * it falls can only overestimate it.
+ * it falls can only overestimate it. The sum is polled, finely at first (a
+ * snapshot's writes are held meanwhile), so that completions, which run for
+ * every tracked write, need not wake anyone.
  */
 static int tracker_drain(struct cbt_tracker *t, unsigned int slot,
 			 unsigned long timeout)
 {
-	long left;
+	unsigned long deadline = jiffies + timeout;
+	unsigned int polls;
 
-	WRITE_ONCE(t->draining, true);
-	smp_mb();	/* the flag before the sum: pairs with cbt_bio_end_io */
-	left = wait_event_timeout(t->drain_wq, inflight_sum(t, slot) == 0,
-				  timeout);
-	WRITE_ONCE(t->draining, false);
-	return left ? 0 : -ETIMEDOUT;
+	for (polls = 0; inflight_sum(t, slot); polls++) {
+		if (time_after(jiffies, deadline))
+			return -ETIMEDOUT;
+		if (polls < 200)
+			usleep_range(20, 50);
+		else
+			msleep(1);
+	}
+	return 0;
 }
 
 /* A new identity and an empty map for the device's current size. */
@@ -504,11 +506,8 @@ static void tracker_free(struct work_struct *work)
 	struct cbt_tracker *t = container_of(work, struct cbt_tracker, free_work);
 
 	synchronize_rcu();	/* no writer can find @t any more */
-	WRITE_ONCE(t->draining, true);
-	smp_mb();	/* the flag before the sums: pairs with cbt_bio_end_io */
-	wait_event(t->drain_wq,
-		   inflight_sum(t, 0) == 0 && inflight_sum(t, 1) == 0);
-	synchronize_rcu();	/* completions are out of their RCU sections */
+	while (inflight_sum(t, 0) || inflight_sum(t, 1))
+		msleep(1);
 	cbt_map_free(rcu_dereference_protected(t->map, true));
 	free_percpu(t->inflight);
 	put_device(&t->bdev->bd_device);
@@ -557,7 +556,6 @@ static struct cbt_tracker *tracker_alloc(struct block_device *bdev,
 	RCU_INIT_POINTER(t->map, map);
 	kref_init(&t->ref);
 	mutex_init(&t->lock);
-	init_waitqueue_head(&t->drain_wq);
 	INIT_WORK(&t->free_work, tracker_free);
 	t->disk = bdev->bd_disk;
 	t->bdev = bdev;
@@ -638,7 +636,7 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 	}
 	get_device(&o.bdev->bd_device);
 	list_add_tail(&t->list_node, &cbt_trackers);
-	hash_add_rcu(cbt_hash, &t->hash_node, (unsigned long)t->disk);
+	hash_add_rcu(cbt_tracker_hash, &t->hash_node, (unsigned long)t->disk);
 	static_branch_inc(&cbt_tracking_active);
 	kref_get(&t->ref);
 	*out = t;
@@ -741,22 +739,16 @@ void cbt_tracker_show(struct seq_file *m)
 
 int cbt_tracker_init(void)
 {
-	cbt_hook_cache = KMEM_CACHE(cbt_bio_hook, 0);
-	if (!cbt_hook_cache)
-		return -ENOMEM;
-	cbt_hook_pool = mempool_create_slab_pool(CBT_HOOK_RESERVE, cbt_hook_cache);
-	if (!cbt_hook_pool)
-		goto free_cache;
-	cbt_wq = alloc_workqueue("cbt", WQ_MEM_RECLAIM, 0);
-	if (!cbt_wq)
-		goto free_pool;
-	return 0;
+	int ret = cbt_completion_init();
 
-free_pool:
-	mempool_destroy(cbt_hook_pool);
-free_cache:
-	kmem_cache_destroy(cbt_hook_cache);
-	return -ENOMEM;
+	if (ret)
+		return ret;
+	cbt_wq = alloc_workqueue("cbt", WQ_MEM_RECLAIM, 0);
+	if (!cbt_wq) {
+		cbt_completion_exit();
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Detach everything and wait until every tracker is freed. */
@@ -769,6 +761,5 @@ void cbt_tracker_exit(void)
 		tracker_unpublish(t);
 	mutex_unlock(&cbt_trackers_mutex);
 	destroy_workqueue(cbt_wq);	/* runs every queued tracker_free */
-	mempool_destroy(cbt_hook_pool);
-	kmem_cache_destroy(cbt_hook_cache);
+	cbt_completion_exit();
 }

@@ -6,6 +6,7 @@
 #define CBT_TRACKER_H
 
 #include <linux/blkdev.h>
+#include <linux/hash.h>
 #include <linux/jump_label.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
@@ -27,7 +28,7 @@ struct cbt_inflight {
 struct cbt_cow;
 
 struct cbt_tracker {
-	struct hlist_node hash_node;	/* cbt_hash bucket: RCU readers */
+	struct hlist_node hash_node;	/* cbt_tracker_hash bucket: RCU readers */
 	struct list_head list_node;	/* cbt_trackers, under cbt_trackers_mutex */
 	struct kref ref;		/* the tables' reference + ioctl users */
 
@@ -55,12 +56,25 @@ struct cbt_tracker {
 	struct cbt_cow __rcu *cow;
 
 	struct cbt_inflight __percpu *inflight;
-	bool draining;			/* a waiter sleeps on @drain_wq */
-	wait_queue_head_t drain_wq;
 	struct work_struct free_work;
 };
 
 DECLARE_STATIC_KEY_FALSE(cbt_tracking_active);
+
+/* Trackers by disk; writers walk a bucket under RCU. */
+#define CBT_HASH_BITS		6
+extern struct hlist_head cbt_tracker_hash[1 << CBT_HASH_BITS];
+
+/*
+ * May @disk be tracked? False means surely not: its bucket is empty (one
+ * hash and one load, no RCU section; a tracker published concurrently is
+ * found by the next bio, attach drains the ones before). The hook asks this
+ * first, for every write on the machine.
+ */
+static __always_inline bool cbt_disk_maybe_tracked(struct gendisk *disk)
+{
+	return !hlist_empty(&cbt_tracker_hash[hash_ptr(disk, CBT_HASH_BITS)]);
+}
 
 /*
  * Write path, in any context that may submit a bio. cbt_hook_write() runs
