@@ -17,8 +17,8 @@
  * The hook is in place only while something is tracked: every tracker
  * holds a reference on it (cbt_intercept_get/put), and when the last one is
  * freed the hook is unregistered, so a loaded module with nothing to track
- * costs the machine nothing. While it is in place, a bio to an untracked
- * disk costs the trampoline and one hash lookup.
+ * costs the machine nothing. While it is in place, a write to an untracked
+ * disk costs the trampoline and a test of one (empty) hash bucket.
  *
  * The callback is called straight from ftrace's trampoline, without
  * ftrace's recursion guard: it never calls the function it hooks, and what
