@@ -77,8 +77,11 @@ static void notrace cbt_ftrace_callback(unsigned long ip,
 {
 	struct bio *bio;
 
-	if (!static_branch_unlikely(&cbt_tracking_active))
-		return;
+	/*
+	 * No static key here: the hook exists only while something is
+	 * tracked, and a key flipped while the callback runs would patch its
+	 * text under every CPU that is in it.
+	 */
 	bio = cbt_ftrace_arg0(fregs);
 	if (unlikely(!bio) || !op_is_write(bio_op(bio)) || !bio->bi_bdev)
 		return;

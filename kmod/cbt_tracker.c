@@ -40,8 +40,6 @@
 #define CBT_SWEEP_KEEP		128	/* generations kept answerable by a sweep */
 #define CBT_DRAIN_DEFAULT_MS	30000
 
-DEFINE_STATIC_KEY_FALSE(cbt_tracking_active);
-
 /*
  * cbt_trackers_mutex protects the tracker list and the hash table's
  * membership (writers walk the hash under RCU, never take this mutex).
@@ -534,7 +532,6 @@ static void tracker_unpublish(struct cbt_tracker *t)
 	set_bit(CBT_TRACKER_DETACHED, &t->flags);
 	hash_del_rcu(&t->hash_node);
 	list_del(&t->list_node);
-	static_branch_dec(&cbt_tracking_active);
 	cbt_tracker_put(t);
 }
 
@@ -637,7 +634,6 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 	get_device(&o.bdev->bd_device);
 	list_add_tail(&t->list_node, &cbt_trackers);
 	hash_add_rcu(cbt_tracker_hash, &t->hash_node, (unsigned long)t->disk);
-	static_branch_inc(&cbt_tracking_active);
 	kref_get(&t->ref);
 	*out = t;
 	pr_info("cbt: tracking %pg (%u:%u) as %pUb, %u-byte blocks\n", o.bdev,

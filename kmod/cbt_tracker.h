@@ -7,7 +7,6 @@
 
 #include <linux/blkdev.h>
 #include <linux/hash.h>
-#include <linux/jump_label.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/uuid.h>
@@ -58,8 +57,6 @@ struct cbt_tracker {
 	struct cbt_inflight __percpu *inflight;
 	struct work_struct free_work;
 };
-
-DECLARE_STATIC_KEY_FALSE(cbt_tracking_active);
 
 /* Trackers by disk; writers walk a bucket under RCU. */
 #define CBT_HASH_BITS		6
