@@ -314,7 +314,7 @@ assert s["store_used"] > 8 << 20, s'
 	cbt attach "$A"
 	snap "$A" --store "$BATS_TEST_TMPDIR/store:80M"
 	fio --name=v --filename="$A" --rw=randwrite --bs=4k --direct=1 --ioengine=libaio \
-		--iodepth=32 --size=64M --verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--iodepth=32 --size=64M --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 \
 		--output="$BATS_TEST_TMPDIR/fio.out" &
 	BGPID=$!
 	sleep 3
