@@ -9,8 +9,8 @@
  * not 64. The write hook asks cbt_cow_wanted() about every write to a
  * member, and only when it says yes sends the write to cbt_cow_hold().
  * When the write's chunks are wholly copied (the steady state), or its
- * pieces are (an RCU lookup of the chunk), that is a few bit tests and the
- * write goes on. Otherwise, when the submitter may sleep (process context,
+ * pieces are (a lockless look in the chunk table, cbt_chunks.h), that is a
+ * few bit tests and the write goes on. Otherwise, when the submitter may sleep (process context,
  * no current->bio_list, not REQ_NOWAIT) it copies the missing pieces itself
  * before the write goes on: no hand-off, no context switch.
  * In every other case, and while the set is still being taken, the bio is
@@ -30,12 +30,8 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/hash.h>
-#include <linux/highmem.h>
 #include <linux/mempool.h>
-#include <linux/mm.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include "cbt_intercept.h"
 #include "cbt_snapshot.h"
 
@@ -84,7 +80,7 @@ static bool pieces_preserved(struct cbt_cow *cow, u64 chunk, u64 pos, u64 end)
 
 	if (test_bit(chunk, cow->copied))
 		return true;
-	c = xa_load(&cow->slots, chunk);
+	c = cbt_chunks_find(&cow->chunks, chunk);
 	if (!c)
 		return false;
 	last = (end - 1 - base) >> CBT_PIECE_SHIFT;
@@ -132,14 +128,14 @@ static bool member_span(struct cbt_cow *cow, sector_t sector, sector_t end,
  * copy-on-write? If so, its bytes of the member are [*pos, *stop).
  */
 static bool cow_needed(struct cbt_cow *cow, sector_t sector, sector_t end,
-		       u64 *pos, u64 *stop)
+		       bool wanted, u64 *pos, u64 *stop)
 {
 	struct cbt_snapset *set = cow->set;
 
 	if (!member_span(cow, sector, end, pos, stop) ||
 	    !cbt_snapset_usable(set))
 		return false;
-	return !test_bit(CBT_SET_READY, &set->flags) ||
+	return !test_bit(CBT_SET_READY, &set->flags) || wanted ||
 	       !range_preserved(cow, *pos, *stop);
 }
 
@@ -147,18 +143,19 @@ bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end)
 {
 	u64 pos, stop;
 
-	return cow_needed(cow, sector, end, &pos, &stop);
+	return cow_needed(cow, sector, end, false, &pos, &stop);
 }
 
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
-				  sector_t sector, sector_t end,
+				  sector_t sector, sector_t end, bool wanted,
 				  u64 *posp, u64 *endp)
 {
 	struct cbt_snapset *set = cow->set;
 	struct cbt_cow_work *w;
 	u64 pos, stop;
 
-	if (!cow_needed(cow, sector, end, &pos, &stop))
+	/* A copy finds pieces preserved meanwhile and leaves them be. */
+	if (!cow_needed(cow, sector, end, wanted, &pos, &stop))
 		return CBT_COW_PASS;
 
 	/* The set outlives the hook's RCU section while it is published. */
@@ -185,7 +182,7 @@ enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
 	return CBT_COW_QUEUED;
 }
 
-static void copy_range(struct cbt_cow *cow, u64 pos, u64 end)
+void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end)
 {
 	struct cbt_snapset *set = cow->set;
 	struct rw_semaphore *lock;
@@ -203,11 +200,10 @@ static void copy_range(struct cbt_cow *cow, u64 pos, u64 end)
 	}
 }
 
-void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end)
+void cbt_cow_copy_end(struct cbt_cow *cow)
 {
 	struct cbt_snapset *set = cow->set;
 
-	copy_range(cow, pos, end);
 	if (atomic_dec_and_test(&set->copiers))
 		wake_up_var(&set->copiers);
 	cbt_snapset_put(set);
@@ -220,33 +216,26 @@ void cbt_cow_quiesce(struct cbt_snapset *set)
 
 /* ---- copies ------------------------------------------------------------- */
 
-/* The chunk's slot and piece map, made on its first copy. */
+/* The chunk's record with its slot, given on its first copy. */
 static struct cbt_chunk *chunk_get(struct cbt_cow *cow, u64 chunk)
 {
+	struct cbt_chunk *c = cbt_chunks_get(&cow->chunks, chunk);
 	struct cbt_snapset *set = cow->set;
-	unsigned int pieces = 1u << (cow->chunk_shift - CBT_PIECE_SHIFT);
-	struct cbt_chunk *c = xa_load(&cow->slots, chunk);
+	bool low;
 	s64 slot;
-	int ret;
 
-	if (c)
+	if (!c)
+		return ERR_PTR(-ENOMEM);
+	if (c->slot != CBT_NO_SLOT)
 		return c;
-	slot = cbt_store_alloc(&set->store);
+	slot = cbt_store_alloc(&set->store, &low);
 	if (slot < 0) {
 		cbt_snapset_fail(set, CBT_SET_OVERFLOW, -ENOSPC);
 		return ERR_PTR(slot);
 	}
-	cbt_snapset_check_space(set);
-	c = kzalloc(struct_size(c, have, BITS_TO_LONGS(pieces)), GFP_NOIO);
-	if (!c)
-		return ERR_PTR(-ENOMEM);
+	if (low)
+		cbt_snapset_check_space(set);
 	c->slot = slot;
-	/* Published with release semantics: lockless readers see it whole. */
-	ret = xa_err(xa_store(&cow->slots, chunk, c, GFP_NOIO));
-	if (ret) {
-		kfree(c);
-		return ERR_PTR(ret);
-	}
 	atomic64_inc(&set->chunks_copied);
 	return c;
 }
@@ -258,20 +247,12 @@ static int copy_pieces(struct cbt_cow *cow, u64 chunk, struct cbt_chunk *c,
 	u64 off = (u64)a << CBT_PIECE_SHIFT;
 	unsigned int len = min_t(u64, (u64)(b - a) << CBT_PIECE_SHIFT,
 				 chunk_bytes(cow, chunk) - off);
-	unsigned int noio, p;
-	void *buf;
+	unsigned int p;
 	int ret;
 
-	noio = memalloc_noio_save();
-	buf = kvmalloc(len, GFP_KERNEL);
-	memalloc_noio_restore(noio);
-	if (!buf)
-		return -ENOMEM;
-	ret = cbt_bio_rw(cow->origin, (chunk_start(cow, chunk) + off) >> SECTOR_SHIFT,
-			 buf, len, false);
-	if (!ret)
-		ret = cbt_store_write(&cow->set->store, c->slot, off, buf, len);
-	kvfree(buf);
+	ret = cbt_store_preserve(&cow->set->store, c->slot, off, cow->origin,
+				 (chunk_start(cow, chunk) + off) >> SECTOR_SHIFT,
+				 len);
 	if (ret)
 		return ret;
 	smp_mb__before_atomic();	/* the data before the bits */
@@ -321,12 +302,7 @@ fail:
 
 void cbt_cow_free_chunks(struct cbt_cow *cow)
 {
-	struct cbt_chunk *c;
-	unsigned long i;
-
-	xa_for_each(&cow->slots, i, c)
-		kfree(c);
-	xa_destroy(&cow->slots);
+	cbt_chunks_free(&cow->chunks);
 }
 
 static void cow_work_fn(struct work_struct *work)
@@ -338,7 +314,7 @@ static void cow_work_fn(struct work_struct *work)
 	/* A write that came while the set was being taken waits for the instant. */
 	wait_event(set->ready_wq, test_bit(CBT_SET_READY, &set->flags) ||
 				  test_bit(CBT_SET_DEAD, &set->flags));
-	copy_range(cow, w->pos, w->end);
+	cbt_cow_copy_range(cow, w->pos, w->end);
 	cbt_resubmit_bio(w->bio);
 	mempool_free(w, cow_work_pool);
 	cbt_snapset_put(set);

@@ -40,30 +40,6 @@ static struct bio_set cbt_image_bioset;
 static struct kmem_cache *image_work_cache;
 static mempool_t *image_work_pool;
 
-/* Copy between the clone's pages and bytes from @off of store slot @slot. */
-static int store_io(struct cbt_cow *cow, struct bio *clone, u64 slot,
-		    unsigned int off, bool write)
-{
-	struct cbt_store *store = &cow->set->store;
-	struct bvec_iter iter;
-	struct bio_vec bv;
-	int ret = 0;
-
-	bio_for_each_segment(bv, clone, iter) {
-		void *p = kmap_local_page(bv.bv_page) + bv.bv_offset;
-
-		if (write)
-			ret = cbt_store_write(store, slot, off, p, bv.bv_len);
-		else
-			ret = cbt_store_read(store, slot, off, p, bv.bv_len);
-		kunmap_local(p);
-		if (ret)
-			break;
-		off += bv.bv_len;
-	}
-	return ret;
-}
-
 /* A clone of bytes [pos, end) of @bio, on the origin. */
 static struct bio *clone_range(struct cbt_cow *cow, struct bio *bio, u64 pos,
 			       u64 end)
@@ -86,7 +62,7 @@ static int image_chunk_read(struct cbt_cow *cow, struct bio *bio, u64 chunk,
 			    u64 pos, u64 end)
 {
 	u64 base = chunk << cow->chunk_shift, next;
-	struct cbt_chunk *c = xa_load(&cow->slots, chunk);
+	struct cbt_chunk *c = cbt_chunks_find(&cow->chunks, chunk);
 	struct bio *clone;
 	bool have;
 	int ret = 0;
@@ -104,7 +80,8 @@ static int image_chunk_read(struct cbt_cow *cow, struct bio *bio, u64 chunk,
 		if (!clone)
 			return -ENOMEM;
 		if (have) {
-			ret = store_io(cow, clone, c->slot, pos - base, false);
+			ret = cbt_store_bio(&cow->set->store, c->slot,
+					    pos - base, clone);
 		} else {
 			clone->bi_opf = REQ_OP_READ;
 			ret = submit_bio_wait(clone);
@@ -124,15 +101,15 @@ static int image_chunk_write(struct cbt_cow *cow, struct bio *bio, u64 chunk,
 	int ret;
 
 	ret = cbt_cow_copy_locked(cow, chunk, pos, end);
-	c = xa_load(&cow->slots, chunk);
-	if (!ret && !c)
+	c = cbt_chunks_find(&cow->chunks, chunk);
+	if (!ret && (!c || c->slot == CBT_NO_SLOT))
 		ret = -EIO;
 	if (ret)
 		return ret;
 	clone = clone_range(cow, bio, pos, end);
 	if (!clone)
 		return -ENOMEM;
-	ret = store_io(cow, clone, c->slot, pos - base, true);
+	ret = cbt_store_bio(&cow->set->store, c->slot, pos - base, clone);
 	bio_put(clone);
 	return ret;
 }

@@ -56,7 +56,7 @@ static long handlers_active(void)
 static noinline void cbt_submit_bio_noacct(struct bio *bio)
 {
 	/* A write taken for copy-on-write is submitted again by its worker. */
-	if (!cbt_track_write(bio))
+	if (!cbt_track_write(bio, true))
 		submit_bio_noacct(bio);
 	this_cpu_dec(cbt_handlers_active);
 	barrier();
@@ -65,7 +65,7 @@ static noinline void cbt_submit_bio_noacct(struct bio *bio)
 /* Same rule: the call must come from inside the module. */
 noinline void cbt_resubmit_bio(struct bio *bio)
 {
-	if (!cbt_track_write(bio))
+	if (!cbt_track_write(bio, false))
 		submit_bio_noacct(bio);
 	barrier();
 }

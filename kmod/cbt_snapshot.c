@@ -68,18 +68,10 @@ void cbt_snapset_fail(struct cbt_snapset *set, int bit, int error)
 	raise_event(set);
 }
 
-static bool space_low(struct cbt_snapset *set)
-{
-	unsigned int files;
-	u64 cap, used;
-
-	cbt_store_usage(&set->store, &cap, &used, &files);
-	return (cap - used) * 100 < cap * set->low_space;
-}
-
 void cbt_snapset_check_space(struct cbt_snapset *set)
 {
-	if (!test_bit(CBT_SET_LOW_SPACE, &set->flags) && space_low(set) &&
+	if (!test_bit(CBT_SET_LOW_SPACE, &set->flags) &&
+	    cbt_store_low(&set->store) &&
 	    !test_and_set_bit(CBT_SET_LOW_SPACE, &set->flags))
 		raise_event(set);
 }
@@ -136,12 +128,14 @@ static struct cbt_cow *cow_alloc(struct cbt_snapset *set,
 	cow->chunk_shift = ilog2(block_size);
 	cow->nr_chunks = DIV_ROUND_UP_ULL(bytes, block_size);
 	cow->index = index;
-	xa_init(&cow->slots);
 	for (i = 0; i < CBT_COW_LOCKS; i++)
 		init_rwsem(&cow->locks[i]);
 	cow->copied = kvcalloc(BITS_TO_LONGS(cow->nr_chunks),
 			       sizeof(unsigned long), GFP_KERNEL);
-	if (!cow->copied) {
+	if (!cow->copied ||
+	    cbt_chunks_init(&cow->chunks, cow->nr_chunks,
+			    block_size >> CBT_PIECE_SHIFT)) {
+		kvfree(cow->copied);
 		kfree(cow);
 		return NULL;
 	}
@@ -343,7 +337,7 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 	ret = gather_members(set, m, count);
 	for (i = 0; i < set->nr; i++)
 		shift = max(shift, set->members[i]->chunk_shift);
-	cbt_store_init(&set->store, shift);
+	cbt_store_init(&set->store, shift, low_space);
 	if (!ret)
 		ret = check_store(set, store);
 	if (!ret)
@@ -421,7 +415,7 @@ int cbt_snapset_grow(u32 id, struct file *store)
 	}
 	if (!ret) {
 		/* Still low: the event comes again, so a watcher grows again. */
-		if (!space_low(set))
+		if (!cbt_store_low(&set->store))
 			clear_bit(CBT_SET_LOW_SPACE, &set->flags);
 		raise_event(set);
 	}
@@ -649,21 +643,13 @@ void cbt_snapset_show(struct seq_file *m)
 
 int cbt_snapshot_init(void)
 {
-	int ret = cbt_store_module_init();
+	int ret = cbt_cow_init();
 
 	if (ret)
 		return ret;
-	ret = cbt_cow_init();
-	if (ret)
-		goto exit_store;
 	ret = cbt_image_init();
 	if (ret)
-		goto exit_cow;
-	return 0;
-exit_cow:
-	cbt_cow_exit();
-exit_store:
-	cbt_store_module_exit();
+		cbt_cow_exit();
 	return ret;
 }
 

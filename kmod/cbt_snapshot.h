@@ -13,7 +13,7 @@
 #include <linux/workqueue.h>
 #include <linux/rwsem.h>
 #include <linux/wait.h>
-#include <linux/xarray.h>
+#include "cbt_chunks.h"
 #include "cbt_ioctl.h"
 #include "cbt_store.h"
 
@@ -22,12 +22,6 @@ struct cbt_snapset;
 
 #define CBT_COW_LOCKS		64	/* hashed chunk locks per member */
 #define CBT_PIECE_SHIFT		12	/* copy-on-write unit inside a chunk */
-
-/* A chunk some of whose old data is preserved (in cbt_cow.slots). */
-struct cbt_chunk {
-	u64 slot;			/* its store slot, one chunk long */
-	unsigned long have[];		/* pieces in the store; bits only get set */
-};
 
 /* Bits in cbt_snapset.flags. */
 enum {
@@ -53,8 +47,8 @@ struct cbt_cow {
 
 	/* Chunks whose old data is wholly in the store: lock-free tests. */
 	unsigned long *copied;
-	/* chunk -> struct cbt_chunk; added under the chunk's lock, RCU readers */
-	struct xarray slots;
+	/* chunk -> slot and pieces preserved; made under the chunk's lock */
+	struct cbt_chunk_table chunks;
 	/*
 	 * Chunk locks, hashed by chunk number: a copy takes its chunk's lock
 	 * for writing, an image read of a chunk not yet copied takes it for
@@ -111,16 +105,22 @@ enum cbt_cow_verdict {
 bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end);
 /*
  * Called from the write hook under rcu_read_lock for a write to sectors
- * [sector, end) of @cow's disk; never sleeps. CBT_COW_COPY (the submitter
- * may sleep) comes with a set reference and the member's byte range: the
- * caller, out of its RCU section, calls cbt_cow_copy_range(), which drops
- * the reference.
+ * [sector, end) of @cow's disk; never sleeps. @wanted: cbt_cow_wanted()
+ * said yes a moment ago, so the pieces are not tested again. CBT_COW_COPY
+ * (the submitter may sleep) comes with a set reference and the member's
+ * byte range: the caller, out of its RCU section, calls
+ * cbt_cow_copy_range(), then cbt_cow_copy_end(), which drops the reference.
  */
 enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
-				  sector_t sector, sector_t end,
+				  sector_t sector, sector_t end, bool wanted,
 				  u64 *pos, u64 *stop);
-/* The writer's own copy after CBT_COW_COPY; drops what the verdict took. */
+/*
+ * The writer's own copy after CBT_COW_COPY: when it returns, the range is
+ * preserved or the set has failed. Then, once the writer no longer needs
+ * @cow, cbt_cow_copy_end() drops what the verdict took.
+ */
 void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end);
+void cbt_cow_copy_end(struct cbt_cow *cow);
 /* Teardown, once the hook no longer sees the set: wait for writers' copies. */
 void cbt_cow_quiesce(struct cbt_snapset *set);
 /*

@@ -11,22 +11,18 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/file.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
-#include <linux/vmalloc.h>
+#include <linux/percpu.h>
 #include <linux/fs.h>
 #include "cbt_store.h"
-
-#define CBT_IO_RESERVE		16
-
-/* Our own bios: never waiting on a pool the submitter's bio came from. */
-static struct bio_set cbt_io_bioset;
 
 struct cbt_bio_wait {
 	struct completion done;
 	blk_status_t status;
 };
 
-static void cbt_bio_rw_end(struct bio *bio)
+static void cbt_bio_wait_end(struct bio *bio)
 {
 	struct cbt_bio_wait *w = bio->bi_private;
 
@@ -34,49 +30,26 @@ static void cbt_bio_rw_end(struct bio *bio)
 	complete(&w->done);
 }
 
-int cbt_bio_rw(struct block_device *bdev, sector_t sector, void *buf,
-	       unsigned int len, bool write)
+/* Called from here, not through submit_bio(): the write hook lets it pass. */
+static int submit_wait(struct bio *bio)
 {
-	unsigned int nr = DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE);
 	struct cbt_bio_wait w;
-	unsigned int done = 0;
-	struct bio *bio;
 
-	bio = bio_alloc_bioset(bdev, nr, write ? REQ_OP_WRITE : REQ_OP_READ,
-			       GFP_NOIO, &cbt_io_bioset);
-	bio->bi_iter.bi_sector = sector;
-	while (done < len) {
-		void *p = buf + done;
-		unsigned int n = min_t(unsigned int, len - done,
-				       PAGE_SIZE - offset_in_page(p));
-		struct page *page = is_vmalloc_addr(p) ? vmalloc_to_page(p) :
-							 virt_to_page(p);
-
-		if (bio_add_page(bio, page, n, offset_in_page(p)) != n) {
-			bio_put(bio);
-			return -EIO;
-		}
-		done += n;
-	}
-	if (write && is_vmalloc_addr(buf))
-		flush_kernel_vmap_range(buf, len);
 	init_completion(&w.done);
 	bio->bi_private = &w;
-	bio->bi_end_io = cbt_bio_rw_end;
-	/* Called from here, not through submit_bio(): the hook lets it pass. */
+	bio->bi_end_io = cbt_bio_wait_end;
 	submit_bio_noacct(bio);
 	wait_for_completion_io(&w.done);
-	bio_put(bio);
-	if (!write && is_vmalloc_addr(buf))
-		invalidate_kernel_vmap_range(buf, len);
 	return blk_status_to_errno(w.status);
 }
 
-void cbt_store_init(struct cbt_store *s, unsigned int slot_shift)
+void cbt_store_init(struct cbt_store *s, unsigned int slot_shift,
+		    unsigned int low_pct)
 {
 	memset(s, 0, sizeof(*s));
 	spin_lock_init(&s->lock);
 	s->slot_shift = slot_shift;
+	s->low_pct = low_pct;
 }
 
 struct block_device *cbt_store_file_bdev(struct file *file)
@@ -137,15 +110,32 @@ void cbt_store_release(struct cbt_store *s)
 	s->capacity = 0;
 }
 
-s64 cbt_store_alloc(struct cbt_store *s)
+/* Under @s->lock. */
+static bool space_low(struct cbt_store *s)
+{
+	return (s->capacity - s->used) * 100 < s->capacity * s->low_pct;
+}
+
+s64 cbt_store_alloc(struct cbt_store *s, bool *low)
 {
 	s64 slot = -ENOSPC;
 
 	spin_lock(&s->lock);
 	if (s->used < s->capacity)
 		slot = s->used++;
+	*low = space_low(s);
 	spin_unlock(&s->lock);
 	return slot;
+}
+
+bool cbt_store_low(struct cbt_store *s)
+{
+	bool low;
+
+	spin_lock(&s->lock);
+	low = space_low(s);
+	spin_unlock(&s->lock);
+	return low;
 }
 
 void cbt_store_usage(struct cbt_store *s, u64 *capacity, u64 *used,
@@ -178,46 +168,162 @@ static struct file *slot_place(struct cbt_store *s, u64 slot, loff_t *pos,
 	return file;
 }
 
-static int store_rw(struct cbt_store *s, u64 slot, unsigned int off,
-		    void *buf, size_t len, bool write)
+int cbt_store_bio(struct cbt_store *s, u64 slot, unsigned int off,
+		  struct bio *bio)
 {
+	bool write = op_is_write(bio_op(bio));
 	struct block_device *bdev;
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	struct file *file;
 	loff_t pos;
-	struct file *file = slot_place(s, slot, &pos, &bdev);
-	ssize_t n;
+	int ret = 0;
 
+	file = slot_place(s, slot, &pos, &bdev);
 	if (!file)
 		return -EIO;
 	pos += off;
-	if (bdev)	/* aligned: the store's block size is checked at add */
-		return cbt_bio_rw(bdev, pos >> SECTOR_SHIFT, buf, len, write);
-	if (write)
-		n = kernel_write(file, buf, len, &pos);
-	else
-		n = kernel_read(file, buf, len, &pos);
-	if (n == len)
-		return 0;
-	return n < 0 ? n : -EIO;
+	if (bdev) {	/* aligned: the store's block size is checked at add */
+		bio_set_dev(bio, bdev);
+		bio->bi_iter.bi_sector = pos >> SECTOR_SHIFT;
+		return submit_wait(bio);
+	}
+	bio_for_each_segment(bv, bio, iter) {
+		void *p = kmap_local_page(bv.bv_page) + bv.bv_offset;
+		ssize_t n;
+
+		if (write)
+			n = kernel_write(file, p, bv.bv_len, &pos);
+		else
+			n = kernel_read(file, p, bv.bv_len, &pos);
+		kunmap_local(p);
+		if (n != bv.bv_len) {
+			ret = n < 0 ? n : -EIO;
+			break;
+		}
+	}
+	return ret;
 }
 
-int cbt_store_read(struct cbt_store *s, u64 slot, unsigned int off,
-		   void *buf, size_t len)
+/* ---- preserving old data -------------------------------------------- */
+
+/*
+ * One page per CPU kept for copies. A copy's pages are filled by its read
+ * of the origin before anything else sees them, so a page can go from one
+ * copy to the next as it is: a fresh one would be zeroed first
+ * (init_on_alloc) and cost the allocator's work on every first write.
+ */
+static DEFINE_PER_CPU(struct page *, cbt_copy_spare);
+
+static struct page *copy_page_get(void)
 {
-	return store_rw(s, slot, off, buf, len, false);
+	struct page *page = this_cpu_xchg(cbt_copy_spare, NULL);
+
+	return page ? page : alloc_page(GFP_NOIO);
 }
 
-int cbt_store_write(struct cbt_store *s, u64 slot, unsigned int off,
-		    const void *buf, size_t len)
+static void copy_page_put(struct page *page)
 {
-	return store_rw(s, slot, off, (void *)buf, len, true);
+	if (this_cpu_cmpxchg(cbt_copy_spare, NULL, page))
+		__free_page(page);
 }
 
-int cbt_store_module_init(void)
+/*
+ * Write the @nr pages in @bvec at @off within @slot; @bio is an
+ * uninitialised one to do it with.
+ */
+static int store_write_pages(struct cbt_store *s, u64 slot, unsigned int off,
+			     struct bio *bio, struct bio_vec *bvec,
+			     unsigned int nr)
 {
-	return bioset_init(&cbt_io_bioset, CBT_IO_RESERVE, 0, BIOSET_NEED_BVECS);
+	struct block_device *bdev;
+	struct file *file;
+	unsigned int i;
+	loff_t pos;
+	int ret = 0;
+
+	file = slot_place(s, slot, &pos, &bdev);
+	if (!file)
+		return -EIO;
+	pos += off;
+	if (bdev) {
+		bio_init(bio, bdev, bvec, nr, REQ_OP_WRITE);
+		bio->bi_iter.bi_sector = pos >> SECTOR_SHIFT;
+		for (i = 0; i < nr; i++)
+			__bio_add_page(bio, bvec[i].bv_page, bvec[i].bv_len, 0);
+		ret = submit_wait(bio);
+		bio_uninit(bio);
+		return ret;
+	}
+	for (i = 0; i < nr && !ret; i++) {
+		void *p = kmap_local_page(bvec[i].bv_page);
+		ssize_t n = kernel_write(file, p, bvec[i].bv_len, &pos);
+
+		kunmap_local(p);
+		if (n != bvec[i].bv_len)
+			ret = n < 0 ? n : -EIO;
+	}
+	return ret;
+}
+
+/* One batch of cbt_store_preserve(): at most CBT_COPY_PAGES pages. */
+static int preserve_batch(struct cbt_store *s, u64 slot, unsigned int off,
+			  struct block_device *origin, sector_t sector,
+			  unsigned int len)
+{
+	struct bio_vec bvec[CBT_COPY_PAGES];
+	unsigned int nr = DIV_ROUND_UP(len, PAGE_SIZE), added, i;
+	struct bio bio;
+	int ret = 0;
+
+	bio_init(&bio, origin, bvec, nr, REQ_OP_READ);
+	bio.bi_iter.bi_sector = sector;
+	for (i = 0; i < nr; i++) {
+		struct page *page = copy_page_get();
+
+		if (!page) {
+			ret = -ENOMEM;
+			break;
+		}
+		__bio_add_page(&bio, page, min_t(unsigned int, len - i * PAGE_SIZE,
+						 PAGE_SIZE), 0);
+	}
+	added = bio.bi_vcnt;
+	if (!ret)
+		ret = submit_wait(&bio);
+	bio_uninit(&bio);
+	/* The read leaves the vector table as it was built. */
+	if (!ret)
+		ret = store_write_pages(s, slot, off, &bio, bvec, nr);
+	for (i = 0; i < added; i++)
+		copy_page_put(bvec[i].bv_page);
+	return ret;
+}
+
+int cbt_store_preserve(struct cbt_store *s, u64 slot, unsigned int off,
+		       struct block_device *origin, sector_t sector,
+		       unsigned int len)
+{
+	unsigned int n;
+	int ret = 0;
+
+	for (; len && !ret; len -= n) {
+		n = min_t(unsigned int, len, CBT_COPY_PAGES * PAGE_SIZE);
+		ret = preserve_batch(s, slot, off, origin, sector, n);
+		off += n;
+		sector += n >> SECTOR_SHIFT;
+	}
+	return ret;
 }
 
 void cbt_store_module_exit(void)
 {
-	bioset_exit(&cbt_io_bioset);
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct page *page = per_cpu(cbt_copy_spare, cpu);
+
+		if (page)
+			__free_page(page);
+	}
 }

@@ -11,6 +11,7 @@
 #include <linux/types.h>
 
 #define CBT_STORE_MAX_FILES	64
+#define CBT_COPY_PAGES		16	/* pages per copy bio: 64 KiB */
 
 struct cbt_store {
 	/*
@@ -25,34 +26,39 @@ struct cbt_store {
 	u64 capacity;		/* slots in all files */
 	u64 used;		/* slots handed out */
 	unsigned int slot_shift;	/* log2(slot size in bytes) */
+	unsigned int low_pct;	/* space is low below this share free */
 };
 
-void cbt_store_init(struct cbt_store *s, unsigned int slot_shift);
+void cbt_store_init(struct cbt_store *s, unsigned int slot_shift,
+		    unsigned int low_pct);
 /* Take over a reference to @file; -EINVAL when it cannot serve as a store. */
 int cbt_store_add(struct cbt_store *s, struct file *file);
 void cbt_store_release(struct cbt_store *s);
-/* A fresh slot, or -ENOSPC. */
-s64 cbt_store_alloc(struct cbt_store *s);
+/* A fresh slot, or -ENOSPC; *@low: space is low after it. */
+s64 cbt_store_alloc(struct cbt_store *s, bool *low);
+/* Is less than the low share of the store free? */
+bool cbt_store_low(struct cbt_store *s);
 void cbt_store_usage(struct cbt_store *s, u64 *capacity, u64 *used,
 		     unsigned int *files);
-/* Copy @len bytes at @off within @slot from or to @buf (process context). */
-int cbt_store_read(struct cbt_store *s, u64 slot, unsigned int off,
-		   void *buf, size_t len);
-int cbt_store_write(struct cbt_store *s, u64 slot, unsigned int off,
-		    const void *buf, size_t len);
+/*
+ * Read or write (by its op) the data of @bio at byte @off within @slot, in
+ * process context. On a block device the bio itself goes there (its device
+ * and sector are changed); on a file its pages are copied through the VFS.
+ */
+int cbt_store_bio(struct cbt_store *s, u64 slot, unsigned int off,
+		  struct bio *bio);
+/*
+ * Preserve @len bytes (a multiple of the logical block size) at @sector of
+ * @origin in @slot from byte @off: read them, then write them to the store.
+ * Process context; the reads and writes pass the write hook unseen.
+ */
+int cbt_store_preserve(struct cbt_store *s, u64 slot, unsigned int off,
+		       struct block_device *origin, sector_t sector,
+		       unsigned int len);
 /* The block device a store file's I/O lands on, if any (for exclusion). */
 struct block_device *cbt_store_file_bdev(struct file *file);
 
-/*
- * Synchronous I/O of @len bytes at @sector of @bdev to or from @buf (any
- * kernel address: kmalloc, vmalloc or a mapped page). Submitted from inside
- * the module, so the write hook lets it pass unseen: neither the store's
- * writes nor copy-on-write's reads are tracked or copied.
- */
-int cbt_bio_rw(struct block_device *bdev, sector_t sector, void *buf,
-	       unsigned int len, bool write);
-
-int cbt_store_module_init(void);
+/* Module unload: the pages kept for copies. */
 void cbt_store_module_exit(void);
 
 #endif /* CBT_STORE_H */

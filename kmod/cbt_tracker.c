@@ -150,10 +150,12 @@ static __always_inline void mark_trackers(struct gendisk *disk, struct bio *bio,
  * A write to a volume in a live snapshot set may first need the old data
  * of its chunks preserved. Either copy-on-write takes the bio (it is not
  * marked now but when it comes back through here, after the instant), or
- * it asks the caller to copy (*cowp is set), or the write goes on.
+ * it asks the caller to copy (*cowp is set), or the write goes on. @done:
+ * a member the caller has just copied the write's range for.
  */
 static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
-				      sector_t sector, sector_t end,
+				      sector_t sector, sector_t end, bool wanted,
+				      const struct cbt_cow *done,
 				      struct cbt_cow **cowp, u64 *pos, u64 *stop)
 {
 	enum cbt_cow_verdict v;
@@ -164,9 +166,9 @@ static enum cbt_cow_verdict cow_check(struct gendisk *disk, struct bio *bio,
 		if (t->disk != disk)
 			continue;
 		cow = rcu_dereference(t->cow);
-		if (!cow)
+		if (!cow || cow == done)
 			continue;
-		v = cbt_cow_hold(cow, bio, sector, end, pos, stop);
+		v = cbt_cow_hold(cow, bio, sector, end, wanted, pos, stop);
 		if (v == CBT_COW_COPY)
 			*cowp = cow;
 		if (v != CBT_COW_PASS)
@@ -222,12 +224,12 @@ bool cbt_hook_write(struct bio *bio)
 	return wait;
 }
 
-bool cbt_track_write(struct bio *bio)
+bool cbt_track_write(struct bio *bio, bool wanted)
 {
 	struct gendisk *disk = bio->bi_bdev->bd_disk;
 	enum cbt_cow_verdict v;
 	sector_t sector, nr;
-	struct cbt_cow *cow;
+	struct cbt_cow *cow, *done = NULL;
 	u64 pos, stop;
 
 	if (!write_span(bio, &sector, &nr))
@@ -235,14 +237,23 @@ bool cbt_track_write(struct bio *bio)
 
 	for (;;) {
 		rcu_read_lock();
-		v = cow_check(disk, bio, sector, sector + nr, &cow, &pos, &stop);
+		v = cow_check(disk, bio, sector, sector + nr, wanted, done,
+			      &cow, &pos, &stop);
 		if (v == CBT_COW_PASS)
 			mark_trackers(disk, bio, sector, sector + nr);
 		rcu_read_unlock();
+		/* Held until here: @done cannot be freed and its address reused. */
+		if (done)
+			cbt_cow_copy_end(done);
 		if (v != CBT_COW_COPY)
 			return v == CBT_COW_QUEUED;
-		/* Copy here, then look again: another set may want a copy too. */
+		/*
+		 * Copy here, then look again: another set may want a copy too.
+		 * This one's range is now preserved, or the set has failed.
+		 */
 		cbt_cow_copy_range(cow, pos, stop);
+		wanted = false;
+		done = cow;
 	}
 }
 

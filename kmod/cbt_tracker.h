@@ -81,10 +81,11 @@ static __always_inline bool cbt_disk_maybe_tracked(struct gendisk *disk)
  * nothing and returns true, and the bio must go through
  * cbt_track_write() instead, which may copy old data first (sleeping only
  * where the submitter may) and returns true when copy-on-write took the
- * bio to submit it later.
+ * bio to submit it later. @wanted: the hook found a copy wanted a moment
+ * ago (so the first look does not test the pieces again).
  */
 bool cbt_hook_write(struct bio *bio);
-bool cbt_track_write(struct bio *bio);
+bool cbt_track_write(struct bio *bio, bool wanted);
 /* Record a write made to a snapshot image (sectors relative to the volume). */
 void cbt_tracker_mark_range(struct cbt_tracker *t, sector_t sector,
 			    sector_t end);

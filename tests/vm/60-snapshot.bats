@@ -101,6 +101,26 @@ image_is_pattern() {
 	cbt snapshot list | grep -q "^$ID ok"
 }
 
+@test "1 MiB chunks: copies larger than one bio's pages, to a device store and to a file store" {
+	new_loop 64M
+	A=$DEV
+	new_loop 80M
+	S=$DEV
+	cbt attach "$A" --block-size 1M
+	for store in "$S" "$BATS_TEST_TMPDIR/store:80M"; do
+		fill_pattern "$A" 64
+		snap "$A" --store "$store" --no-freeze
+		# A 4 KiB piece, a write across two chunks, then every chunk whole.
+		dd if=/dev/urandom of="$A" bs=4k count=1 seek=777 oflag=direct conv=notrunc status=none
+		dd if=/dev/urandom of="$A" bs=300K count=1 seek=$((3 * 1048576 - 102400)) \
+			oflag=seek_bytes,direct conv=notrunc status=none
+		image_is_pattern "${IMAGES[0]}" 64
+		dd if=/dev/urandom of="$A" bs=1M count=64 oflag=direct conv=notrunc status=none
+		image_is_pattern "${IMAGES[0]}" 64
+		cbt snapshot destroy "$ID"
+	done
+}
+
 # wr DEV OFFSET BYTES: one direct write of random data.
 wr() {
 	dd if=/dev/urandom of="$1" bs="$3" count=1 seek="$2" oflag=seek_bytes,direct \
