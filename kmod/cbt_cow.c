@@ -10,9 +10,10 @@
  * member, and only when it says yes sends the write to cbt_cow_hold().
  * When the write's chunks are wholly copied (the steady state), or its
  * pieces are (a lockless look in the chunk table, cbt_chunks.h), that is a
- * few bit tests and the write goes on. Otherwise, when the submitter may sleep (process context,
- * no current->bio_list, not REQ_NOWAIT) it copies the missing pieces itself
- * before the write goes on: no hand-off, no context switch.
+ * few bit tests and the write goes on. Otherwise, when the submitter may
+ * sleep (process context, no current->bio_list, not REQ_NOWAIT) it copies
+ * the missing pieces itself before the write goes on: no hand-off, no
+ * context switch.
  * In every other case, and while the set is still being taken, the bio is
  * handed to the set's workqueue, one work item per bio, and the hook
  * returns at once: nothing sleeps where it must not, which matters for bios

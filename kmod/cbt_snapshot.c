@@ -322,7 +322,6 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 	init_waitqueue_head(&set->event_wq);
 	atomic64_set(&set->chunks_copied, 0);
 	atomic64_set(&set->event_seq, 0);
-	set->low_space = low_space;
 	set->created_ns = ktime_get_real_ns();
 	if (flags & CBT_SNAP_WRITABLE)
 		set_bit(CBT_SET_WRITABLE, &set->flags);
@@ -486,7 +485,7 @@ int cbt_snapset_info(u32 id, struct cbt_snap_info *info,
 	info->chunks_copied = atomic64_read(&set->chunks_copied);
 	info->created_ns = set->created_ns;
 	info->hold_ns = set->hold_ns;
-	info->low_space = set->low_space;
+	info->low_space = set->store.low_pct;
 	for (i = 0; i < min(capacity, set->nr); i++) {
 		struct cbt_cow *cow = set->members[i];
 

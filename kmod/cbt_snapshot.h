@@ -69,7 +69,6 @@ struct cbt_snapset {
 	wait_queue_head_t ready_wq;	/* workers wait for READY or DEAD */
 	struct workqueue_struct *wq;	/* copies and image I/O */
 	struct cbt_store store;
-	unsigned int low_space;		/* percent */
 	u64 created_ns, hold_ns;
 	atomic64_t chunks_copied;
 	/*
