@@ -228,44 +228,6 @@ static void copy_page_put(struct page *page)
 		__free_page(page);
 }
 
-/*
- * Write the @nr pages in @bvec at @off within @slot; @bio is an
- * uninitialised one to do it with.
- */
-static int store_write_pages(struct cbt_store *s, u64 slot, unsigned int off,
-			     struct bio *bio, struct bio_vec *bvec,
-			     unsigned int nr)
-{
-	struct block_device *bdev;
-	struct file *file;
-	unsigned int i;
-	loff_t pos;
-	int ret = 0;
-
-	file = slot_place(s, slot, &pos, &bdev);
-	if (!file)
-		return -EIO;
-	pos += off;
-	if (bdev) {
-		bio_init(bio, bdev, bvec, nr, REQ_OP_WRITE);
-		bio->bi_iter.bi_sector = pos >> SECTOR_SHIFT;
-		for (i = 0; i < nr; i++)
-			__bio_add_page(bio, bvec[i].bv_page, bvec[i].bv_len, 0);
-		ret = submit_wait(bio);
-		bio_uninit(bio);
-		return ret;
-	}
-	for (i = 0; i < nr && !ret; i++) {
-		void *p = kmap_local_page(bvec[i].bv_page);
-		ssize_t n = kernel_write(file, p, bvec[i].bv_len, &pos);
-
-		kunmap_local(p);
-		if (n != bvec[i].bv_len)
-			ret = n < 0 ? n : -EIO;
-	}
-	return ret;
-}
-
 /* One batch of cbt_store_preserve(): at most CBT_COPY_PAGES pages. */
 static int preserve_batch(struct cbt_store *s, u64 slot, unsigned int off,
 			  struct block_device *origin, sector_t sector,
@@ -292,9 +254,14 @@ static int preserve_batch(struct cbt_store *s, u64 slot, unsigned int off,
 	if (!ret)
 		ret = submit_wait(&bio);
 	bio_uninit(&bio);
-	/* The read leaves the vector table as it was built. */
-	if (!ret)
-		ret = store_write_pages(s, slot, off, &bio, bvec, nr);
+	if (!ret) {
+		/* The same pages, as a write (the read left the table as built). */
+		bio_init(&bio, NULL, bvec, nr, REQ_OP_WRITE);
+		for (i = 0; i < nr; i++)
+			__bio_add_page(&bio, bvec[i].bv_page, bvec[i].bv_len, 0);
+		ret = cbt_store_bio(s, slot, off, &bio);
+		bio_uninit(&bio);
+	}
 	for (i = 0; i < added; i++)
 		copy_page_put(bvec[i].bv_page);
 	return ret;
