@@ -8,6 +8,7 @@ setup() {
 	common_setup
 	mkdir -p /tmp/cbt-o /tmp/cbt-i /tmp/cbt-s
 	LOOPS=()
+	STACKED=()
 }
 
 teardown() {
@@ -20,6 +21,10 @@ teardown() {
 		cbt snapshot destroy "$id" || true
 	done
 	nullb_remove cbtsnap
+	for d in "${STACKED[@]}"; do cbt detach "$d" 2>/dev/null || true; done
+	dmsetup remove --noudevsync cbt-slin 2>/dev/null || true
+	vgchange --config "$LVMCONF" -an cbtsvg >/dev/null 2>&1 || true
+	vgremove --config "$LVMCONF" -f cbtsvg >/dev/null 2>&1 || true
 	for l in "${LOOPS[@]}"; do
 		cbt detach "$l" 2>/dev/null || true
 		del_loop "$l"
@@ -119,6 +124,54 @@ image_is_pattern() {
 		image_is_pattern "${IMAGES[0]}" 64
 		cbt snapshot destroy "$ID"
 	done
+}
+
+# stacked_case ORIGIN WRITER MB: snapshot ORIGIN (MB MiB, filled with a
+# pattern), write through WRITER (random 4 KiB writes, then all of it) and
+# check that ORIGIN's image still holds the pattern.
+stacked_case() {
+	local origin=$1 writer=$2 mb=$3 wmb
+	wmb=$(($(blockdev --getsize64 "$writer") >> 20))
+	STACKED+=("$origin")
+	fill_pattern "$origin" "$mb"
+	cbt attach "$origin"
+	snap "$origin" --store "$BATS_TEST_TMPDIR/store:$((mb + 16))M" --no-freeze
+	fio --name=s --filename="$writer" --rw=randwrite --bs=4k --direct=1 --ioengine=libaio \
+		--iodepth=16 --number_ios=2000 --output=/dev/null
+	image_is_pattern "${IMAGES[0]}" "$mb"
+	dd if=/dev/urandom of="$writer" bs=1M count="$wmb" oflag=direct conv=notrunc status=none
+	image_is_pattern "${IMAGES[0]}" "$mb"
+	cbt snapshot destroy "$ID"
+	cbt detach "$origin"
+}
+
+@test "real stacks: a partition, a disk under dm-linear, an LVM volume" {
+	D=$(make_loop 64M -P)
+	LOOPS+=("$D")
+	# A partition, written through itself and through the whole disk.
+	printf 'label: gpt\nstart=2048, size=32768\nstart=34816, size=65536\n' | sfdisk -q "$D"
+	[ -b "${D}p2" ]
+	stacked_case "${D}p2" "${D}p2" 32
+	fill_pattern "${D}p2" 32
+	cbt attach "${D}p2"
+	snap "${D}p2" --store "$BATS_TEST_TMPDIR/store:48M" --no-freeze
+	dd if=/dev/urandom of="$D" bs=1M count=8 seek=$(((34816 * 512 >> 20) + 4)) \
+		oflag=direct conv=notrunc status=none
+	image_is_pattern "${IMAGES[0]}" 32
+	cbt snapshot destroy "$ID"
+	cbt detach "${D}p2"
+	# The whole disk, written through dm-linear above it (the copies run on
+	# the set's workqueue: dm submits with current->bio_list set).
+	dmsetup create --noudevsync cbt-slin --table "0 65536 linear $D 8192"
+	stacked_case "$D" "/dev/dm-$(dmsetup info -c --noheadings -o minor cbt-slin | tr -d ' ')" 64
+	dmsetup remove --noudevsync cbt-slin
+	# An LVM logical volume, itself the origin.
+	new_loop 64M
+	pvcreate --config "$LVMCONF" -q "$DEV" >/dev/null
+	vgcreate --config "$LVMCONF" -q cbtsvg "$DEV" >/dev/null
+	lvcreate --config "$LVMCONF" -q -L 32M -n lv cbtsvg -y >/dev/null
+	lv=/dev/dm-$(dmsetup info -c --noheadings -o minor cbtsvg-lv | tr -d ' ')
+	stacked_case "$lv" "$lv" 32
 }
 
 # wr DEV OFFSET BYTES: one direct write of random data.
