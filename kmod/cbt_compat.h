@@ -11,37 +11,57 @@
 #include <linux/module.h>
 #include "cbt_probed.h"
 
-/*
- * An open reference to a block device, held only while attaching: long
- * enough to find the struct block_device and pin it with get_device().
- */
+/* How cbt_bdev_open() opens: for reading, writing, exclusively. */
+#define CBT_OPEN_READ		(1u << 0)
+#define CBT_OPEN_WRITE		(1u << 1)
+#define CBT_OPEN_EXCL		(1u << 2)	/* claimed for @holder */
+
+/* An open reference to a block device, and what closing it needs. */
 struct cbt_bdev_open {
 	struct block_device *bdev;
 #if defined(CBT_HAVE_BDEV_FILE_OPEN_BY_DEV)
 	struct file *file;
 #elif defined(CBT_HAVE_BDEV_OPEN_BY_DEV)
 	struct bdev_handle *handle;
+#elif defined(CBT_HAVE_BLKDEV_GET_BY_DEV_HOPS)
+	void *holder;
+#else
+	fmode_t mode;
 #endif
 };
 
-static inline int cbt_bdev_open(dev_t dev, struct cbt_bdev_open *o)
+static inline int cbt_bdev_open(dev_t dev, unsigned int how, void *holder,
+				struct cbt_bdev_open *o)
 {
+#if defined(CBT_HAVE_BDEV_FILE_OPEN_BY_DEV) || defined(CBT_HAVE_BDEV_OPEN_BY_DEV) || \
+	defined(CBT_HAVE_BLKDEV_GET_BY_DEV_HOPS)
+	blk_mode_t mode = (how & CBT_OPEN_READ ? BLK_OPEN_READ : 0) |
+			  (how & CBT_OPEN_WRITE ? BLK_OPEN_WRITE : 0) |
+			  (how & CBT_OPEN_EXCL ? BLK_OPEN_EXCL : 0);
+
+	if (!(how & CBT_OPEN_EXCL))
+		holder = NULL;
+#endif
 #if defined(CBT_HAVE_BDEV_FILE_OPEN_BY_DEV)
-	o->file = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	o->file = bdev_file_open_by_dev(dev, mode, holder, NULL);
 	if (IS_ERR(o->file))
 		return PTR_ERR(o->file);
 	o->bdev = file_bdev(o->file);
 #elif defined(CBT_HAVE_BDEV_OPEN_BY_DEV)
-	o->handle = bdev_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	o->handle = bdev_open_by_dev(dev, mode, holder, NULL);
 	if (IS_ERR(o->handle))
 		return PTR_ERR(o->handle);
 	o->bdev = o->handle->bdev;
 #elif defined(CBT_HAVE_BLKDEV_GET_BY_DEV_HOPS)
-	o->bdev = blkdev_get_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	o->bdev = blkdev_get_by_dev(dev, mode, holder, NULL);
 	if (IS_ERR(o->bdev))
 		return PTR_ERR(o->bdev);
+	o->holder = holder;
 #else
-	o->bdev = blkdev_get_by_dev(dev, FMODE_READ, NULL);
+	o->mode = (how & CBT_OPEN_READ ? FMODE_READ : 0) |
+		  (how & CBT_OPEN_WRITE ? FMODE_WRITE : 0) |
+		  (how & CBT_OPEN_EXCL ? FMODE_EXCL : 0);
+	o->bdev = blkdev_get_by_dev(dev, o->mode, holder);
 	if (IS_ERR(o->bdev))
 		return PTR_ERR(o->bdev);
 #endif
@@ -55,9 +75,9 @@ static inline void cbt_bdev_close(struct cbt_bdev_open *o)
 #elif defined(CBT_HAVE_BDEV_OPEN_BY_DEV)
 	bdev_release(o->handle);
 #elif defined(CBT_HAVE_BLKDEV_GET_BY_DEV_HOPS)
-	blkdev_put(o->bdev, NULL);
+	blkdev_put(o->bdev, o->holder);
 #else
-	blkdev_put(o->bdev, FMODE_READ);
+	blkdev_put(o->bdev, o->mode);
 #endif
 }
 
@@ -116,14 +136,22 @@ static __always_inline bool cbt_own_text(unsigned long addr)
 #endif
 }
 
-/* Freeze (and thaw) the filesystem mounted on @bdev, if any. */
-static inline int cbt_bdev_freeze(struct block_device *bdev)
+/*
+ * Freeze (and thaw) the filesystem mounted on @bdev, if any (without one,
+ * its buffers are written out). *@fs: a filesystem is frozen.
+ */
+static inline int cbt_bdev_freeze(struct block_device *bdev, bool *fs)
 {
+	int ret;
+
 #ifdef CBT_HAVE_BDEV_FREEZE
-	return bdev_freeze(bdev);
+	*fs = bdev->bd_holder_ops == &fs_holder_ops;
+	ret = bdev_freeze(bdev);
 #else
-	return freeze_bdev(bdev);
+	ret = freeze_bdev(bdev);
+	*fs = !ret && bdev->bd_fsfreeze_sb;
 #endif
+	return ret;
 }
 
 static inline int cbt_bdev_thaw(struct block_device *bdev)

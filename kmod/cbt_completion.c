@@ -30,6 +30,24 @@ static DEFINE_PER_CPU(struct hook_list, cbt_hook_lists);
 static struct kmem_cache *cbt_hook_cache;
 static mempool_t *cbt_hook_pool;
 
+void cbt_follow_end_io(struct bio *bio)
+{
+	struct cbt_bio_hook *hook = bio->bi_private;
+	long __percpu *inflight = hook->inflight;
+
+	bio->bi_end_io = hook->end_io;
+	bio->bi_private = hook->private;
+	cbt_hook_free(hook);
+	/*
+	 * The write's last touch of its tracker: once every count is back to
+	 * zero, the tracker may be freed. Drains poll the counts, so there is
+	 * nobody to wake up.
+	 */
+	this_cpu_dec(*inflight);
+	if (bio->bi_end_io)
+		bio->bi_end_io(bio);
+}
+
 /* No spare on this CPU: its list, else the slab or the reserve. */
 struct cbt_bio_hook *cbt_hook_alloc_slow(void)
 {

@@ -1,28 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cbt_cow.c - copy-on-write: where a write to a snapshotted volume waits
- * for the old data of its chunks to be preserved.
+ * for the old data of its chunks to be preserved, and the state a set's
+ * members share while they do.
  *
  * Old data is preserved a piece (4 KiB) at a time: a chunk gets a store slot
  * on its first write, but only the pieces a write is about to overwrite are
  * copied into it, so a 4 KiB write into a fresh 64 KiB chunk moves 4 KiB,
  * not 64. The write hook asks cbt_cow_wanted() about every write to a
- * member, and only when it says yes sends the write to cbt_cow_hold().
- * When the write's chunks are wholly copied (the steady state), or its
- * pieces are (a lockless look in the chunk table, cbt_chunks.h), that is a
- * few bit tests and the write goes on. Otherwise, when the submitter may
- * sleep (process context, no current->bio_list, not REQ_NOWAIT) it copies
- * the missing pieces itself before the write goes on: no hand-off, no
- * context switch.
- * In every other case, and while the set is still being taken, the bio is
- * handed to the set's workqueue, one work item per bio, and the hook
- * returns at once: nothing sleeps where it must not, which matters for bios
- * resubmitted by stacked drivers with current->bio_list set. The worker
- * waits for the snapshot instant to be past (a write that arrives while a
- * set is being created is held there), copies the missing pieces under
- * their chunk's lock, and submits the bio again through the write path,
- * which then marks it in the map with the generation after the snapshot's
- * stamp. A write therefore waits only for its own pieces.
+ * member; when the write's chunks are wholly copied (the steady state), or
+ * its pieces are (a lockless look in the chunk table, cbt_chunks.h), that
+ * is a few bit tests and the write goes on. Otherwise the hook claims the
+ * set (cbt_cow_claim()), and either the submitter copies the missing
+ * pieces itself before its write goes on (cbt_cow_copy(): process context,
+ * no current->bio_list, not REQ_NOWAIT, the set past its instant, a store
+ * of block devices only, and no reclaim I/O meanwhile), or the hook marks
+ * the write and hands it here (cbt_cow_defer()): the set's workqueue waits
+ * for the instant to be past (a write that arrives while a set is being
+ * taken is held there), copies, and submits the bio. Its submission comes
+ * from this module's text, which the hook lets pass, and the bio is
+ * already followed, which the net lets pass: it is not marked twice. So
+ * nothing sleeps where it must not, which matters for bios resubmitted by
+ * stacked drivers with current->bio_list set, and files in a store are
+ * only ever written from the workqueue.
  *
  * Whatever goes wrong in a copy (no store space, no memory, a failed read
  * or store write) fails the snapshot, never the write: the set is marked,
@@ -32,23 +32,150 @@
 #include <linux/blkdev.h>
 #include <linux/hash.h>
 #include <linux/mempool.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
-#include "cbt_intercept.h"
-#include "cbt_snapshot.h"
+#include "cbt_cow.h"
+#include "cbt_tracker.h"
 
 #define CBT_COW_RESERVE		256
 
-/* A write waiting for its pieces to be copied. */
+/* A write held until its pieces are copied, for every set it claimed. */
 struct cbt_cow_work {
 	struct work_struct work;
-	struct cbt_cow *cow;
 	struct bio *bio;
-	u64 pos, end;		/* bytes of the member the write covers */
+	unsigned int nr;
+	struct cbt_cow_claim claims[CBT_COW_MAX_CLAIMS];
 };
 
-static void cow_work_fn(struct work_struct *work);
 static struct kmem_cache *cow_work_cache;
 static mempool_t *cow_work_pool;
+
+/* ---- the set's shared state ------------------------------------------- */
+
+#define CBT_SET_FAILED_MASK	(BIT(CBT_SET_DEAD) | BIT(CBT_SET_OVERFLOW) | \
+				 BIT(CBT_SET_INVALID))
+
+void cbt_cow_set_init(struct cbt_cow_set *cs, u32 id,
+		      void (*release)(struct cbt_cow_set *cs))
+{
+	kref_init(&cs->ref);
+	cs->release = release;
+	cs->id = id;
+	init_waitqueue_head(&cs->ready_wq);
+	init_waitqueue_head(&cs->event_wq);
+	atomic64_set(&cs->chunks_copied, 0);
+	atomic64_set(&cs->event_seq, 0);
+	atomic_set(&cs->claims, 0);
+	atomic_set(&cs->inline_copies, 0);
+}
+
+void cbt_cow_set_get(struct cbt_cow_set *cs)
+{
+	kref_get(&cs->ref);
+}
+
+static void cow_set_release(struct kref *ref)
+{
+	struct cbt_cow_set *cs = container_of(ref, struct cbt_cow_set, ref);
+
+	cs->release(cs);
+}
+
+void cbt_cow_set_put(struct cbt_cow_set *cs)
+{
+	kref_put(&cs->ref, cow_set_release);
+}
+
+bool cbt_cow_set_usable(struct cbt_cow_set *cs)
+{
+	return !(READ_ONCE(cs->flags) & CBT_SET_FAILED_MASK);
+}
+
+void cbt_cow_set_event(struct cbt_cow_set *cs)
+{
+	atomic64_inc(&cs->event_seq);
+	wake_up_all(&cs->event_wq);
+}
+
+void cbt_cow_set_fail(struct cbt_cow_set *cs, int bit, int error)
+{
+	if (test_and_set_bit(bit, &cs->flags))
+		return;
+	cmpxchg(&cs->error, 0, error);
+	if (bit == CBT_SET_OVERFLOW)
+		pr_warn_ratelimited("cbt: snapshot set %u: store full, images invalidated\n",
+				    cs->id);
+	else if (bit == CBT_SET_INVALID)
+		pr_warn_ratelimited("cbt: snapshot set %u invalidated: error %d\n",
+				    cs->id, error);
+	cbt_cow_set_event(cs);
+}
+
+void cbt_cow_set_check_space(struct cbt_cow_set *cs)
+{
+	if (!test_bit(CBT_SET_LOW_SPACE, &cs->flags) &&
+	    cbt_store_low(&cs->store) &&
+	    !test_and_set_bit(CBT_SET_LOW_SPACE, &cs->flags))
+		cbt_cow_set_event(cs);
+}
+
+void cbt_cow_set_quiesce(struct cbt_cow_set *cs)
+{
+	wait_var_event(&cs->claims, !atomic_read(&cs->claims));
+}
+
+void cbt_cow_set_no_inline(struct cbt_cow_set *cs)
+{
+	synchronize_rcu();	/* claims decide under RCU */
+	wait_var_event(&cs->inline_copies, !atomic_read(&cs->inline_copies));
+}
+
+/* ---- members ----------------------------------------------------------- */
+
+struct cbt_cow *cbt_cow_alloc(struct cbt_cow_set *cs, struct cbt_tracker *t,
+			      unsigned int index)
+{
+	struct cbt_cow *cow = kzalloc(sizeof(*cow), GFP_KERNEL);
+	u32 block_size;
+	u64 bytes;
+	int i;
+
+	if (!cow)
+		return NULL;
+	cbt_tracker_geometry(t, &bytes, &block_size);
+	cow->set = cs;
+	cow->tracker = t;
+	cow->origin = t->bdev;
+	cow->start = t->start;
+	cow->nr_sects = bytes >> SECTOR_SHIFT;
+	cow->chunk_shift = ilog2(block_size);
+	cow->nr_chunks = DIV_ROUND_UP_ULL(bytes, block_size);
+	cow->index = index;
+	for (i = 0; i < CBT_COW_LOCKS; i++)
+		init_rwsem(&cow->locks[i]);
+	cow->copied = kvcalloc(BITS_TO_LONGS(cow->nr_chunks),
+			       sizeof(unsigned long), GFP_KERNEL);
+	if (!cow->copied ||
+	    cbt_chunks_init(&cow->chunks, cow->nr_chunks,
+			    block_size >> CBT_PIECE_SHIFT)) {
+		kvfree(cow->copied);
+		kfree(cow);
+		return NULL;
+	}
+	return cow;
+}
+
+/* The tracker reference the member was given is the caller's to drop. */
+void cbt_cow_free(struct cbt_cow *cow)
+{
+	if (!cow)
+		return;
+	cbt_chunks_free(&cow->chunks);
+	kvfree(cow->copied);
+	kfree(cow);
+}
+
+/* ---- the write path ---------------------------------------------------- */
 
 struct rw_semaphore *cbt_cow_lock(struct cbt_cow *cow, u64 chunk)
 {
@@ -104,13 +231,6 @@ static bool range_preserved(struct cbt_cow *cow, u64 pos, u64 end)
 	return true;
 }
 
-/* May the submitter of @bio sleep while old data is copied? */
-static bool submitter_may_sleep(struct bio *bio)
-{
-	return !current->bio_list && !(bio->bi_opf & REQ_NOWAIT) &&
-	       preemptible();
-}
-
 /* The bytes of the member that sectors [sector, end) of its disk cover. */
 static bool member_span(struct cbt_cow *cow, sector_t sector, sector_t end,
 			u64 *pos, u64 *stop)
@@ -124,72 +244,65 @@ static bool member_span(struct cbt_cow *cow, sector_t sector, sector_t end,
 	return true;
 }
 
-/*
- * Must the write to sectors [sector, end) of @cow's disk wait for
- * copy-on-write? If so, its bytes of the member are [*pos, *stop).
- */
-static bool cow_needed(struct cbt_cow *cow, sector_t sector, sector_t end,
-		       bool wanted, u64 *pos, u64 *stop)
-{
-	struct cbt_snapset *set = cow->set;
-
-	if (!member_span(cow, sector, end, pos, stop) ||
-	    !cbt_snapset_usable(set))
-		return false;
-	return !test_bit(CBT_SET_READY, &set->flags) || wanted ||
-	       !range_preserved(cow, *pos, *stop);
-}
-
 bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end)
 {
+	struct cbt_cow_set *cs = cow->set;
 	u64 pos, stop;
 
-	return cow_needed(cow, sector, end, false, &pos, &stop);
+	if (!member_span(cow, sector, end, &pos, &stop) ||
+	    !cbt_cow_set_usable(cs))
+		return false;
+	return !test_bit(CBT_SET_READY, &cs->flags) ||
+	       !range_preserved(cow, pos, stop);
 }
 
-enum cbt_cow_verdict cbt_cow_hold(struct cbt_cow *cow, struct bio *bio,
-				  sector_t sector, sector_t end, bool wanted,
-				  u64 *posp, u64 *endp)
+/* May the submitter of @bio sleep and submit I/O of its own? */
+static bool submitter_may_sleep(struct bio *bio)
 {
-	struct cbt_snapset *set = cow->set;
-	struct cbt_cow_work *w;
-	u64 pos, stop;
-
-	/* A copy finds pieces preserved meanwhile and leaves them be. */
-	if (!cow_needed(cow, sector, end, wanted, &pos, &stop))
-		return CBT_COW_PASS;
-
-	/* The set outlives the hook's RCU section while it is published. */
-	cbt_snapset_get(set);
-	/* Before the instant the worker holds the write (READY is never cleared). */
-	if (test_bit(CBT_SET_READY, &set->flags) && submitter_may_sleep(bio)) {
-		atomic_inc(&set->copiers);
-		*posp = pos;
-		*endp = stop;
-		return CBT_COW_COPY;
-	}
-	w = mempool_alloc(cow_work_pool, GFP_NOWAIT | __GFP_NOWARN);
-	if (!w) {
-		cbt_snapset_put(set);
-		cbt_snapset_fail(set, CBT_SET_INVALID, -ENOMEM);
-		return CBT_COW_PASS;
-	}
-	w->cow = cow;
-	w->bio = bio;
-	w->pos = pos;
-	w->end = stop;
-	INIT_WORK(&w->work, cow_work_fn);
-	queue_work(set->wq, &w->work);
-	return CBT_COW_QUEUED;
+	return !current->bio_list && !(bio->bi_opf & REQ_NOWAIT) &&
+	       preemptible();
 }
 
-void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end)
+void cbt_cow_claim(struct cbt_cow *cow, struct bio *bio, sector_t sector,
+		   sector_t end, struct cbt_cow_claim *claim)
 {
-	struct cbt_snapset *set = cow->set;
+	struct cbt_cow_set *cs = cow->set;
+
+	/* READY is never cleared: before it, the write is held. */
+	claim->inline_copy = test_bit(CBT_SET_READY, &cs->flags) &&
+			     submitter_may_sleep(bio) &&
+			     !cbt_store_has_files(&cs->store);
+	claim->cow = cow;
+	if (!member_span(cow, sector, end, &claim->pos, &claim->end))
+		claim->pos = claim->end = 0;
+	cbt_cow_set_get(cs);
+	atomic_inc(&cs->claims);
+	if (claim->inline_copy)
+		atomic_inc(&cs->inline_copies);
+}
+
+void cbt_cow_release(struct cbt_cow_claim *claim)
+{
+	struct cbt_cow_set *cs = claim->cow->set;
+
+	if (claim->inline_copy && atomic_dec_and_test(&cs->inline_copies))
+		wake_up_var(&cs->inline_copies);
+	if (atomic_dec_and_test(&cs->claims))
+		wake_up_var(&cs->claims);
+	cbt_cow_set_put(cs);
+}
+
+void cbt_cow_fail(struct cbt_cow *cow, int error)
+{
+	cbt_cow_set_fail(cow->set, CBT_SET_INVALID, error);
+}
+
+static void copy_range(struct cbt_cow *cow, u64 pos, u64 end)
+{
 	struct rw_semaphore *lock;
 	u64 chunk, next;
 
-	for (; pos < end && cbt_snapset_usable(set); pos = next) {
+	for (; pos < end && cbt_cow_set_usable(cow->set); pos = next) {
 		chunk = pos >> cow->chunk_shift;
 		next = min(end, chunk_start(cow, chunk + 1));
 		if (test_bit(chunk, cow->copied))
@@ -201,18 +314,58 @@ void cbt_cow_copy_range(struct cbt_cow *cow, u64 pos, u64 end)
 	}
 }
 
-void cbt_cow_copy_end(struct cbt_cow *cow)
+/*
+ * No reclaim I/O while a copy runs: it could be a write to a member (swap
+ * on it), which would wait for this very copy.
+ */
+void cbt_cow_copy(struct cbt_cow_claim *claim)
 {
-	struct cbt_snapset *set = cow->set;
+	unsigned int noio = memalloc_noio_save();
 
-	if (atomic_dec_and_test(&set->copiers))
-		wake_up_var(&set->copiers);
-	cbt_snapset_put(set);
+	copy_range(claim->cow, claim->pos, claim->end);
+	memalloc_noio_restore(noio);
 }
 
-void cbt_cow_quiesce(struct cbt_snapset *set)
+static void cow_work_fn(struct work_struct *work)
 {
-	wait_var_event(&set->copiers, !atomic_read(&set->copiers));
+	struct cbt_cow_work *w = container_of(work, struct cbt_cow_work, work);
+	struct cbt_cow_set *cs;
+	unsigned int i;
+
+	for (i = 0; i < w->nr; i++) {
+		cs = w->claims[i].cow->set;
+		/* A write that came while the set was being taken waits for the instant. */
+		wait_event(cs->ready_wq, test_bit(CBT_SET_READY, &cs->flags) ||
+					 test_bit(CBT_SET_DEAD, &cs->flags));
+		cbt_cow_copy(&w->claims[i]);
+	}
+	submit_bio_noacct(w->bio);
+	for (i = 0; i < w->nr; i++)
+		cbt_cow_release(&w->claims[i]);
+	mempool_free(w, cow_work_pool);
+}
+
+void cbt_cow_defer(struct bio *bio, struct cbt_cow_claim *claims,
+		   unsigned int n)
+{
+	struct cbt_cow_work *w;
+	unsigned int i;
+
+	w = mempool_alloc(cow_work_pool, GFP_NOWAIT | __GFP_NOWARN);
+	if (!w) {
+		for (i = 0; i < n; i++) {
+			cbt_cow_fail(claims[i].cow, -ENOMEM);
+			cbt_cow_release(&claims[i]);
+		}
+		submit_bio_noacct(bio);
+		return;
+	}
+	w->bio = bio;
+	w->nr = n;
+	memcpy(w->claims, claims, n * sizeof(*claims));
+	INIT_WORK(&w->work, cow_work_fn);
+	/* The first set's claim keeps its workqueue alive (teardown waits). */
+	queue_work(claims[0].cow->set->wq, &w->work);
 }
 
 /* ---- copies ------------------------------------------------------------- */
@@ -221,7 +374,7 @@ void cbt_cow_quiesce(struct cbt_snapset *set)
 static struct cbt_chunk *chunk_get(struct cbt_cow *cow, u64 chunk)
 {
 	struct cbt_chunk *c = cbt_chunks_get(&cow->chunks, chunk);
-	struct cbt_snapset *set = cow->set;
+	struct cbt_cow_set *cs = cow->set;
 	bool low;
 	s64 slot;
 
@@ -229,15 +382,15 @@ static struct cbt_chunk *chunk_get(struct cbt_cow *cow, u64 chunk)
 		return ERR_PTR(-ENOMEM);
 	if (c->slot != CBT_NO_SLOT)
 		return c;
-	slot = cbt_store_alloc(&set->store, &low);
+	slot = cbt_store_alloc(&cs->store, &low);
 	if (slot < 0) {
-		cbt_snapset_fail(set, CBT_SET_OVERFLOW, -ENOSPC);
+		cbt_cow_set_fail(cs, CBT_SET_OVERFLOW, -ENOSPC);
 		return ERR_PTR(slot);
 	}
 	if (low)
-		cbt_snapset_check_space(set);
+		cbt_cow_set_check_space(cs);
 	c->slot = slot;
-	atomic64_inc(&set->chunks_copied);
+	atomic64_inc(&cs->chunks_copied);
 	return c;
 }
 
@@ -264,7 +417,7 @@ static int copy_pieces(struct cbt_cow *cow, u64 chunk, struct cbt_chunk *c,
 
 int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk, u64 pos, u64 end)
 {
-	struct cbt_snapset *set = cow->set;
+	struct cbt_cow_set *cs = cow->set;
 	u64 base = chunk_start(cow, chunk);
 	unsigned int last, all, a, b;
 	struct cbt_chunk *c;
@@ -272,7 +425,7 @@ int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk, u64 pos, u64 end)
 
 	if (test_bit(chunk, cow->copied))
 		return 0;
-	if (!cbt_snapset_usable(set))
+	if (!cbt_cow_set_usable(cs))
 		return -EIO;
 	c = chunk_get(cow, chunk);
 	if (IS_ERR(c)) {
@@ -296,29 +449,9 @@ int cbt_cow_copy_locked(struct cbt_cow *cow, u64 chunk, u64 pos, u64 end)
 		set_bit(chunk, cow->copied);
 	return 0;
 fail:
-	cbt_snapset_fail(set, ret == -ENOSPC ? CBT_SET_OVERFLOW :
+	cbt_cow_set_fail(cs, ret == -ENOSPC ? CBT_SET_OVERFLOW :
 			 CBT_SET_INVALID, ret);
 	return ret;
-}
-
-void cbt_cow_free_chunks(struct cbt_cow *cow)
-{
-	cbt_chunks_free(&cow->chunks);
-}
-
-static void cow_work_fn(struct work_struct *work)
-{
-	struct cbt_cow_work *w = container_of(work, struct cbt_cow_work, work);
-	struct cbt_cow *cow = w->cow;
-	struct cbt_snapset *set = cow->set;
-
-	/* A write that came while the set was being taken waits for the instant. */
-	wait_event(set->ready_wq, test_bit(CBT_SET_READY, &set->flags) ||
-				  test_bit(CBT_SET_DEAD, &set->flags));
-	cbt_cow_copy_range(cow, w->pos, w->end);
-	cbt_resubmit_bio(w->bio);
-	mempool_free(w, cow_work_pool);
-	cbt_snapset_put(set);
 }
 
 int cbt_cow_init(void)

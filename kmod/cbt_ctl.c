@@ -16,6 +16,7 @@
 #include "cbt_ctl.h"
 #include "cbt_snapshot.h"
 #include "cbt_tracker.h"
+#include <linux/sched/signal.h>
 #include "cbt_ioctl.h"
 
 #define CBT_VERSION_MAJOR	0
@@ -124,11 +125,10 @@ static int ctl_status(void __user *arg)
 	if (ret)
 		return ret;
 	cbt_tracker_status(t, &st);
-	cbt_tracker_put(t);
-
 	memset(&s, 0, sizeof(s));
 	s.dev.major = MAJOR(t->devt);
 	s.dev.minor = MINOR(t->devt);
+	cbt_tracker_put(t);
 	s.state = st.lost ? CBT_STATE_LOST : 0;
 	memcpy(s.head.uuid, &st.uuid, CBT_UUID_SIZE);
 	s.head.generation = st.gen;
@@ -205,10 +205,14 @@ static int ctl_checkpoint(void __user *arg)
 }
 
 /*
- * Staging for CBT_IOC_CHANGES: runs of changed blocks from the map scan are
- * turned into extents or bits in a kernel page and copied out a page at a
- * time. @room counts the entries the user buffer still takes.
+ * CBT_IOC_CHANGES. The map is scanned under the tracker's lock into a
+ * kernel page of extents or bits; the page is copied out after the lock is
+ * dropped, and the scan goes on where it stopped. So no user memory is
+ * touched under the lock: a fault on the buffer (say a MAP_SHARED page of
+ * a filesystem a snapshot is freezing) cannot hold up a snapshot.
  */
+#define CBT_STAGE_BITS		(CBT_CHANGES_BATCH * 8)
+
 struct changes_out {
 	bool bitmap;
 	unsigned int block_shift;
@@ -216,83 +220,45 @@ struct changes_out {
 	u64 first_block;	/* bitmap: the block of bit 0 */
 	u64 stage_bit;		/* bitmap: the bit at the start of @stage */
 	void *stage;
-	size_t staged;		/* bytes in @stage */
-	u8 __user *ubuf;	/* where @stage goes next */
-	u64 room;
+	size_t staged;		/* extents: bytes in @stage */
+	u64 room;		/* extents: entries the user buffer still takes */
 	u64 count;
-	int error;
 };
 
-static bool changes_flush(struct changes_out *o)
-{
-	if (!o->staged)
-		return true;
-	if (copy_to_user(o->ubuf, o->stage, o->staged)) {
-		o->error = -EFAULT;
-		return false;
-	}
-	o->ubuf += o->staged;
-	o->staged = 0;
-	if (o->bitmap)
-		memset(o->stage, 0, CBT_CHANGES_BATCH);
-	return true;
-}
-
-static bool emit_extent(struct changes_out *o, u64 first, u64 count)
+/* Extent mode: a run is taken whole, or not at all (stage or buffer full). */
+static u64 emit_extent(struct changes_out *o, u64 first, u64 count)
 {
 	struct cbt_extent *e;
 	u64 start = max(first << o->block_shift, o->range_start);
 	u64 end = min((first + count) << o->block_shift, o->range_end);
 
-	if (!o->room)
-		return false;
-	if (o->staged + sizeof(*e) > CBT_CHANGES_BATCH && !changes_flush(o))
-		return false;
+	if (!o->room || o->staged + sizeof(*e) > CBT_CHANGES_BATCH)
+		return 0;
 	e = o->stage + o->staged;
 	e->offset = start;
 	e->length = end - start;
 	o->staged += sizeof(*e);
 	o->room--;
 	o->count++;
-	return true;
+	return count;
 }
 
-/* Bitmap mode: write out whole stage pages until @bit falls in the stage. */
-static bool bitmap_reach(struct changes_out *o, u64 bit)
+/* Bitmap mode: the blocks whose bits fall in the stage. */
+static u64 emit_bits(struct changes_out *o, u64 first, u64 count)
 {
-	while (bit >= o->stage_bit + CBT_CHANGES_BATCH * 8) {
-		o->staged = CBT_CHANGES_BATCH;
-		if (!changes_flush(o))
-			return false;
-		o->stage_bit += CBT_CHANGES_BATCH * 8;
-	}
-	return true;
-}
-
-static bool emit_bits(struct changes_out *o, u64 first, u64 count)
-{
-	u64 bit = first - o->first_block;
+	u64 bit = first - o->first_block, taken;
 	u8 *stage = o->stage;
 
-	/* The scan range was cut to what the buffer holds: every bit fits. */
-	for (; count; count--, bit++) {
-		if (!bitmap_reach(o, bit))
-			return false;
-		stage[(bit - o->stage_bit) / 8] |= 1u << (bit % 8);
+	for (taken = 0; taken < count; taken++, bit++) {
+		if (bit >= o->stage_bit + CBT_STAGE_BITS)
+			break;
+		if (bit >= o->stage_bit)
+			stage[(bit - o->stage_bit) / 8] |= 1u << (bit % 8);
 	}
-	return true;
+	return taken;
 }
 
-/* Bitmap mode: write out the rest of @nbits bits, zeros included. */
-static bool bitmap_finish(struct changes_out *o, u64 nbits)
-{
-	if (!bitmap_reach(o, nbits - 1))
-		return false;
-	o->staged = DIV_ROUND_UP(nbits - o->stage_bit, 8);
-	return changes_flush(o);
-}
-
-static bool changes_emit(void *ctx, u64 first, u64 count)
+static u64 changes_emit(void *ctx, u64 first, u64 count)
 {
 	struct changes_out *o = ctx;
 
@@ -300,14 +266,48 @@ static bool changes_emit(void *ctx, u64 first, u64 count)
 			   emit_extent(o, first, count);
 }
 
+/* Extent mode: copy the staged extents out. */
+static int flush_extents(struct changes_out *o, u8 __user **ubuf)
+{
+	if (copy_to_user(*ubuf, o->stage, o->staged))
+		return -EFAULT;
+	*ubuf += o->staged;
+	o->staged = 0;
+	return 0;
+}
+
+/*
+ * Bitmap mode: copy out the stage, then zeros up to the page that holds
+ * bit @next (nothing changed before it), or to the end of the bitmap.
+ */
+static int flush_bits(struct changes_out *o, u8 __user *ubuf, u64 next,
+		      u64 nbits)
+{
+	u64 bytes = DIV_ROUND_UP(nbits, 8), from = o->stage_bit / 8, upto;
+
+	if (from < bytes &&
+	    copy_to_user(ubuf + from, o->stage,
+			 min_t(u64, CBT_CHANGES_BATCH, bytes - from)))
+		return -EFAULT;
+	memset(o->stage, 0, CBT_CHANGES_BATCH);
+	o->stage_bit += CBT_STAGE_BITS;
+	upto = next >= nbits ? bytes * 8 : round_down(next, CBT_STAGE_BITS);
+	if (upto > o->stage_bit) {
+		if (clear_user(ubuf + o->stage_bit / 8, (upto - o->stage_bit) / 8))
+			return -EFAULT;
+		o->stage_bit = upto;
+	}
+	return 0;
+}
+
 static int ctl_changes(void __user *arg)
 {
 	struct changes_out o = {};
-	u64 dev_bytes;
-	u32 block_size;
+	u64 dev_bytes, end, first, last, nbits = 0;
 	struct cbt_tracker *t;
 	struct cbt_changes c;
-	u64 end, first, last, bits;
+	u8 __user *ubuf;
+	u32 block_size;
 	uuid_t uuid;
 	s64 stop;
 	int ret;
@@ -334,7 +334,7 @@ static int ctl_changes(void __user *arg)
 	o.block_shift = ilog2(block_size);
 	o.range_start = c.offset;
 	o.range_end = end;
-	o.ubuf = u64_to_user_ptr(c.buf);
+	ubuf = u64_to_user_ptr(c.buf);
 	if (o.bitmap && (c.offset & (block_size - 1))) {
 		ret = -EINVAL;
 		goto put;
@@ -347,13 +347,14 @@ static int ctl_changes(void __user *arg)
 	first = c.offset >> o.block_shift;
 	last = (end - 1) >> o.block_shift;
 	if (o.bitmap) {
-		bits = min_t(u64, c.buf_size, U64_MAX / 8) * 8;
-		if (!bits) {
+		nbits = min_t(u64, c.buf_size, U64_MAX / 8) * 8;
+		if (!nbits) {
 			ret = -ENOSPC;
 			goto put;
 		}
-		if (last - first + 1 > bits)
-			last = first + bits - 1;
+		if (last - first + 1 > nbits)
+			last = first + nbits - 1;
+		nbits = last - first + 1;
 		o.first_block = first;
 	} else {
 		o.room = c.buf_size / sizeof(struct cbt_extent);
@@ -368,24 +369,28 @@ static int ctl_changes(void __user *arg)
 		goto put;
 	}
 	memcpy(&uuid, c.since.uuid, sizeof(uuid));
-	stop = cbt_tracker_changes(t, &uuid, c.since.generation, first, last,
-				   changes_emit, &o);
-	if (stop >= 0 && !o.error) {
-		if (o.bitmap && bitmap_finish(&o, last - first + 1))
-			o.count = last - first + 1;
-		else if (!o.bitmap)
-			changes_flush(&o);
+	for (;;) {
+		stop = cbt_tracker_changes(t, &uuid, c.since.generation, first,
+					   last, changes_emit, &o);
+		if (stop < 0) {
+			ret = stop;
+			break;
+		}
+		/* Out of the tracker's lock: now the user buffer. */
+		ret = o.bitmap ? flush_bits(&o, ubuf, stop - o.first_block, nbits) :
+				 flush_extents(&o, &ubuf);
+		if (ret || stop > last || (!o.bitmap && !o.room))
+			break;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		first = stop;
 	}
 	free_page((unsigned long)o.stage);
-	if (stop < 0) {
-		ret = stop;
+	if (ret)
 		goto put;
-	}
-	if (o.error) {
-		ret = o.error;
-		goto put;
-	}
-	c.count = o.count;
+	c.count = o.bitmap ? nbits : o.count;
 	c.next_offset = max(min((u64)stop << o.block_shift, end), c.offset);
 done:
 	ret = copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
@@ -429,7 +434,7 @@ static int ctl_snap_create(void __user *arg)
 		return PTR_ERR(m);
 	for (i = 0; i < c.count; i++) {
 		ret = dev_from_user(&m[i].dev, &devt);
-		if (!ret && (m[i].reserved0 || m[i].chunk_size ||
+		if (!ret && (m[i].frozen || m[i].chunk_size ||
 			     !all_zero(m[i].reserved, sizeof(m[i].reserved)) ||
 			     !all_zero(&m[i].image, sizeof(m[i].image)) ||
 			     !all_zero(&m[i].stamp, sizeof(m[i].stamp))))

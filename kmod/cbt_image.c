@@ -22,7 +22,8 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include "cbt_compat.h"
-#include "cbt_snapshot.h"
+#include "cbt_cow.h"
+#include "cbt_image.h"
 #include "cbt_tracker.h"
 
 #define CBT_IMAGE_RESERVE	64
@@ -149,7 +150,7 @@ static blk_status_t image_rw(struct cbt_cow *cow, struct bio *bio)
 		pos = next;
 	}
 	/* The set may have failed while we read: then the data is suspect. */
-	if (ret || !cbt_snapset_usable(cow->set))
+	if (ret || !cbt_cow_set_usable(cow->set))
 		return BLK_STS_IOERR;
 	return BLK_STS_OK;
 }
@@ -158,11 +159,11 @@ static void image_work_fn(struct work_struct *work)
 {
 	struct cbt_image_work *w = container_of(work, struct cbt_image_work, work);
 	struct cbt_cow *cow = w->cow;
-	struct cbt_snapset *set = cow->set;
+	struct cbt_cow_set *set = cow->set;
 	struct bio *bio = w->bio;
 	blk_status_t st;
 
-	if (!cbt_snapset_usable(set))
+	if (!cbt_cow_set_usable(set))
 		st = BLK_STS_IOERR;
 	else if (bio_op(bio) == REQ_OP_READ)
 		st = image_rw(cow, bio);
@@ -175,7 +176,7 @@ static void image_work_fn(struct work_struct *work)
 	mempool_free(w, image_work_pool);
 	bio->bi_status = st;
 	bio_endio(bio);
-	cbt_snapset_put(set);
+	cbt_cow_set_put(set);
 }
 
 static void image_submit_bio(struct bio *bio)
@@ -191,7 +192,7 @@ static void image_submit_bio(struct bio *bio)
 	w->cow = cow;
 	w->bio = bio;
 	INIT_WORK(&w->work, image_work_fn);
-	cbt_snapset_get(cow->set);
+	cbt_cow_set_get(cow->set);
 	queue_work(cow->set->wq, &w->work);
 }
 
@@ -252,6 +253,11 @@ static const struct block_device_operations cbt_image_fops = {
 	.owner = THIS_MODULE,
 	.submit_bio = image_submit_bio,
 };
+
+bool cbt_image_is(struct gendisk *disk)
+{
+	return disk->fops == &cbt_image_fops;
+}
 
 int cbt_image_create(struct cbt_cow *cow)
 {

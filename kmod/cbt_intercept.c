@@ -1,42 +1,63 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cbt_intercept.c - where bios are intercepted: an ftrace hook on
- * submit_bio_noacct(), the entry every bio passes through on its way to a
- * device, whoever submits it (filesystems, the page cache, stacked drivers
- * such as dm and md resubmitting to the device below, partitions).
+ * cbt_intercept.c - where bios are intercepted, and where each write to a
+ * tracked volume is dispatched: to copy-on-write first when a snapshot
+ * still needs its old data, then to the tracker's marking.
  *
- * The ftrace callback does the common case itself: a write-type bio to a
- * tracked disk is marked in the change map right there, and
- * submit_bio_noacct() goes on as if nothing had happened. Only when the
- * write may have to wait for copy-on-write (old data on a snapshotted
- * volume not yet preserved), which a callback cannot do, does it move the
- * instruction pointer to cbt_submit_bio_noacct(). That copies, records the
- * write and then calls the real submit_bio_noacct() from inside this
- * module, which is how the callback tells the call from a fresh submission
- * and lets it through.
- * The hook is in place only while something is tracked: every tracker
- * holds a reference on it (cbt_intercept_get/put), and when the last one is
- * freed the hook is unregistered, so a loaded module with nothing to track
- * costs the machine nothing. While it is in place, a write to an untracked
- * disk costs the trampoline and a test of one (empty) hash bucket.
+ * The main hook is an ftrace hook on submit_bio_noacct(), the entry every
+ * bio passes on its way to a device, whoever submits it (filesystems, the
+ * page cache, stacked drivers such as dm and md resubmitting to the device
+ * below, partitions). Its callback does the common case itself: a write to
+ * a tracked disk is marked in each tracker's map and followed to its
+ * completion right there, and submit_bio_noacct() goes on as if nothing had
+ * happened. Only when a snapshot still wants the write's old data, which a
+ * callback cannot copy, does it move the instruction pointer to
+ * cbt_submit_bio_noacct(). That copies (or hands the bio to copy-on-write,
+ * which submits it later), marks, and then calls the real
+ * submit_bio_noacct() from inside this module, which is how the callback
+ * tells the call from a fresh submission and lets it through.
  *
- * The callback is called straight from ftrace's trampoline, without
- * ftrace's recursion guard: it never calls the function it hooks, and what
- * it does call (RCU, per-CPU counters, a GFP_NOWAIT allocation) is safe in
- * any context a bio can be submitted from, preemptible or not.
+ * A write is marked and followed once, on its first pass: a remainder that
+ * bio_split_to_limits() or a stacked driver submits again is the same
+ * write, already counted whole in its generation, and passes (a bio that a
+ * driver moves to another tracked disk is marked there too).
+ *
+ * Two watchers need no redirect. submit_bio_noacct_nocheck() is where
+ * bios delayed by blk-throttle enter the queue, and where a bio that passed
+ * the main hook a moment before its disk was tracked arrives: a write
+ * reaching it unfollowed is marked and followed there ("the net"), so a
+ * write held across attach is recorded before it can complete. And
+ * passthrough commands (SG_IO, NVMe ioctls) carry no bio the hooks could
+ * read a range from: one that sends data to a tracked disk costs the
+ * tracker its continuity (cbt_tracker_lose()).
+ *
+ * The hooks are registered only while something is tracked: every tracker
+ * holds a reference (cbt_intercept_get/put), so a loaded module with
+ * nothing to track costs the machine nothing. While they are in place, a
+ * write to an untracked disk costs the trampolines and a test of one
+ * (empty) hash bucket in each.
+ *
+ * The callbacks are called straight from ftrace's trampolines, without
+ * ftrace's recursion guard: they never call the functions they hook, and
+ * what they do call (RCU, per-CPU counters, a GFP_NOWAIT allocation) is
+ * safe in any context a bio can be submitted from, preemptible or not.
+ * They take no static key: a key flipped while the callback runs would
+ * patch its text under every CPU that is in it.
  */
 #include <linux/bio.h>
+#include <linux/blk-mq.h>
+#include <linux/delay.h>
 #include <linux/ftrace.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
-#include <linux/delay.h>
+#include "cbt_compat.h"
+#include "cbt_cow.h"
 #include "cbt_intercept.h"
 #include "cbt_tracker.h"
-#include "cbt_compat.h"
 
-/* Tasks between the callback's redirect and the end of our handler. */
+/* Tasks between the main callback's redirect and the end of our handler. */
 static DEFINE_PER_CPU(long, cbt_handlers_active);
 
 static long handlers_active(void)
@@ -49,85 +70,333 @@ static long handlers_active(void)
 	return sum;
 }
 
+/* ---- what a write covers ------------------------------------------------ */
+
+/* Does @bio change data? Zone finish has an even op but fills its zone. */
+static __always_inline bool bio_writes(struct bio *bio)
+{
+	return op_is_write(bio_op(bio)) || bio_op(bio) == REQ_OP_ZONE_FINISH;
+}
+
+/*
+ * The sectors of its whole disk that @bio writes, [*sector, *end); false
+ * when none. A bio that went through submit_bio_noacct() once already
+ * (BIO_REMAPPED: a split remainder, a throttled bio) has whole-disk sectors.
+ */
+static __always_inline bool write_span(struct bio *bio, sector_t *sector,
+				       sector_t *end)
+{
+	struct block_device *bdev = bio->bi_bdev;
+	sector_t start = bio->bi_iter.bi_sector, nr = bio_sectors(bio);
+
+	if (bdev_is_partition(bdev) && !bio_flagged(bio, BIO_REMAPPED))
+		start += bdev->bd_start_sect;
+	switch (bio_op(bio)) {
+	case REQ_OP_ZONE_APPEND:	/* lands anywhere in its zone */
+	case REQ_OP_ZONE_RESET:		/* data of the zone is gone */
+	case REQ_OP_ZONE_FINISH:
+		nr = bdev_zone_sectors(bdev);
+		if (nr)
+			start -= start % nr;
+		break;
+	case REQ_OP_ZONE_RESET_ALL:
+		start = 0;
+		nr = get_capacity(bdev->bd_disk);
+		break;
+	default:
+		break;
+	}
+	*sector = start;
+	*end = start + nr;
+	return nr != 0;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+/*
+ * The generation a write to @t marks: the open one, or, while @t's snapshot
+ * holds writes before its instant, the first one after the instant.
+ */
+static __always_inline u64 write_gen(struct cbt_tracker *t,
+				     struct cbt_cow *cow)
+{
+	u64 gen = cbt_tracker_gen(t);
+
+	return cow ? max(gen, cbt_cow_first_gen(cow)) : gen;
+}
+
+/* Mark the write in every tracker of its disk. Under RCU. */
+static __always_inline void mark_write(struct bio *bio, sector_t sector,
+				       sector_t end)
+{
+	struct gendisk *disk = bio->bi_bdev->bd_disk;
+	struct cbt_tracker *t;
+
+	cbt_for_each_tracker(t, disk)
+		if (cbt_tracker_covers(t, sector, end))
+			cbt_tracker_mark(t, bio, sector, end,
+					 write_gen(t, cbt_tracker_cow(t)));
+}
+
+/*
+ * The main callback's part: false when the write is marked (or not ours to
+ * mark) and goes on; true when copy-on-write may be wanted and the handler
+ * must take it. The read section disables preemption rather than taking
+ * rcu_read_lock(): it is cheaper, nothing in it sleeps, and every
+ * synchronize_rcu() that frees what writers read waits for both kinds.
+ */
+static __always_inline bool hook_write(struct bio *bio)
+{
+	struct gendisk *disk = bio->bi_bdev->bd_disk;
+	bool tracked = false, wanted = false;
+	struct cbt_tracker *t;
+	sector_t sector, end;
+	struct cbt_cow *cow;
+
+	if (!write_span(bio, &sector, &end))
+		return false;
+	rcu_read_lock_sched_notrace();
+	cbt_for_each_tracker(t, disk) {
+		if (!cbt_tracker_covers(t, sector, end))
+			continue;
+		tracked = true;
+		cow = cbt_tracker_cow(t);
+		if (unlikely(cow) && cbt_cow_wanted(cow, sector, end)) {
+			wanted = true;
+			break;
+		}
+	}
+	if (tracked && !wanted)
+		mark_write(bio, sector, end);
+	rcu_read_unlock_sched_notrace();
+	return wanted;
+}
+
+/*
+ * The handler's part, where the submitter's context allows what it allows:
+ * claim the snapshots that want the write's old data; copy it right here
+ * when the submitter may sleep, else mark the write and hand it to
+ * copy-on-write, which submits it later (true). False: the write is
+ * marked and goes on.
+ */
+static bool take_write(struct bio *bio)
+{
+	struct cbt_cow_claim claims[CBT_COW_MAX_CLAIMS];
+	struct gendisk *disk = bio->bi_bdev->bd_disk;
+	unsigned int nr = 0, first, i;
+	bool defer = false;
+	struct cbt_tracker *t;
+	sector_t sector, end;
+	struct cbt_cow *cow;
+
+	if (!write_span(bio, &sector, &end))
+		return false;
+	do {
+		first = nr;
+		rcu_read_lock();
+		cbt_for_each_tracker(t, disk) {
+			cow = cbt_tracker_cow(t);
+			if (!cow || !cbt_tracker_covers(t, sector, end) ||
+			    !cbt_cow_wanted(cow, sector, end))
+				continue;
+			if (nr == CBT_COW_MAX_CLAIMS) {
+				cbt_cow_fail(cow, -E2BIG);	/* never the write */
+				continue;
+			}
+			cbt_cow_claim(cow, bio, sector, end, &claims[nr]);
+			defer |= !claims[nr].inline_copy;
+			nr++;
+		}
+		if (nr == first || defer)
+			mark_write(bio, sector, end);
+		rcu_read_unlock();
+		/* Copy here, then look again: a set may have come meanwhile. */
+		for (i = first; i < nr && !defer; i++)
+			cbt_cow_copy(&claims[i]);
+	} while (nr != first && !defer);
+
+	if (defer)
+		cbt_cow_defer(bio, &claims[first], nr - first);
+	/* Held until here: a set copied for stays alive while we look. */
+	for (i = 0; i < first; i++)
+		cbt_cow_release(&claims[i]);
+	return defer;
+}
+
 /*
  * Must not be a tail call: submit_bio_noacct() has to see a return address
  * inside this module, or the callback would redirect it here again forever.
  */
 static noinline void cbt_submit_bio_noacct(struct bio *bio)
 {
-	/* A write taken for copy-on-write is submitted again by its worker. */
-	if (!cbt_track_write(bio, true))
+	if (!take_write(bio))
 		submit_bio_noacct(bio);
 	this_cpu_dec(cbt_handlers_active);
 	barrier();
 }
 
-/* Same rule: the call must come from inside the module. */
-noinline void cbt_resubmit_bio(struct bio *bio)
+static void notrace cbt_main_callback(unsigned long ip, unsigned long parent_ip,
+				      struct ftrace_ops *ops,
+				      struct ftrace_regs *fregs)
 {
-	if (!cbt_track_write(bio, false))
-		submit_bio_noacct(bio);
-	barrier();
-}
+	struct bio *bio = cbt_ftrace_arg0(fregs);
 
-static void notrace cbt_ftrace_callback(unsigned long ip,
-					unsigned long parent_ip,
-					struct ftrace_ops *ops,
-					struct ftrace_regs *fregs)
-{
-	struct bio *bio;
-
-	/*
-	 * No static key here: the hook exists only while something is
-	 * tracked, and a key flipped while the callback runs would patch its
-	 * text under every CPU that is in it.
-	 */
-	bio = cbt_ftrace_arg0(fregs);
-	if (unlikely(!bio) || !op_is_write(bio_op(bio)) || !bio->bi_bdev)
+	if (unlikely(!bio) || !bio_writes(bio) || !bio->bi_bdev)
 		return;
 	if (!cbt_disk_maybe_tracked(bio->bi_bdev->bd_disk))
 		return;
-	if (cbt_own_text(parent_ip))
+	if (cbt_own_text(parent_ip) || cbt_bio_followed(bio))
 		return;
-	if (!cbt_hook_write(bio))
+	if (!hook_write(bio))
 		return;
 	this_cpu_inc(cbt_handlers_active);
 	cbt_ftrace_set_ip(fregs, (unsigned long)cbt_submit_bio_noacct);
 }
 
-static struct ftrace_ops cbt_ftrace_ops = {
-	.func = cbt_ftrace_callback,
+/*
+ * The net: a write that reaches the queue unfollowed never passed the main
+ * hook while its disk was tracked. Mark and follow it now; a snapshot that
+ * wanted its old data cannot have it any more and is failed.
+ */
+static void net_write(struct bio *bio)
+{
+	struct gendisk *disk = bio->bi_bdev->bd_disk;
+	struct cbt_tracker *t;
+	sector_t sector, end;
+	struct cbt_cow *cow;
+
+	if (!write_span(bio, &sector, &end))
+		return;
+	rcu_read_lock_sched_notrace();
+	cbt_for_each_tracker(t, disk) {
+		if (!cbt_tracker_covers(t, sector, end))
+			continue;
+		cow = cbt_tracker_cow(t);
+		if (unlikely(cow) && cbt_cow_wanted(cow, sector, end))
+			cbt_cow_fail(cow, -EIO);
+		cbt_tracker_mark(t, bio, sector, end, write_gen(t, cow));
+	}
+	rcu_read_unlock_sched_notrace();
+}
+
+static void notrace cbt_net_callback(unsigned long ip, unsigned long parent_ip,
+				     struct ftrace_ops *ops,
+				     struct ftrace_regs *fregs)
+{
+	struct bio *bio = cbt_ftrace_arg0(fregs);
+
+	if (unlikely(!bio) || !bio_writes(bio) || !bio->bi_bdev)
+		return;
+	if (!cbt_disk_maybe_tracked(bio->bi_bdev->bd_disk))
+		return;
+	if (cbt_bio_followed(bio))
+		return;
+	net_write(bio);
+}
+
+/*
+ * Passthrough: only a command that moves data to the device is taken as a
+ * write (a SCSI or ATA WRITE, WRITE SAME, UNMAP, an NVMe write). Commands
+ * without data that change the medium (FORMAT UNIT, SANITIZE, an NVMe
+ * Write Zeroes) are not seen: docs/design.md says so.
+ */
+static void notrace cbt_passthrough_callback(unsigned long ip,
+					     unsigned long parent_ip,
+					     struct ftrace_ops *ops,
+					     struct ftrace_regs *fregs)
+{
+	struct request *rq = cbt_ftrace_arg0(fregs);
+	struct gendisk *disk;
+
+	if (unlikely(!rq) || req_op(rq) != REQ_OP_DRV_OUT)
+		return;
+	disk = rq->q->disk;
+	if (!disk || !cbt_disk_maybe_tracked(disk))
+		return;
+	cbt_tracker_lose_disk(disk, "a passthrough command wrote to it");
+}
+
+static struct ftrace_ops cbt_main_ops = {
+	.func = cbt_main_callback,
 	.flags = CBT_FTRACE_OPS_REGS | FTRACE_OPS_FL_IPMODIFY,
 };
 
-/* cbt_hook_mutex protects cbt_hook_users and the hook's registration. */
+static struct ftrace_ops cbt_net_ops = {
+	.func = cbt_net_callback,
+	.flags = CBT_FTRACE_OPS_REGS,
+};
+
+static struct ftrace_ops cbt_passthrough_ops = {
+	.func = cbt_passthrough_callback,
+	.flags = CBT_FTRACE_OPS_REGS,
+};
+
+/* ---- registration ------------------------------------------------------- */
+
+/* cbt_hook_mutex protects cbt_hook_users and the hooks' registration. */
 static DEFINE_MUTEX(cbt_hook_mutex);
 static unsigned int cbt_hook_users;
 
-static int hook_register(void)
+/* Hook the functions at @ips, or the one named @name when @nr_ips is 0. */
+static int ops_register(struct ftrace_ops *ops, const char *name,
+			unsigned long *ips, unsigned int nr_ips)
 {
-	int ret;
+	int ret = nr_ips ? ftrace_set_filter_ips(ops, ips, nr_ips, 0, 1) :
+			   ftrace_set_filter(ops, (unsigned char *)name,
+					     strlen(name), 1);
 
-	ret = ftrace_set_filter_ip(&cbt_ftrace_ops,
-				   (unsigned long)submit_bio_noacct, 0, 0);
+	if (!ret)
+		ret = register_ftrace_function(ops);
 	if (ret) {
-		pr_err("cbt: cannot hook submit_bio_noacct: %d\n", ret);
-		return ret;
-	}
-	ret = register_ftrace_function(&cbt_ftrace_ops);
-	if (ret) {
-		pr_err("cbt: cannot register the ftrace hook: %d\n", ret);
-		ftrace_set_filter_ip(&cbt_ftrace_ops,
-				     (unsigned long)submit_bio_noacct, 1, 0);
+		pr_err("cbt: cannot hook %s: %d\n", name, ret);
+		ftrace_set_filter(ops, NULL, 0, 1);
 	}
 	return ret;
 }
 
-static void hook_unregister(void)
+/* Unhook, and empty the filter for the next registration. */
+static void ops_unregister(struct ftrace_ops *ops)
 {
-	unregister_ftrace_function(&cbt_ftrace_ops);
-	ftrace_set_filter_ip(&cbt_ftrace_ops, (unsigned long)submit_bio_noacct,
-			     1, 0);
+	unregister_ftrace_function(ops);
+	ftrace_set_filter(ops, NULL, 0, 1);
+}
+
+static int hooks_register(void)
+{
+	static unsigned long submit[] = {
+		(unsigned long)submit_bio_noacct,
+	};
+	static unsigned long passthrough[] = {
+		(unsigned long)blk_execute_rq,
+		(unsigned long)blk_execute_rq_nowait,
+	};
+	int ret;
+
+	ret = ops_register(&cbt_passthrough_ops, "blk_execute_rq*", passthrough,
+			   ARRAY_SIZE(passthrough));
+	if (ret)
+		return ret;
+	/* Not exported: found by name, only ever watched. */
+	ret = ops_register(&cbt_net_ops, "submit_bio_noacct_nocheck", NULL, 0);
+	if (ret)
+		goto passthrough;
+	ret = ops_register(&cbt_main_ops, "submit_bio_noacct", submit,
+			   ARRAY_SIZE(submit));
+	if (ret)
+		goto net;
+	return 0;
+net:
+	ops_unregister(&cbt_net_ops);
+passthrough:
+	ops_unregister(&cbt_passthrough_ops);
+	return ret;
+}
+
+static void hooks_unregister(void)
+{
+	ops_unregister(&cbt_main_ops);
+	ops_unregister(&cbt_net_ops);
+	ops_unregister(&cbt_passthrough_ops);
 	/* Let every task that was sent to our handler leave it. */
 	while (handlers_active())
 		msleep(20);
@@ -140,7 +409,7 @@ int cbt_intercept_get(void)
 
 	mutex_lock(&cbt_hook_mutex);
 	if (!cbt_hook_users)
-		ret = hook_register();
+		ret = hooks_register();
 	if (!ret)
 		cbt_hook_users++;
 	mutex_unlock(&cbt_hook_mutex);
@@ -151,7 +420,7 @@ void cbt_intercept_put(void)
 {
 	mutex_lock(&cbt_hook_mutex);
 	if (!WARN_ON_ONCE(!cbt_hook_users) && !--cbt_hook_users)
-		hook_unregister();
+		hooks_unregister();
 	mutex_unlock(&cbt_hook_mutex);
 }
 

@@ -26,6 +26,7 @@ static DECLARE_DELAYED_WORK(cbt_reap_work, cbt_reap_fn);
 
 static void cbt_reap_fn(struct work_struct *work)
 {
+	cbt_snapshot_reap();	/* sets first: their members may be going */
 	cbt_tracker_reap();
 	schedule_delayed_work(&cbt_reap_work, CBT_REAP_INTERVAL);
 }

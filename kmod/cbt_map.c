@@ -2,12 +2,13 @@
 /*
  * cbt_map.c - the change map (see cbt_map.h).
  *
- * Two levels of pages: a directory page holds CBT_DIR_LEAVES leaf pointers,
- * a leaf page holds one byte for each of CBT_LEAF_BLOCKS blocks. Pages are
- * allocated on the first write that touches them, without sleeping, and
- * published with cmpxchg(); they are only freed with the whole map, after
- * the tracker has made sure no writer can still see it. So writers need no
- * lock, and the query side only needs the map to stay alive.
+ * Node slots change only with cmpxchg(): a code node becomes another code
+ * node (a write covering all of it) or a page filled with its code (a
+ * write covering part of it); a page stays until the whole map is freed,
+ * after the tracker has made sure no writer can still see the map. So
+ * writers need no lock, pages are allocated without sleeping on the first
+ * partial write to a code node, and the query side only needs the map to
+ * stay alive.
  */
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -17,21 +18,29 @@
 #include <linux/blk_types.h>
 #include "cbt_map.h"
 
-#define CBT_MAP_GFP	(GFP_NOWAIT | __GFP_NOWARN | __GFP_ZERO)
+#define CBT_MAP_GFP	(GFP_NOWAIT | __GFP_NOWARN)
 
-static inline u64 leaf_index(u64 block)
+/* Levels of the tree: a leaf's children are blocks, a directory's leaves. */
+enum { LEAF, DIR };
+
+static inline u64 level_span(int level)
 {
-	return block / CBT_LEAF_BLOCKS;
+	return level == DIR ? CBT_DIR_BLOCKS : CBT_LEAF_BLOCKS;
+}
+
+/* The last block of the node at @base on @level (the map's end cuts it). */
+static inline u64 node_last(const struct cbt_map *map, int level, u64 base)
+{
+	return min(base + level_span(level), map->nr_blocks) - 1;
 }
 
 struct cbt_map *cbt_map_alloc(u64 nr_sects, unsigned int block_shift)
 {
 	u64 nr_blocks = DIV_ROUND_UP_ULL(nr_sects, 1ull << (block_shift - SECTOR_SHIFT));
-	u64 nr_leaves = DIV_ROUND_UP_ULL(nr_blocks, CBT_LEAF_BLOCKS);
-	u64 nr_dirs = DIV_ROUND_UP_ULL(nr_leaves, CBT_DIR_LEAVES);
+	u64 nr_dirs = DIV_ROUND_UP_ULL(nr_blocks, CBT_DIR_BLOCKS);
 	struct cbt_map *map;
 
-	if (nr_dirs > INT_MAX / sizeof(void *))
+	if (nr_dirs > INT_MAX / sizeof(unsigned long))
 		return NULL;
 	map = kvzalloc(struct_size(map, dirs, nr_dirs), GFP_KERNEL);
 	if (!map)
@@ -50,13 +59,13 @@ void cbt_map_free(struct cbt_map *map)
 	if (!map)
 		return;
 	for (d = 0; d < map->nr_dirs; d++) {
-		u8 **dir = map->dirs[d];
+		unsigned long *dir = (unsigned long *)map->dirs[d];
 
-		if (!dir)
+		if (!cbt_node_is_page(map->dirs[d]))
 			continue;
 		for (l = 0; l < CBT_DIR_LEAVES; l++)
-			if (dir[l])
-				free_page((unsigned long)dir[l]);
+			if (cbt_node_is_page(dir[l]))
+				free_page(dir[l]);
 		free_page((unsigned long)dir);
 	}
 	kvfree(map);
@@ -68,162 +77,240 @@ size_t cbt_map_bytes(const struct cbt_map *map)
 	       atomic_long_read(&map->nr_pages) * PAGE_SIZE;
 }
 
-/* Publish a new zeroed page at *slot, or return the one a racer put there. */
-static void *install_page(struct cbt_map *map, void **slot)
-{
-	void *page = READ_ONCE(*slot);
-	void *old;
+/* ---- marking ------------------------------------------------------------ */
 
-	if (page)
-		return page;
-	page = (void *)__get_free_page(CBT_MAP_GFP);
+/*
+ * Replace the code node *@node in @slot with a page holding its code in
+ * every block. On return *@node is what the slot holds now: our page, or
+ * whatever a racer put there. -ENOMEM when no page could be had.
+ */
+static int split_node(struct cbt_map *map, unsigned long *slot, int level,
+		      unsigned long *node)
+{
+	unsigned long page, old;
+	unsigned int i;
+
+	page = __get_free_page(CBT_MAP_GFP);
 	if (!page)
-		return NULL;
-	old = cmpxchg(slot, NULL, page);
-	if (old) {
-		free_page((unsigned long)page);
-		return old;
+		return -ENOMEM;
+	if (level == LEAF)
+		memset((void *)page, cbt_node_code(*node), PAGE_SIZE);
+	else
+		for (i = 0; i < CBT_DIR_LEAVES; i++)
+			((unsigned long *)page)[i] = *node;
+	/* cmpxchg orders the page's content before its address. */
+	old = cmpxchg(slot, *node, page);
+	if (old != *node) {
+		free_page(page);
+		*node = old;
+		return 0;
 	}
 	atomic_long_inc(&map->nr_pages);
-	return page;
+	*node = page;
+	return 0;
 }
 
-/* The leaf holding @block, or NULL; allocated when @create is set. */
-static u8 *get_leaf(struct cbt_map *map, u64 block, bool create)
+/* Blocks [first, last] under the node in @slot, which starts at @base. */
+static int mark_node(struct cbt_map *map, unsigned long *slot, int level,
+		     u64 base, u64 first, u64 last, u8 code, u8 newer)
 {
-	u64 li = leaf_index(block);
-	u8 **dir = READ_ONCE(map->dirs[li / CBT_DIR_LEAVES]);
-	u8 *leaf;
+	bool whole = first == base && last == node_last(map, level, base);
+	unsigned long node = READ_ONCE(*slot), old, *leaves;
+	u64 b, leaf_base, end;
+	int ret;
 
-	if (!dir) {
-		if (!create)
-			return NULL;
-		dir = install_page(map, (void **)&map->dirs[li / CBT_DIR_LEAVES]);
-		if (!dir)
-			return NULL;
-	}
-	leaf = READ_ONCE(dir[li % CBT_DIR_LEAVES]);
-	if (!leaf && create)
-		leaf = install_page(map, (void **)&dir[li % CBT_DIR_LEAVES]);
-	return leaf;
-}
-
-int cbt_map_mark(struct cbt_map *map, u64 first, u64 last, u8 code)
-{
-	u64 b = first;
-
-	while (b <= last) {
-		u64 end = min(last, (leaf_index(b) + 1) * CBT_LEAF_BLOCKS - 1);
-		u8 *leaf = get_leaf(map, b, true);
-		unsigned int i = b % CBT_LEAF_BLOCKS;
-		unsigned int n = end - b + 1;
-
-		if (!leaf)
-			return -ENOMEM;
-		if (n == CBT_LEAF_BLOCKS) {
-			memset(leaf, code, CBT_LEAF_BLOCKS);
-		} else {
-			/* Skip the store when nothing changes: keeps lines clean. */
-			for (; n; n--, i++)
-				if (READ_ONCE(leaf[i]) != code)
-					WRITE_ONCE(leaf[i], code);
+	while (!cbt_node_is_page(node)) {
+		if (!whole) {
+			ret = split_node(map, slot, level, &node);
+			if (ret)
+				return ret;
+			continue;
 		}
-		b = end + 1;
+		if (!cbt_code_older(cbt_node_code(node), code, newer))
+			return 0;
+		old = cmpxchg(slot, node, cbt_code_node(code));
+		if (old == node)
+			return 0;
+		node = old;
+	}
+	if (level == LEAF) {
+		cbt_map_mark_bytes((u8 *)node + (first - base), last - first + 1,
+				   code, newer);
+		return 0;
+	}
+	leaves = (unsigned long *)node;
+	for (b = first; b <= last; b = end + 1) {
+		leaf_base = b - (b - base) % CBT_LEAF_BLOCKS;
+		end = min(last, leaf_base + CBT_LEAF_BLOCKS - 1);
+		ret = mark_node(map, &leaves[(leaf_base - base) / CBT_LEAF_BLOCKS],
+				LEAF, leaf_base, b, end, code, newer);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
 
-/* Accumulates runs of wanted blocks across leaves for cbt_map_scan(). */
+int cbt_map_mark(struct cbt_map *map, u64 first, u64 last, u8 code, u8 newer)
+{
+	u64 b, base, end;
+	int ret;
+
+	for (b = first; b <= last; b = end + 1) {
+		base = b - b % CBT_DIR_BLOCKS;
+		end = min(last, node_last(map, DIR, base));
+		ret = mark_node(map, &map->dirs[base / CBT_DIR_BLOCKS], DIR,
+				base, b, end, code, newer);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+/* Accumulates runs of wanted blocks across nodes for cbt_map_scan(). */
 struct scan_run {
 	u64 start;
 	u64 count;
+	u64 stop;		/* where the emitter stopped taking */
 	cbt_map_emit_fn emit;
 	void *ctx;
+	const bool *wanted;
 };
 
-/* Adds block @b to the run; false when a finished run was refused. */
-static bool run_add(struct scan_run *run, u64 b)
+/* Hands the run to the emitter; false when it did not take all of it. */
+static bool run_flush(struct scan_run *run)
+{
+	u64 taken = run->emit(run->ctx, run->start, run->count);
+
+	if (taken >= run->count)
+		return true;
+	run->stop = run->start + taken;
+	return false;
+}
+
+/* Adds blocks [b, b + n) to the run; false when the emitter stopped. */
+static bool run_add(struct scan_run *run, u64 b, u64 n)
 {
 	if (run->count && run->start + run->count == b) {
-		run->count++;
+		run->count += n;
 		return true;
 	}
-	if (run->count && !run->emit(run->ctx, run->start, run->count))
+	if (run->count && !run_flush(run))
 		return false;
 	run->start = b;
-	run->count = 1;
+	run->count = n;
+	return true;
+}
+
+static bool scan_bytes(struct scan_run *run, const u8 *leaf, u64 base,
+		       u64 first, u64 last)
+{
+	const u8 *p = leaf + (first - base), *stop = leaf + (last - base) + 1;
+
+	while (p < stop) {
+		p = memchr_inv(p, 0, stop - p);
+		if (!p)
+			break;
+		if (run->wanted[READ_ONCE(*p)] && !run_add(run, base + (p - leaf), 1))
+			return false;
+		p++;
+	}
+	return true;
+}
+
+/* Blocks [first, last] under @node at @base; false when the emitter stops. */
+static bool scan_node(struct scan_run *run, const struct cbt_map *map,
+		      unsigned long node, int level, u64 base, u64 first,
+		      u64 last)
+{
+	const unsigned long *leaves;
+	u64 b, leaf_base, end;
+
+	if (!cbt_node_is_page(node)) {
+		u8 code = cbt_node_code(node);
+
+		return !code || !run->wanted[code] ||
+		       run_add(run, first, last - first + 1);
+	}
+	if (level == LEAF)
+		return scan_bytes(run, (const u8 *)node, base, first, last);
+	leaves = (const unsigned long *)node;
+	for (b = first; b <= last; b = end + 1) {
+		leaf_base = b - (b - base) % CBT_LEAF_BLOCKS;
+		end = min(last, leaf_base + CBT_LEAF_BLOCKS - 1);
+		if (!scan_node(run, map,
+			       READ_ONCE(leaves[(leaf_base - base) / CBT_LEAF_BLOCKS]),
+			       LEAF, leaf_base, b, end))
+			return false;
+		cond_resched();
+	}
 	return true;
 }
 
 u64 cbt_map_scan(struct cbt_map *map, u64 first, u64 last,
 		 const bool wanted[256], cbt_map_emit_fn emit, void *ctx)
 {
-	struct scan_run run = { .emit = emit, .ctx = ctx };
-	u64 b = first;
+	struct scan_run run = { .emit = emit, .ctx = ctx, .wanted = wanted };
+	u64 b, base, end;
 
 	if (!map->nr_blocks || first >= map->nr_blocks)
 		return first;
 	if (last >= map->nr_blocks)
 		last = map->nr_blocks - 1;
-	while (b <= last) {
-		u64 end = min(last, (leaf_index(b) + 1) * CBT_LEAF_BLOCKS - 1);
-		u8 *leaf = get_leaf(map, b, false);
-
-		if (leaf) {
-			u8 *p = leaf + b % CBT_LEAF_BLOCKS;
-			u8 *stop = leaf + end % CBT_LEAF_BLOCKS + 1;
-
-			while (p < stop) {
-				p = memchr_inv(p, 0, stop - p);
-				if (!p)
-					break;
-				if (wanted[READ_ONCE(*p)]) {
-					u64 blk = (b - b % CBT_LEAF_BLOCKS) + (p - leaf);
-
-					if (!run_add(&run, blk))
-						return run.start;
-				}
-				p++;
-			}
-		}
-		b = end + 1;
+	for (b = first; b <= last; b = end + 1) {
+		base = b - b % CBT_DIR_BLOCKS;
+		end = min(last, node_last(map, DIR, base));
+		if (!scan_node(&run, map, READ_ONCE(map->dirs[base / CBT_DIR_BLOCKS]),
+			       DIR, base, b, end))
+			return run.stop;
 		cond_resched();
 	}
-	if (run.count && !emit(ctx, run.start, run.count))
-		return run.start;
+	if (run.count && !run_flush(&run))
+		return run.stop;
 	return last + 1;
+}
+
+/* ---- the sweep ---------------------------------------------------------- */
+
+static void sweep_node(unsigned long *slot, int level, const bool stale[256])
+{
+	unsigned long node = READ_ONCE(*slot);
+	unsigned int i;
+
+	if (!cbt_node_is_page(node)) {
+		/* A writer storing a fresh code meanwhile wins. */
+		if (node && stale[cbt_node_code(node)])
+			cmpxchg(slot, node, 0);
+		return;
+	}
+	if (level == DIR) {
+		for (i = 0; i < CBT_DIR_LEAVES; i++) {
+			sweep_node(&((unsigned long *)node)[i], LEAF, stale);
+			cond_resched();
+		}
+		return;
+	}
+	for (i = 0; i < CBT_LEAF_BLOCKS; i++) {
+		u8 *p = (u8 *)node + i, v = READ_ONCE(*p);
+
+		if (stale[v])
+			cmpxchg(p, v, 0);
+	}
 }
 
 void cbt_map_sweep(struct cbt_map *map, const bool stale[256])
 {
-	unsigned long d, l, i;
+	unsigned long d;
 
-	for (d = 0; d < map->nr_dirs; d++) {
-		u8 **dir = READ_ONCE(map->dirs[d]);
-
-		if (!dir)
-			continue;
-		for (l = 0; l < CBT_DIR_LEAVES; l++) {
-			u8 *leaf = READ_ONCE(dir[l]);
-
-			if (!leaf)
-				continue;
-			for (i = 0; i < CBT_LEAF_BLOCKS; i++) {
-				u8 v = READ_ONCE(leaf[i]);
-
-				/* A writer storing a fresh code meanwhile wins. */
-				if (stale[v])
-					cmpxchg(&leaf[i], v, 0);
-			}
-			cond_resched();
-		}
-	}
+	for (d = 0; d < map->nr_dirs; d++)
+		sweep_node(&map->dirs[d], DIR, stale);
 }
 
-static bool count_run(void *ctx, u64 first, u64 count)
+static u64 count_run(void *ctx, u64 first, u64 count)
 {
 	*(u64 *)ctx += count;
-	return true;
+	return count;
 }
 
 u64 cbt_map_count_written(struct cbt_map *map)

@@ -1,158 +1,350 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cbt_snapshot.c - where a snapshot is taken: snapshot sets, their
- * creation at one instant, growth, events and destruction.
+ * cbt_snapshot.c - where a snapshot is taken: snapshot sets, the instant
+ * they are taken at, their stores, events and destruction.
  *
- * Taking a set (cbt_snapset_create): every member's filesystem is frozen
- * (unless the caller asks for a crash-consistent set), then
- * cbt_tracker_snapshot() holds new writes to all members, closes each
- * member's generation and drains the writes in flight; then copy-on-write
- * is released and the filesystems thawed. All of that must fit in the hold
- * bound; any failure abandons the whole set and leaves nothing behind.
+ * The instant (take_instant()), for all members at once:
+ *
+ *  1. Lock every member's tracker, by the hold's deadline. Nothing is held
+ *     or frozen yet: a lock kept by a long drain or a query makes the set
+ *     fail, never a filesystem stay frozen.
+ *  2. Prepare every member: a lost map is reset, a generation whose drain
+ *     timed out is waited for, the map is swept when its codes would wrap.
+ *  3. Freeze every filesystem whose data lies on a member: on the volume,
+ *     on its partitions, on dm or md volumes above it (cbt_stack.c). The
+ *     hold bound counts from here.
+ *  4. Publish every member's copy-on-write state, then wait for a grace
+ *     period: from then on every new write to any member is held until
+ *     the set is ready, and marked with the generation after the instant.
+ *  5. Open the next generation on every member, then wait for a grace
+ *     period: nobody marks the closed ones any more.
+ *  6. Drain them: every write that marked one has completed. Those writes
+ *     are wholly before the instant on every member, the held ones wholly
+ *     after it: that is one instant for the whole set.
+ *  7. READY (or, on any failure, DEAD with copy-on-write withdrawn, and no
+ *     stamp); held writes go on; thaw; unlock.
+ *
+ * Once step 4 has published anything, step 5 always runs, so that a write
+ * held and marked with the next generation never sits in a generation that
+ * is not open yet (cbt_generation.c checks that a slot is empty before it
+ * is reused).
  *
  * Lifetime: a set is on cbt_snapsets from creation to destruction and holds
- * one reference for that; copy-on-write and image work items and event
- * file descriptors hold one each. Destruction makes everything pass (DEAD),
- * unpublishes the members' copy-on-write state, removes the images, drains
- * the workqueue and releases the store; the last reference frees memory.
+ * one reference for that; claimed copies, held writes, image requests and
+ * event descriptors hold one each (cbt_cow.h). Destruction makes
+ * everything pass (DEAD), withdraws copy-on-write, removes the images,
+ * drains the workqueue and releases the store; the last reference frees
+ * memory.
+ *
+ * Locks, outermost first: cbt_snapsets_mutex, cbt_trackers_mutex (claims,
+ * cbt_tracker.c), the members' tracker locks in member order, then
+ * whatever freezing a filesystem takes (its s_umount, the bdev's freeze
+ * mutex). Writers take none of them.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
+#include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include "cbt_compat.h"
+#include "cbt_image.h"
 #include "cbt_snapshot.h"
+#include "cbt_stack.h"
 #include "cbt_tracker.h"
 
 #define CBT_SNAP_MAX_SETS	64
 
 /*
  * cbt_snapsets_mutex protects the set list and id allocation, and
- * serialises creation and destruction (so the members' cow pointers only
- * change under it).
+ * serialises creation, growth and destruction.
  */
 static DEFINE_MUTEX(cbt_snapsets_mutex);
 static LIST_HEAD(cbt_snapsets);
 static u32 cbt_snap_next_id = 1;
 
-#define CBT_SET_FAILED_MASK	(BIT(CBT_SET_DEAD) | BIT(CBT_SET_OVERFLOW) | \
-				 BIT(CBT_SET_INVALID))
-
-bool cbt_snapset_usable(struct cbt_snapset *set)
+static void snapset_release(struct cbt_cow_set *cs)
 {
-	return !(READ_ONCE(set->flags) & CBT_SET_FAILED_MASK);
-}
-
-static void raise_event(struct cbt_snapset *set)
-{
-	atomic64_inc(&set->event_seq);
-	wake_up_all(&set->event_wq);
-}
-
-/* Any context: the write hook calls this when it cannot hold a write. */
-void cbt_snapset_fail(struct cbt_snapset *set, int bit, int error)
-{
-	if (test_and_set_bit(bit, &set->flags))
-		return;
-	cmpxchg(&set->error, 0, error);
-	if (bit == CBT_SET_OVERFLOW)
-		pr_warn_ratelimited("cbt: snapshot set %u: store full, images invalidated\n",
-				    set->id);
-	else if (bit == CBT_SET_INVALID)
-		pr_warn_ratelimited("cbt: snapshot set %u invalidated: error %d\n",
-				    set->id, error);
-	raise_event(set);
-}
-
-void cbt_snapset_check_space(struct cbt_snapset *set)
-{
-	if (!test_bit(CBT_SET_LOW_SPACE, &set->flags) &&
-	    cbt_store_low(&set->store) &&
-	    !test_and_set_bit(CBT_SET_LOW_SPACE, &set->flags))
-		raise_event(set);
-}
-
-void cbt_snapset_get(struct cbt_snapset *set)
-{
-	kref_get(&set->ref);
-}
-
-static void free_cow(struct cbt_cow *cow)
-{
-	if (!cow)
-		return;
-	cbt_cow_free_chunks(cow);
-	kvfree(cow->copied);
-	if (cow->tracker)
-		cbt_tracker_put(cow->tracker);
-	kfree(cow);
-}
-
-static void snapset_release(struct kref *ref)
-{
-	struct cbt_snapset *set = container_of(ref, struct cbt_snapset, ref);
+	struct cbt_snapset *set = container_of(cs, struct cbt_snapset, cs);
 	unsigned int i;
 
-	for (i = 0; i < set->nr; i++)
-		free_cow(set->members[i]);
+	for (i = 0; i < set->nr; i++) {
+		cbt_tracker_put(set->members[i]->tracker);
+		cbt_cow_free(set->members[i]);
+	}
 	kfree(set);
 }
 
-void cbt_snapset_put(struct cbt_snapset *set)
+/* ---- the instant -------------------------------------------------------- */
+
+/* Unlock the first @n members' trackers. */
+static void unlock_members(struct cbt_snapset *set, unsigned int n)
 {
-	kref_put(&set->ref, snapset_release);
+	while (n-- > 0)
+		cbt_tracker_unlock(set->members[n]->tracker);
+}
+
+/* Steps 1 and 2: -ETIMEDOUT when a lock or a drain is not had in time. */
+static int lock_members(struct cbt_snapset *set, unsigned long deadline)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < set->nr; i++) {
+		ret = cbt_tracker_lock(set->members[i]->tracker, deadline);
+		if (ret)
+			goto unlock;
+	}
+	for (i = 0; i < set->nr; i++) {
+		ret = cbt_tracker_prepare(set->members[i]->tracker, deadline);
+		if (ret) {
+			i = set->nr;
+			goto unlock;
+		}
+	}
+	return 0;
+unlock:
+	unlock_members(set, i);
+	return ret;
+}
+
+/* Steps 4 to 6, under the members' locks; @deadline bounds the drains. */
+static int switch_generations(struct cbt_snapset *set, unsigned long deadline)
+{
+	struct cbt_tracker *t;
+	struct cbt_cow *cow;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < set->nr; i++) {
+		cow = set->members[i];
+		cow->first_gen = cbt_tracker_first_gen(cow->tracker);
+		cbt_tracker_set_cow(cow->tracker, cow);
+	}
+	synchronize_rcu_expedited();	/* every new write to a member is held */
+	for (i = 0; i < set->nr; i++)
+		cbt_tracker_close(set->members[i]->tracker);
+	synchronize_rcu_expedited();	/* nobody marks the closed generations */
+	for (i = 0; i < set->nr && !ret; i++) {
+		cow = set->members[i];
+		t = cow->tracker;
+		ret = cbt_tracker_drain(t, deadline);
+		if (!ret) {
+			uuid_t uuid;
+
+			cbt_tracker_stamp(t, &uuid, &cow->stamp.generation);
+			memcpy(cow->stamp.uuid, &uuid, CBT_UUID_SIZE);
+		}
+	}
+	return ret;
+}
+
+static void withdraw_cow(struct cbt_snapset *set)
+{
+	unsigned int i;
+
+	for (i = 0; i < set->nr; i++)
+		cbt_tracker_set_cow(set->members[i]->tracker, NULL);
+}
+
+/*
+ * Returns with the filesystems thawed and the trackers unlocked; on
+ * success the set is READY and each member has its stamp.
+ */
+static int take_instant(struct cbt_snapset *set, bool freeze,
+			unsigned int hold_ms)
+{
+	struct block_device *origins[CBT_SNAP_MAX_MEMBERS];
+	unsigned long deadline = jiffies + msecs_to_jiffies(hold_ms);
+	u32 frozen[CBT_SNAP_MAX_MEMBERS] = {};
+	struct cbt_stack *st = NULL;
+	unsigned int i;
+	ktime_t t0;
+	int ret;
+
+	for (i = 0; i < set->nr; i++)
+		origins[i] = set->members[i]->origin;
+	if (freeze) {
+		st = cbt_stack_above(origins, set->nr);
+		if (IS_ERR(st))
+			return PTR_ERR(st);
+	}
+	ret = lock_members(set, deadline);
+	if (ret)
+		goto out;
+
+	t0 = ktime_get();
+	deadline = jiffies + msecs_to_jiffies(hold_ms);
+	if (st)
+		ret = cbt_stack_freeze(st, frozen, deadline);
+	if (!ret) {
+		ret = switch_generations(set, deadline);
+		if (!ret && ktime_ms_delta(ktime_get(), t0) > hold_ms)
+			ret = -ETIMEDOUT;
+		if (ret)
+			withdraw_cow(set);
+	}
+	if (!ret) {
+		for (i = 0; i < set->nr; i++)
+			set->members[i]->frozen = frozen[i];
+		set_bit(CBT_SET_READY, &set->cs.flags);
+	} else {
+		set_bit(CBT_SET_DEAD, &set->cs.flags);
+	}
+	/* Writes held since publication go on: copied first, or as they are. */
+	wake_up_all(&set->cs.ready_wq);
+	if (st)
+		cbt_stack_thaw(st);
+	set->hold_ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	unlock_members(set, set->nr);
+out:
+	cbt_stack_free(st);
+	return ret;
+}
+
+/* ---- stores ------------------------------------------------------------- */
+
+/* Under cbt_snapsets_mutex: the members of every live set and of @set. */
+static unsigned int all_members(struct cbt_snapset *set,
+				struct block_device **bdevs, unsigned int max)
+{
+	struct cbt_snapset *s;
+	unsigned int n = 0, i;
+
+	for (i = 0; i < set->nr && n < max; i++)
+		bdevs[n++] = set->members[i]->origin;
+	list_for_each_entry(s, &cbt_snapsets, node)
+		for (i = 0; i < s->nr && n < max; i++)
+			if (s != set)
+				bdevs[n++] = s->members[i]->origin;
+	return n;
+}
+
+static bool disk_has_parts(struct gendisk *disk)
+{
+	struct block_device *part;
+	unsigned long idx;
+	bool found = false;
+
+	rcu_read_lock();
+	xa_for_each_start(&disk->part_tbl, idx, part, 1) {
+		found = true;
+		break;
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+static int refuse_store(struct cbt_snapset *set, struct file *file,
+			const char *why, int error)
+{
+	pr_warn("cbt: snapshot set %u: store %pD refused: %s\n", set->cs.id,
+		file, why);
+	return error;
+}
+
+/* How many stacked layers a store is looked through (loop over file...). */
+#define CBT_STORE_DEPTH		4
+
+/*
+ * A store's writes leave from this module, unseen by the write hook: they
+ * must not land on a tracked volume (unrecorded), on a snapshot member of
+ * any set (uncopied), or under one (overwriting it). Members and what is
+ * stacked on them are found in the stack above them; a loop device is
+ * followed to the device its backing file is on. A file store's writes
+ * go through its filesystem, which the hooks see: only its device must not
+ * lie on a member. Exclusive opens (cbt_store_add()) refuse what is held:
+ * mounted filesystems, LVM and md components.
+ */
+static int check_store(struct cbt_snapset *set, struct file *file)
+{
+	struct block_device *bases[CBT_SNAP_MAX_MEMBERS * 4], *bdev, *lower;
+	struct inode *inode = file_inode(file);
+	bool is_dev = S_ISBLK(inode->i_mode);
+	struct cbt_stack *st;
+	unsigned int i, n;
+	int ret = 0;
+
+	if (!is_dev && !S_ISREG(inode->i_mode))
+		return refuse_store(set, file, "neither a block device nor a regular file",
+				    -EINVAL);
+	bdev = is_dev ? I_BDEV(file->f_mapping->host) : inode->i_sb->s_bdev;
+	if (!bdev)
+		return 0;	/* tmpfs and the like: memory, not a device */
+	if (is_dev && cbt_tracker_overlaps(bdev->bd_disk,
+					   bdev_is_partition(bdev) ? bdev->bd_start_sect : 0,
+					   bdev_nr_sectors(bdev)))
+		return refuse_store(set, file, "it is a tracked volume", -EXDEV);
+	if (is_dev && !bdev_is_partition(bdev) && disk_has_parts(bdev->bd_disk))
+		return refuse_store(set, file, "the disk has partitions", -EBUSY);
+	if (cbt_image_is(bdev->bd_disk))
+		return refuse_store(set, file, "it is on a snapshot image", -EXDEV);
+	for (i = 0; is_dev && i < set->nr; i++)
+		if (bdev_logical_block_size(bdev) >
+		    bdev_logical_block_size(set->members[i]->origin))
+			return refuse_store(set, file,
+					    "its block size is larger than a member's",
+					    -EINVAL);
+
+	n = all_members(set, bases, ARRAY_SIZE(bases));
+	st = cbt_stack_above(bases, n);
+	if (IS_ERR(st))
+		return PTR_ERR(st);
+	for (i = 0; bdev && i < CBT_STORE_DEPTH && !ret; i++) {
+		if (cbt_stack_contains(st, bdev)) {
+			ret = refuse_store(set, file, "it lies on a snapshot member",
+					   -EXDEV);
+			break;
+		}
+		lower = cbt_stack_loop_lower(st, bdev);
+		if (IS_ERR(lower))
+			ret = refuse_store(set, file,
+					   "the file behind its loop device cannot be found",
+					   PTR_ERR(lower));
+		bdev = lower;
+	}
+	if (!ret && bdev)
+		ret = refuse_store(set, file, "too many loop devices deep", -EXDEV);
+	cbt_stack_free(st);
+	return ret;
+}
+
+/* Under cbt_snapsets_mutex. Takes over @file's reference, or drops it. */
+static int add_store(struct cbt_snapset *set, struct file *file)
+{
+	int ret = check_store(set, file);
+
+	if (!ret && S_ISREG(file_inode(file)->i_mode) &&
+	    !cbt_store_has_files(&set->cs.store)) {
+		/* Files are written from the workqueue only: no more inline copies. */
+		cbt_store_expect_file(&set->cs.store);
+		cbt_cow_set_no_inline(&set->cs);
+	}
+	if (!ret)
+		ret = cbt_store_add(&set->cs.store, file);
+	if (ret == -EBUSY)
+		pr_warn("cbt: snapshot set %u: store %pD refused: in use (mounted, or part of LVM, md or another store)\n",
+			set->cs.id, file);
+	if (ret)
+		fput(file);
+	return ret;
 }
 
 /* ---- creation ------------------------------------------------------------ */
 
-static struct cbt_cow *cow_alloc(struct cbt_snapset *set,
-				 struct cbt_tracker *t, unsigned int index)
-{
-	struct cbt_cow *cow = kzalloc(sizeof(*cow), GFP_KERNEL);
-	u32 block_size;
-	u64 bytes;
-	int i;
-
-	if (!cow)
-		return NULL;
-	cbt_tracker_geometry(t, &bytes, &block_size);
-	cow->set = set;
-	cow->tracker = t;
-	cow->origin = t->bdev;
-	cow->start = t->start;
-	cow->nr_sects = bytes >> SECTOR_SHIFT;
-	cow->chunk_shift = ilog2(block_size);
-	cow->nr_chunks = DIV_ROUND_UP_ULL(bytes, block_size);
-	cow->index = index;
-	for (i = 0; i < CBT_COW_LOCKS; i++)
-		init_rwsem(&cow->locks[i]);
-	cow->copied = kvcalloc(BITS_TO_LONGS(cow->nr_chunks),
-			       sizeof(unsigned long), GFP_KERNEL);
-	if (!cow->copied ||
-	    cbt_chunks_init(&cow->chunks, cow->nr_chunks,
-			    block_size >> CBT_PIECE_SHIFT)) {
-		kvfree(cow->copied);
-		kfree(cow);
-		return NULL;
-	}
-	return cow;
-}
-
-/* The members named by @m: tracked, distinct, not in another set. */
+/* The members named by @m: tracked, distinct, claimed by no other set. */
 static int gather_members(struct cbt_snapset *set, struct cbt_snap_member *m,
 			  unsigned int count)
 {
 	struct cbt_tracker *t;
 	unsigned int i, j;
+	int ret;
 
 	for (i = 0; i < count; i++) {
-		dev_t devt = MKDEV(m[i].dev.major, m[i].dev.minor);
-
-		t = cbt_tracker_get(devt);
+		t = cbt_tracker_get(MKDEV(m[i].dev.major, m[i].dev.minor));
 		if (!t)
 			return -ENOENT;
 		for (j = 0; j < set->nr; j++) {
@@ -161,12 +353,14 @@ static int gather_members(struct cbt_snapset *set, struct cbt_snap_member *m,
 				return -EINVAL;
 			}
 		}
-		if (rcu_access_pointer(t->cow)) {
+		ret = cbt_tracker_claim(t, set);
+		if (ret) {
 			cbt_tracker_put(t);
-			return -EBUSY;
+			return ret;
 		}
-		set->members[set->nr] = cow_alloc(set, t, i);
+		set->members[set->nr] = cbt_cow_alloc(&set->cs, t, i);
 		if (!set->members[set->nr]) {
+			cbt_tracker_unclaim(t, set);
 			cbt_tracker_put(t);
 			return -ENOMEM;
 		}
@@ -175,106 +369,27 @@ static int gather_members(struct cbt_snapset *set, struct cbt_snap_member *m,
 	return 0;
 }
 
-/*
- * A store must not live on a member's disk: its writes would be copied.
- * A store device must take I/O in the units images are read in.
- */
-static int check_store(struct cbt_snapset *set, struct file *store)
-{
-	struct block_device *bdev = cbt_store_file_bdev(store);
-	bool is_dev = S_ISBLK(file_inode(store)->i_mode);
-	unsigned int i;
-
-	for (i = 0; bdev && i < set->nr; i++) {
-		struct block_device *origin = set->members[i]->origin;
-
-		if (bdev->bd_disk == origin->bd_disk)
-			return -EXDEV;
-		if (is_dev && bdev_logical_block_size(bdev) >
-			      bdev_logical_block_size(origin))
-			return -EINVAL;
-	}
-	return 0;
-}
-
-static void thaw_members(struct cbt_snapset *set, unsigned int frozen)
-{
-	while (frozen-- > 0)
-		cbt_bdev_thaw(set->members[frozen]->origin);
-}
-
-/*
- * The instant. Returns with the filesystems thawed; on success the set is
- * READY and the stamps are in the members.
- */
-static int take_instant(struct cbt_snapset *set, bool freeze,
-			unsigned int hold_ms)
-{
-	struct cbt_tracker *ts[CBT_SNAP_MAX_MEMBERS];
-	struct cbt_cow **cows = set->members;
-	uuid_t uuids[CBT_SNAP_MAX_MEMBERS];
-	u64 gens[CBT_SNAP_MAX_MEMBERS];
-	unsigned int i, frozen = 0;
-	s64 left_ms;
-	ktime_t t0;
-	int ret = 0;
-
-	for (i = 0; i < set->nr; i++)
-		ts[i] = cows[i]->tracker;
-	t0 = ktime_get();
-	for (; freeze && frozen < set->nr; frozen++) {
-		ret = cbt_bdev_freeze(cows[frozen]->origin);
-		if (ret)
-			goto thaw;
-	}
-	left_ms = hold_ms - ktime_ms_delta(ktime_get(), t0);
-	if (left_ms <= 0) {
-		ret = -ETIMEDOUT;
-		goto thaw;
-	}
-	ret = cbt_tracker_snapshot(ts, cows, set->nr, left_ms, uuids, gens);
-	if (!ret && ktime_ms_delta(ktime_get(), t0) > hold_ms) {
-		for (i = 0; i < set->nr; i++)
-			cbt_tracker_clear_cow(ts[i]);
-		ret = -ETIMEDOUT;
-	}
-	if (!ret) {
-		for (i = 0; i < set->nr; i++) {
-			memcpy(cows[i]->stamp.uuid, &uuids[i], CBT_UUID_SIZE);
-			cows[i]->stamp.generation = gens[i];
-		}
-		set_bit(CBT_SET_READY, &set->flags);
-	} else {
-		set_bit(CBT_SET_DEAD, &set->flags);
-	}
-	/* Writes held since publication go on: copied first, or as they are. */
-	wake_up_all(&set->ready_wq);
-thaw:
-	thaw_members(set, frozen);
-	set->hold_ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
-	return ret;
-}
-
 /* Undo everything a set holds. Under cbt_snapsets_mutex. */
 static void teardown(struct cbt_snapset *set)
 {
 	unsigned int i;
 
-	set_bit(CBT_SET_DEAD, &set->flags);
-	wake_up_all(&set->ready_wq);
-	for (i = 0; i < set->nr; i++)
-		cbt_tracker_clear_cow(set->members[i]->tracker);
-	synchronize_rcu();	/* the write hook no longer sees the set */
-	cbt_cow_quiesce(set);	/* nor does any writer still copying */
+	set_bit(CBT_SET_DEAD, &set->cs.flags);
+	wake_up_all(&set->cs.ready_wq);
+	withdraw_cow(set);
+	synchronize_rcu();		/* the write hook no longer sees the set */
+	cbt_cow_set_quiesce(&set->cs);	/* nor does any claim on it */
 	for (i = 0; i < set->nr; i++)
 		cbt_image_remove(set->members[i]);
-	if (set->wq)
-		destroy_workqueue(set->wq);	/* held writes go on, image I/O ends */
-	set->wq = NULL;
-	for (i = 0; i < set->nr; i++)
+	if (set->cs.wq)
+		destroy_workqueue(set->cs.wq);	/* image I/O ends */
+	set->cs.wq = NULL;
+	for (i = 0; i < set->nr; i++) {
 		cbt_image_free(set->members[i]);
-	cbt_store_release(&set->store);
-	raise_event(set);
+		cbt_tracker_unclaim(set->members[i]->tracker, set);
+	}
+	cbt_store_release(&set->cs.store);
+	cbt_cow_set_event(&set->cs);
 }
 
 static u32 alloc_id(void)
@@ -287,7 +402,7 @@ static u32 alloc_id(void)
 		if (!id)
 			continue;
 		list_for_each_entry(s, &cbt_snapsets, node)
-			if (s->id == id)
+			if (s->cs.id == id)
 				break;
 		if (list_entry_is_head(s, &cbt_snapsets, node))
 			return id;
@@ -304,6 +419,17 @@ static unsigned int count_sets(void)
 	return n;
 }
 
+static void answer_member(struct cbt_cow *cow, struct cbt_snap_member *m)
+{
+	m->dev.major = MAJOR(cow->origin->bd_dev);
+	m->dev.minor = MINOR(cow->origin->bd_dev);
+	m->image.major = cow->image->major;
+	m->image.minor = cow->image->first_minor;
+	m->stamp = cow->stamp;
+	m->chunk_size = 1u << cow->chunk_shift;
+	m->frozen = cow->frozen;
+}
+
 int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 		       u32 flags, struct file *store, unsigned int hold_ms,
 		       unsigned int low_space, u32 *id, u64 *hold_ns)
@@ -317,37 +443,30 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 		fput(store);
 		return -ENOMEM;
 	}
-	kref_init(&set->ref);
-	init_waitqueue_head(&set->ready_wq);
-	init_waitqueue_head(&set->event_wq);
-	atomic64_set(&set->chunks_copied, 0);
-	atomic64_set(&set->event_seq, 0);
 	set->created_ns = ktime_get_real_ns();
-	if (flags & CBT_SNAP_WRITABLE)
-		set_bit(CBT_SET_WRITABLE, &set->flags);
 
 	mutex_lock(&cbt_snapsets_mutex);
+	cbt_cow_set_init(&set->cs, alloc_id(), snapset_release);
+	if (flags & CBT_SNAP_WRITABLE)
+		set_bit(CBT_SET_WRITABLE, &set->cs.flags);
 	if (count_sets() >= CBT_SNAP_MAX_SETS) {
 		ret = -ENOSPC;
 		fput(store);
 		goto out;
 	}
-	set->id = alloc_id();
 	ret = gather_members(set, m, count);
 	for (i = 0; i < set->nr; i++)
 		shift = max(shift, set->members[i]->chunk_shift);
-	cbt_store_init(&set->store, shift, low_space);
-	if (!ret)
-		ret = check_store(set, store);
-	if (!ret)
-		ret = cbt_store_add(&set->store, store);
-	if (ret) {
+	cbt_store_init(&set->cs.store, shift, low_space);
+	if (ret)
 		fput(store);
+	else
+		ret = add_store(set, store);
+	if (ret)
 		goto out;
-	}
-	set->wq = alloc_workqueue("cbt-snap%u", WQ_UNBOUND | WQ_MEM_RECLAIM,
-				  0, set->id);
-	if (!set->wq) {
+	set->cs.wq = alloc_workqueue("cbt-snap%u", WQ_UNBOUND | WQ_MEM_RECLAIM,
+				     0, set->cs.id);
+	if (!set->cs.wq) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -359,31 +478,25 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 	ret = take_instant(set, !(flags & CBT_SNAP_NO_FREEZE), hold_ms);
 	if (ret)
 		goto out;
-	cbt_snapset_check_space(set);
+	cbt_cow_set_check_space(&set->cs);
 	for (i = 0; i < set->nr && !ret; i++)
 		ret = cbt_image_add(set->members[i]);
 	if (ret)
 		goto out;
 
-	for (i = 0; i < set->nr; i++) {
-		struct cbt_cow *cow = set->members[i];
-
-		m[i].image.major = cow->image->major;
-		m[i].image.minor = cow->image->first_minor;
-		m[i].stamp = cow->stamp;
-		m[i].chunk_size = 1u << cow->chunk_shift;
-	}
-	*id = set->id;
+	for (i = 0; i < set->nr; i++)
+		answer_member(set->members[i], &m[i]);
+	*id = set->cs.id;
 	*hold_ns = set->hold_ns;
 	list_add_tail(&set->node, &cbt_snapsets);
 	pr_info("cbt: snapshot set %u of %u volume(s), writes held %llu us\n",
-		set->id, set->nr, set->hold_ns / 1000);
+		set->cs.id, set->nr, set->hold_ns / 1000);
 	mutex_unlock(&cbt_snapsets_mutex);
 	return 0;
 out:
 	teardown(set);
 	mutex_unlock(&cbt_snapsets_mutex);
-	cbt_snapset_put(set);
+	cbt_cow_set_put(&set->cs);
 	return ret;
 }
 
@@ -395,7 +508,7 @@ static struct cbt_snapset *find_set(u32 id)
 	struct cbt_snapset *set;
 
 	list_for_each_entry(set, &cbt_snapsets, node)
-		if (set->id == id)
+		if (set->cs.id == id)
 			return set;
 	return NULL;
 }
@@ -407,20 +520,19 @@ int cbt_snapset_grow(u32 id, struct file *store)
 
 	mutex_lock(&cbt_snapsets_mutex);
 	set = find_set(id);
-	if (set) {
-		ret = check_store(set, store);
-		if (!ret)
-			ret = cbt_store_add(&set->store, store);
+	if (!set) {
+		fput(store);
+		goto out;
 	}
+	ret = add_store(set, store);
 	if (!ret) {
 		/* Still low: the event comes again, so a watcher grows again. */
-		if (!cbt_store_low(&set->store))
-			clear_bit(CBT_SET_LOW_SPACE, &set->flags);
-		raise_event(set);
+		if (!cbt_store_low(&set->cs.store))
+			clear_bit(CBT_SET_LOW_SPACE, &set->cs.flags);
+		cbt_cow_set_event(&set->cs);
 	}
+out:
 	mutex_unlock(&cbt_snapsets_mutex);
-	if (ret)
-		fput(store);
 	return ret;
 }
 
@@ -428,8 +540,8 @@ static void destroy_locked(struct cbt_snapset *set)
 {
 	list_del(&set->node);
 	teardown(set);
-	pr_info("cbt: snapshot set %u destroyed\n", set->id);
-	cbt_snapset_put(set);
+	pr_info("cbt: snapshot set %u destroyed\n", set->cs.id);
+	cbt_cow_set_put(&set->cs);
 }
 
 int cbt_snapset_destroy(u32 id)
@@ -444,9 +556,22 @@ int cbt_snapset_destroy(u32 id)
 	return set ? 0 : -ENOENT;
 }
 
+void cbt_snapshot_reap(void)
+{
+	struct cbt_snapset *set;
+	unsigned int i;
+
+	mutex_lock(&cbt_snapsets_mutex);
+	list_for_each_entry(set, &cbt_snapsets, node)
+		for (i = 0; i < set->nr; i++)
+			if (!cbt_tracker_alive(set->members[i]->tracker))
+				cbt_cow_set_fail(&set->cs, CBT_SET_INVALID, -ENODEV);
+	mutex_unlock(&cbt_snapsets_mutex);
+}
+
 static u32 set_state(struct cbt_snapset *set)
 {
-	unsigned long f = READ_ONCE(set->flags);
+	unsigned long f = READ_ONCE(set->cs.flags);
 	u32 state = 0;
 
 	if (f & BIT(CBT_SET_LOW_SPACE))
@@ -475,27 +600,20 @@ int cbt_snapset_info(u32 id, struct cbt_snap_info *info,
 		mutex_unlock(&cbt_snapsets_mutex);
 		return -ENOENT;
 	}
-	cbt_store_usage(&set->store, &cap, &used, &files);
-	slot = 1ull << set->store.slot_shift;
+	cbt_store_usage(&set->cs.store, &cap, &used, &files);
+	slot = 1ull << set->cs.store.slot_shift;
 	info->count = set->nr;
 	info->state = set_state(set);
 	info->stores = files;
 	info->store_size = cap * slot;
 	info->store_used = used * slot;
-	info->chunks_copied = atomic64_read(&set->chunks_copied);
+	info->chunks_copied = atomic64_read(&set->cs.chunks_copied);
 	info->created_ns = set->created_ns;
 	info->hold_ns = set->hold_ns;
-	info->low_space = set->store.low_pct;
+	info->low_space = set->cs.store.low_pct;
 	for (i = 0; i < min(capacity, set->nr); i++) {
-		struct cbt_cow *cow = set->members[i];
-
 		memset(&members[i], 0, sizeof(members[i]));
-		members[i].dev.major = MAJOR(cow->tracker->devt);
-		members[i].dev.minor = MINOR(cow->tracker->devt);
-		members[i].image.major = cow->image->major;
-		members[i].image.minor = cow->image->first_minor;
-		members[i].stamp = cow->stamp;
-		members[i].chunk_size = 1u << cow->chunk_shift;
+		answer_member(set->members[i], &members[i]);
 	}
 	mutex_unlock(&cbt_snapsets_mutex);
 	return 0;
@@ -509,7 +627,7 @@ int cbt_snapset_list(u32 *ids, u32 capacity, u32 *count)
 	mutex_lock(&cbt_snapsets_mutex);
 	list_for_each_entry(set, &cbt_snapsets, node) {
 		if (n < capacity)
-			ids[n] = set->id;
+			ids[n] = set->cs.id;
 		n++;
 	}
 	mutex_unlock(&cbt_snapsets_mutex);
@@ -529,7 +647,7 @@ struct event_reader {
 static bool event_pending(struct event_reader *r)
 {
 	return !r->done && (!r->primed ||
-			    atomic64_read(&r->set->event_seq) != r->seen);
+			    atomic64_read(&r->set->cs.event_seq) != r->seen);
 }
 
 static ssize_t event_read(struct file *file, char __user *buf, size_t len,
@@ -548,16 +666,16 @@ static ssize_t event_read(struct file *file, char __user *buf, size_t len,
 	while (!event_pending(r)) {
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		if (wait_event_interruptible(set->event_wq, event_pending(r)))
+		if (wait_event_interruptible(set->cs.event_wq, event_pending(r)))
 			return -ERESTARTSYS;
 	}
-	ev.seq = atomic64_read(&set->event_seq);
-	ev.id = set->id;
+	ev.seq = atomic64_read(&set->cs.event_seq);
+	ev.id = set->cs.id;
 	ev.state = set_state(set);
-	cbt_store_usage(&set->store, &cap, &used, &files);
-	ev.store_size = cap << set->store.slot_shift;
-	ev.store_used = used << set->store.slot_shift;
-	ev.error = READ_ONCE(set->error);
+	cbt_store_usage(&set->cs.store, &cap, &used, &files);
+	ev.store_size = cap << set->cs.store.slot_shift;
+	ev.store_used = used << set->cs.store.slot_shift;
+	ev.error = READ_ONCE(set->cs.error);
 	if (copy_to_user(buf, &ev, sizeof(ev)))
 		return -EFAULT;
 	r->seen = ev.seq;
@@ -570,7 +688,7 @@ static __poll_t event_poll(struct file *file, poll_table *wait)
 {
 	struct event_reader *r = file->private_data;
 
-	poll_wait(file, &r->set->event_wq, wait);
+	poll_wait(file, &r->set->cs.event_wq, wait);
 	return event_pending(r) || r->done ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
@@ -578,7 +696,7 @@ static int event_release(struct inode *inode, struct file *file)
 {
 	struct event_reader *r = file->private_data;
 
-	cbt_snapset_put(r->set);
+	cbt_cow_set_put(&r->set->cs);
 	kfree(r);
 	return 0;
 }
@@ -602,7 +720,7 @@ int cbt_snapset_events_fd(u32 id)
 	mutex_lock(&cbt_snapsets_mutex);
 	set = find_set(id);
 	if (set)
-		cbt_snapset_get(set);
+		cbt_cow_set_get(&set->cs);
 	mutex_unlock(&cbt_snapsets_mutex);
 	if (!set) {
 		kfree(r);
@@ -612,7 +730,7 @@ int cbt_snapset_events_fd(u32 id)
 	fd = anon_inode_getfd("[cbt-snapset]", &cbt_event_fops, r,
 			      O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		cbt_snapset_put(set);
+		cbt_cow_set_put(&set->cs);
 		kfree(r);
 	}
 	return fd;
@@ -628,14 +746,16 @@ void cbt_snapset_show(struct seq_file *m)
 
 	mutex_lock(&cbt_snapsets_mutex);
 	list_for_each_entry(set, &cbt_snapsets, node) {
-		cbt_store_usage(&set->store, &cap, &used, &files);
+		cbt_store_usage(&set->cs.store, &cap, &used, &files);
 		seq_printf(m, "set %u state=%#x store=%llu/%llu chunks files=%u copied=%lld hold_us=%llu\n",
-			   set->id, set_state(set), used, cap, files,
-			   (long long)atomic64_read(&set->chunks_copied),
+			   set->cs.id, set_state(set), used, cap, files,
+			   (long long)atomic64_read(&set->cs.chunks_copied),
 			   set->hold_ns / 1000);
 		for (i = 0; i < set->nr; i++)
-			seq_printf(m, "  %pg -> %s\n", set->members[i]->origin,
-				   set->members[i]->image->disk_name);
+			seq_printf(m, "  %pg -> %s frozen=%u\n",
+				   set->members[i]->origin,
+				   set->members[i]->image->disk_name,
+				   set->members[i]->frozen);
 	}
 	mutex_unlock(&cbt_snapsets_mutex);
 }

@@ -70,9 +70,15 @@ static loff_t store_file_size(struct file *file)
 	return i_size_read(inode);
 }
 
+void cbt_store_expect_file(struct cbt_store *s)
+{
+	WRITE_ONCE(s->has_files, true);
+}
+
 int cbt_store_add(struct cbt_store *s, struct file *file)
 {
 	umode_t mode = file_inode(file)->i_mode;
+	struct cbt_store_dev dev = {};
 	u64 slots;
 	int ret = 0;
 
@@ -81,22 +87,42 @@ int cbt_store_add(struct cbt_store *s, struct file *file)
 	if ((file->f_mode & (FMODE_READ | FMODE_WRITE)) !=
 	    (FMODE_READ | FMODE_WRITE))
 		return -EBADF;
+	if (file->f_flags & (O_APPEND | O_DIRECT))
+		return -EINVAL;
 	slots = store_file_size(file) >> s->slot_shift;
 	if (!slots)
 		return -ENOSPC;
+	if (S_ISBLK(mode)) {
+		/*
+		 * Claimed for the store's lifetime; a descriptor opened with
+		 * O_EXCL holds the claim itself, and the store keeps it.
+		 */
+		dev.bdev = I_BDEV(file->f_mapping->host);
+		if (READ_ONCE(dev.bdev->bd_holder) != file) {
+			ret = cbt_bdev_open(file_inode(file)->i_rdev,
+					    CBT_OPEN_READ | CBT_OPEN_WRITE |
+					    CBT_OPEN_EXCL, s, &dev.open);
+			if (ret)
+				return ret;
+			dev.owned = true;
+		}
+	} else {
+		cbt_store_expect_file(s);
+	}
 
 	spin_lock(&s->lock);
 	if (s->nr_files == CBT_STORE_MAX_FILES) {
 		ret = -EMFILE;
 	} else {
 		s->files[s->nr_files] = file;
-		s->bdevs[s->nr_files] = S_ISBLK(mode) ?
-			I_BDEV(file->f_mapping->host) : NULL;
+		s->devs[s->nr_files] = dev;
 		s->first_slot[s->nr_files] = s->capacity;
 		s->nr_files++;
 		s->capacity += slots;
 	}
 	spin_unlock(&s->lock);
+	if (ret && dev.owned)
+		cbt_bdev_close(&dev.open);
 	return ret;
 }
 
@@ -104,8 +130,11 @@ void cbt_store_release(struct cbt_store *s)
 {
 	unsigned int i;
 
-	for (i = 0; i < s->nr_files; i++)
+	for (i = 0; i < s->nr_files; i++) {
+		if (s->devs[i].owned)
+			cbt_bdev_close(&s->devs[i].open);
 		fput(s->files[i]);
+	}
 	s->nr_files = 0;
 	s->capacity = 0;
 }
@@ -159,7 +188,7 @@ static struct file *slot_place(struct cbt_store *s, u64 slot, loff_t *pos,
 	for (i = s->nr_files; i-- > 0;) {
 		if (slot >= s->first_slot[i]) {
 			file = s->files[i];
-			*bdev = s->bdevs[i];
+			*bdev = s->devs[i].bdev;
 			*pos = (slot - s->first_slot[i]) << s->slot_shift;
 			break;
 		}

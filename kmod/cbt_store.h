@@ -9,6 +9,7 @@
 #include <linux/fs.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include "cbt_compat.h"
 
 #define CBT_STORE_MAX_FILES	64
 #define CBT_COPY_PAGES		16	/* pages per copy bio: 64 KiB */
@@ -20,19 +21,38 @@ struct cbt_store {
 	 */
 	spinlock_t lock;
 	struct file *files[CBT_STORE_MAX_FILES];
-	struct block_device *bdevs[CBT_STORE_MAX_FILES];	/* NULL: a regular file */
+	/* A block device and its exclusive claim; no bdev: a regular file. */
+	struct cbt_store_dev {
+		struct block_device *bdev;
+		bool owned;		/* @open is ours (else the file's O_EXCL) */
+		struct cbt_bdev_open open;
+	} devs[CBT_STORE_MAX_FILES];
 	u64 first_slot[CBT_STORE_MAX_FILES];	/* global number of each file's slot 0 */
 	unsigned int nr_files;
 	u64 capacity;		/* slots in all files */
 	u64 used;		/* slots handed out */
 	unsigned int slot_shift;	/* log2(slot size in bytes) */
 	unsigned int low_pct;	/* space is low below this share free */
+	bool has_files;		/* regular files are (or are about to be) in it */
 };
 
 void cbt_store_init(struct cbt_store *s, unsigned int slot_shift,
 		    unsigned int low_pct);
-/* Take over a reference to @file; -EINVAL when it cannot serve as a store. */
+/*
+ * Take over a reference to @file. A block device is opened exclusively
+ * (-EBUSY: something else holds it: a filesystem, LVM, md, another store).
+ * -EINVAL: neither a regular file nor a block device, or a file opened with
+ * O_APPEND (writes would not land at their slot) or O_DIRECT; -EBADF: not
+ * open for reading and writing; -ENOSPC: not one slot of room.
+ */
 int cbt_store_add(struct cbt_store *s, struct file *file);
+/* A regular file is about to be added (see cbt_cow_set_no_inline()). */
+void cbt_store_expect_file(struct cbt_store *s);
+/* Are regular files in the store? Lock-free. */
+static inline bool cbt_store_has_files(struct cbt_store *s)
+{
+	return READ_ONCE(s->has_files);
+}
 void cbt_store_release(struct cbt_store *s);
 /* A fresh slot, or -ENOSPC; *@low: space is low after it. */
 s64 cbt_store_alloc(struct cbt_store *s, bool *low);

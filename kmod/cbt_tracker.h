@@ -7,21 +7,17 @@
 
 #include <linux/blkdev.h>
 #include <linux/hash.h>
+#include <linux/hashtable.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/uuid.h>
-#include <linux/wait.h>
+#include "cbt_generation.h"
 #include "cbt_map.h"
 
 /* Bits in cbt_tracker.flags. */
 enum {
 	CBT_TRACKER_LOST,	/* a write could not be recorded: reset before use */
 	CBT_TRACKER_DETACHED,	/* no longer in the tables; waiting to be freed */
-};
-
-/* Writes in flight, counted per CPU, by generation parity. */
-struct cbt_inflight {
-	long n[2];
 };
 
 struct cbt_cow;
@@ -40,21 +36,27 @@ struct cbt_tracker {
 
 	/*
 	 * @lock serialises everything that changes or reads the generation
-	 * history as a whole: checkpoint, reset, sweep, queries, status. The
-	 * write path takes no lock: it reads @gen and @map under RCU.
+	 * history as a whole (checkpoints, snapshot instants, resets, sweeps,
+	 * queries, status) and the snapshot claim below. Nothing under it
+	 * touches user memory, and a snapshot takes it before anything is
+	 * frozen. The write path takes no lock: it reads @map, @gens.open and
+	 * @cow under RCU.
 	 */
 	struct mutex lock;
 	struct cbt_map __rcu *map;
-	u64 gen;			/* the open generation (READ_ONCE on writers' side) */
-	u64 low;			/* lowest generation a non-zero byte can hold */
-	u64 oldest;			/* oldest generation a stamp may name */
+	struct cbt_gens gens;
 	uuid_t uuid;
 	unsigned long flags;		/* CBT_TRACKER_* bits, atomic */
 
-	/* The live snapshot set's copy-on-write state, if any (RCU). */
+	/*
+	 * The snapshot set that holds this volume (an opaque owner), under
+	 * cbt_trackers_mutex, so that detach and a claim exclude each other;
+	 * and the set's copy-on-write state while it is live, published by
+	 * the snapshot code under @lock, read by writers under RCU.
+	 */
+	const void *claim;
 	struct cbt_cow __rcu *cow;
 
-	struct cbt_inflight __percpu *inflight;
 	struct work_struct free_work;
 };
 
@@ -62,40 +64,101 @@ struct cbt_tracker {
 #define CBT_HASH_BITS		6
 extern struct hlist_head cbt_tracker_hash[1 << CBT_HASH_BITS];
 
+#define cbt_for_each_tracker(t, d)					\
+	hlist_for_each_entry_rcu(t, &cbt_tracker_hash[hash_ptr(d, CBT_HASH_BITS)], \
+				 hash_node)					\
+		if ((t)->disk == (d))
+
 /*
  * May @disk be tracked? False means surely not: its bucket is empty (one
- * hash and one load, no RCU section; a tracker published concurrently is
- * found by the next bio, attach drains the ones before). The hook asks this
- * first, for every write on the machine.
+ * hash and one load, no RCU section; attach settles the writes that raced
+ * with it). The hooks ask this first, for every write on the machine.
  */
 static __always_inline bool cbt_disk_maybe_tracked(struct gendisk *disk)
 {
 	return !hlist_empty(&cbt_tracker_hash[hash_ptr(disk, CBT_HASH_BITS)]);
 }
 
+/* ---- the write path (any context, under RCU) ---------------------------- */
+
 /*
- * Write path, in any context that may submit a bio. cbt_hook_write() runs
- * in the hook itself and never sleeps: it records a write to a tracked
- * disk, unless the write may have to wait for copy-on-write (its old data
- * on a snapshotted member is not all preserved yet); then it records
- * nothing and returns true, and the bio must go through
- * cbt_track_write() instead, which may copy old data first (sleeping only
- * where the submitter may) and returns true when copy-on-write took the
- * bio to submit it later. @wanted: the hook found a copy wanted a moment
- * ago (so the first look does not test the pieces again).
+ * What writers read under RCU: in rcu_read_lock() or in the hook's
+ * preemption-disabled section.
  */
-bool cbt_hook_write(struct bio *bio);
-bool cbt_track_write(struct bio *bio, bool wanted);
-/* Record a write made to a snapshot image (sectors relative to the volume). */
+#define cbt_writer_deref(p)	rcu_dereference_check(p, rcu_read_lock_any_held())
+
+/* Does a write to sectors [sector, end) of @t's disk touch @t's volume? */
+static __always_inline bool cbt_tracker_covers(struct cbt_tracker *t,
+					       sector_t sector, sector_t end)
+{
+	return end > t->start &&
+	       sector < t->start + bdev_nr_sectors(t->bdev);
+}
+
+static __always_inline struct cbt_cow *cbt_tracker_cow(struct cbt_tracker *t)
+{
+	return cbt_writer_deref(t->cow);
+}
+
+static __always_inline u64 cbt_tracker_gen(struct cbt_tracker *t)
+{
+	return cbt_gens_open(&t->gens);
+}
+
+/*
+ * Record a write of sectors [sector, end) of @t's disk, marked with @gen,
+ * and follow it to its completion. What cannot be recorded (no memory for
+ * a map page or a completion record, a write past the end of a volume that
+ * grew) costs continuity: the tracker is flagged LOST and restarts with a
+ * new identity at its next use.
+ */
+static __always_inline void cbt_tracker_mark(struct cbt_tracker *t,
+					     struct bio *bio, sector_t sector,
+					     sector_t end, u64 gen)
+{
+	struct cbt_map *map = cbt_writer_deref(t->map);
+	sector_t limit = t->start + map->nr_sects;
+	unsigned int shift = t->block_shift - SECTOR_SHIFT;
+	bool lost = false;
+
+	if (end <= t->start || sector >= limit) {
+		/* Only a write to the tracked device itself can be past its end. */
+		if (bio->bi_bdev == t->bdev)
+			set_bit(CBT_TRACKER_LOST, &t->flags);
+		return;
+	}
+	if (end > limit) {
+		lost = bio->bi_bdev == t->bdev;
+		end = limit;
+	}
+	sector = max(sector, t->start);
+	if (!cbt_gens_follow(&t->gens, bio, gen))
+		lost = true;
+	if (cbt_gens_mark(map, (sector - t->start) >> shift,
+			  (end - 1 - t->start) >> shift, gen))
+		lost = true;
+	if (unlikely(lost))
+		set_bit(CBT_TRACKER_LOST, &t->flags);
+}
+
+/* Every tracker of @disk loses continuity (a write we could not read). */
+void cbt_tracker_lose_disk(struct gendisk *disk, const char *why);
+
+/*
+ * Record a write made to a snapshot image (sectors relative to the
+ * volume), once it is in the store: there is no bio to follow.
+ */
 void cbt_tracker_mark_range(struct cbt_tracker *t, sector_t sector,
 			    sector_t end);
 
-/* Control path: process context, may sleep. Negative errno on failure. */
+/* ---- the control path (process context, may sleep) ---------------------- */
+
 int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 		       struct cbt_tracker **out);
 int cbt_tracker_detach(dev_t devt);
 struct cbt_tracker *cbt_tracker_get(dev_t devt);
 void cbt_tracker_put(struct cbt_tracker *t);
+bool cbt_tracker_alive(struct cbt_tracker *t);
 int cbt_tracker_checkpoint(struct cbt_tracker *t, unsigned int timeout_ms,
 			   uuid_t *uuid, u64 *gen);
 int cbt_tracker_list(dev_t *devs, u32 capacity, u32 *count);
@@ -113,23 +176,45 @@ void cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size);
 
 /*
  * Changed blocks since generation @since of tracker @uuid within blocks
- * [first, last]; @emit as for cbt_map_scan(). Returns the block where the
- * scan stopped, or a negative errno (-ESTALE: the map cannot answer).
+ * [first, last]; @emit as for cbt_map_scan(), called under the tracker's
+ * lock (it must not touch user memory). Returns the block where the scan
+ * stopped, or a negative errno (-ESTALE: the map cannot answer).
  */
 s64 cbt_tracker_changes(struct cbt_tracker *t, const uuid_t *uuid, u64 since,
 			u64 first, u64 last, cbt_map_emit_fn emit, void *ctx);
 
+/* Is any tracked volume within sectors [start, start + nr) of @disk? */
+bool cbt_tracker_overlaps(struct gendisk *disk, sector_t start, sector_t nr);
+
 /*
- * The snapshot instant for @n trackers: with every tracker's lock held,
- * publish each one's copy-on-write state, then close each one's generation
- * and drain it, all within @timeout_ms. Fills @uuids/@gens with the stamps.
- * On failure nothing stays published.
+ * For the snapshot code, which owns the instant (cbt_snapshot.c) and uses
+ * these in this order on each member:
+ *
+ * cbt_tracker_claim()/unclaim(): a set claims a volume for its lifetime
+ * (detach is refused meanwhile, and so is a second set); -EBUSY when
+ * another owner has it, -ENODEV when it is detached or gone.
+ *
+ * cbt_tracker_lock(): the tracker's lock, by @deadline (jiffies) or
+ * -ETIMEDOUT, or -EINTR on a fatal signal. Then, under it:
+ * cbt_tracker_prepare(): refresh (a lost map is reset) and make ready to
+ * close the open generation (cbt_gens_prepare()).
+ * cbt_tracker_first_gen(): the generation writes held by the set mark.
+ * cbt_tracker_set_cow(): publish (under the lock) or withdraw (the claim's
+ * owner, at any time) copy-on-write.
+ * cbt_tracker_close(): open the next generation (the caller then waits a
+ * grace period) and cbt_tracker_drain() its predecessor; the stamp is
+ * cbt_tracker_stamp().
  */
-int cbt_tracker_snapshot(struct cbt_tracker **ts, struct cbt_cow **cows,
-			 unsigned int n, unsigned int timeout_ms,
-			 uuid_t *uuids, u64 *gens);
-/* Stop copy-on-write for @t (the caller then waits for a grace period). */
-void cbt_tracker_clear_cow(struct cbt_tracker *t);
+int cbt_tracker_claim(struct cbt_tracker *t, const void *owner);
+void cbt_tracker_unclaim(struct cbt_tracker *t, const void *owner);
+int cbt_tracker_lock(struct cbt_tracker *t, unsigned long deadline);
+void cbt_tracker_unlock(struct cbt_tracker *t);
+int cbt_tracker_prepare(struct cbt_tracker *t, unsigned long deadline);
+u64 cbt_tracker_first_gen(struct cbt_tracker *t);
+void cbt_tracker_set_cow(struct cbt_tracker *t, struct cbt_cow *cow);
+void cbt_tracker_close(struct cbt_tracker *t);
+int cbt_tracker_drain(struct cbt_tracker *t, unsigned long deadline);
+void cbt_tracker_stamp(struct cbt_tracker *t, uuid_t *uuid, u64 *gen);
 
 /* Drop trackers whose device went away; called periodically. */
 void cbt_tracker_reap(void);

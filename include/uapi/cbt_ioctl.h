@@ -167,7 +167,10 @@ struct cbt_snap_member {
 	struct cbt_dev image;	/* out: its image block device */
 	struct cbt_stamp stamp;	/* out: the generation the snapshot closed */
 	__u32 chunk_size;	/* out: copy-on-write unit (the block size) */
-	__u32 reserved0;	/* in: zero */
+	__u32 frozen;		/* in: zero; out: filesystems frozen on the
+				 * volume (on it, its partitions, or dm/md
+				 * volumes above it) at the instant; 0: the
+				 * volume was not quiesced (crash-consistent) */
 	__u64 reserved[2];	/* in: zero */
 };
 

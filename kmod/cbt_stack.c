@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbt_stack.c - what lies on what: block device stacks.
+ *
+ * The kernel records stacking in two places this module can read without
+ * private structures: partitions share their disk (and a sector range of
+ * it), and a stacking driver (dm, md) links itself as a *holder* of each
+ * device it sits on (/sys/block/sda/holders/dm-0). Holder links are looked
+ * up by name, so the stack is built by listing every block device of the
+ * machine once and asking, level by level, which of them hold a device
+ * already in the stack. Loop devices register no holder link; the file
+ * they are backed by is found by the path they publish in sysfs.
+ */
+#include <linux/blkdev.h>
+#include <linux/device.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/kernfs.h>
+#include <linux/major.h>
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include "cbt_compat.h"
+#include "cbt_stack.h"
+
+#define CBT_STACK_MAX_DEVS	4096	/* block devices looked at, at most */
+#define CBT_STACK_NONE		UINT_MAX
+
+struct cbt_stack_dev {
+	struct block_device *bdev;	/* pinned with get_device() */
+	unsigned int depth;		/* levels above a base; NONE: not in */
+	u64 bases;			/* bit i: lies on base i (first 64) */
+	unsigned int frozen;		/* the order it was frozen in; 0: not */
+	bool fs;			/* a filesystem was frozen on it */
+};
+
+struct cbt_stack {
+	unsigned int nr;
+	unsigned int nr_frozen;
+	struct cbt_stack_dev devs[];
+};
+
+static sector_t bdev_first(struct block_device *b)
+{
+	return bdev_is_partition(b) ? b->bd_start_sect : 0;
+}
+
+/* Do @a and @b share sectors of one disk? */
+static bool overlap(struct block_device *a, struct block_device *b)
+{
+	return a->bd_disk == b->bd_disk &&
+	       bdev_first(a) < bdev_first(b) + bdev_nr_sectors(b) &&
+	       bdev_first(b) < bdev_first(a) + bdev_nr_sectors(a);
+}
+
+/* Is @upper's disk a holder of @lower (a dm or md volume on it)? */
+static bool holds(struct block_device *upper, struct block_device *lower)
+{
+	struct kernfs_node *kn;
+
+	if (upper->bd_disk == lower->bd_disk || !lower->bd_holder_dir)
+		return false;
+	kn = kernfs_find_and_get(lower->bd_holder_dir->sd,
+				 upper->bd_disk->disk_name);
+	kernfs_put(kn);
+	return kn;
+}
+
+/* Every block device of the machine, pinned. */
+static struct cbt_stack *list_devices(struct block_device *any)
+{
+	struct class_dev_iter iter;
+	struct cbt_stack *st;
+	struct device *dev;
+
+	st = kvzalloc(struct_size(st, devs, CBT_STACK_MAX_DEVS), GFP_KERNEL);
+	if (!st)
+		return ERR_PTR(-ENOMEM);
+	class_dev_iter_init(&iter, disk_to_dev(any->bd_disk)->class, NULL, NULL);
+	while ((dev = class_dev_iter_next(&iter))) {
+		if (st->nr == CBT_STACK_MAX_DEVS) {
+			class_dev_iter_exit(&iter);
+			cbt_stack_free(st);
+			return ERR_PTR(-E2BIG);
+		}
+		get_device(dev);
+		st->devs[st->nr].bdev = dev_to_bdev(dev);
+		st->devs[st->nr].depth = CBT_STACK_NONE;
+		st->nr++;
+	}
+	class_dev_iter_exit(&iter);
+	return st;
+}
+
+struct cbt_stack *cbt_stack_above(struct block_device **bases,
+				  unsigned int nr_bases)
+{
+	struct cbt_stack_dev *a, *x;
+	unsigned int i, j, head = 0, tail = 0, *queue;
+	struct cbt_stack *st;
+
+	if (!nr_bases)
+		return ERR_PTR(-EINVAL);
+	st = list_devices(bases[0]);
+	if (IS_ERR(st))
+		return st;
+	queue = kvmalloc_array(st->nr, sizeof(*queue), GFP_KERNEL);
+	if (!queue) {
+		cbt_stack_free(st);
+		return ERR_PTR(-ENOMEM);
+	}
+	for (i = 0; i < st->nr; i++) {
+		a = &st->devs[i];
+		for (j = 0; j < nr_bases; j++) {
+			if (!overlap(a->bdev, bases[j]))
+				continue;
+			if (a->depth == CBT_STACK_NONE)
+				queue[tail++] = i;
+			a->depth = 0;
+			if (j < 64)
+				a->bases |= BIT_ULL(j);
+		}
+	}
+	/* Breadth first: what overlaps a device of the stack, or holds one. */
+	while (head < tail) {
+		x = &st->devs[queue[head++]];
+		for (i = 0; i < st->nr; i++) {
+			a = &st->devs[i];
+			if (a->depth != CBT_STACK_NONE)
+				continue;
+			if (overlap(a->bdev, x->bdev))
+				a->depth = x->depth;
+			else if (holds(a->bdev, x->bdev))
+				a->depth = x->depth + 1;
+			else
+				continue;
+			a->bases = x->bases;
+			queue[tail++] = i;
+		}
+	}
+	kvfree(queue);
+	return st;
+}
+
+void cbt_stack_free(struct cbt_stack *st)
+{
+	unsigned int i;
+
+	if (IS_ERR_OR_NULL(st))
+		return;
+	for (i = 0; i < st->nr; i++)
+		put_device(&st->devs[i].bdev->bd_device);
+	kvfree(st);
+}
+
+bool cbt_stack_contains(struct cbt_stack *st, struct block_device *bdev)
+{
+	unsigned int i;
+
+	for (i = 0; i < st->nr; i++)
+		if (st->devs[i].depth != CBT_STACK_NONE &&
+		    overlap(st->devs[i].bdev, bdev))
+			return true;
+	return false;
+}
+
+/* The path loop publishes for its backing file, without the newline. */
+static int loop_backing_path(struct block_device *bdev, char *buf, size_t len)
+{
+	char attr[64];
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	snprintf(attr, sizeof(attr), "/sys/block/%s/loop/backing_file",
+		 bdev->bd_disk->disk_name);
+	f = filp_open(attr, O_RDONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_read(f, buf, len - 1, &pos);
+	fput(f);
+	if (n <= 0)
+		return n ? n : -ENOENT;
+	buf[n] = 0;
+	strim(buf);
+	return 0;
+}
+
+struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
+					  struct block_device *bdev)
+{
+	struct block_device *lower = NULL;
+	struct path path;
+	unsigned int i;
+	dev_t dev;
+	char *buf;
+	int ret;
+
+	if (MAJOR(bdev->bd_dev) != LOOP_MAJOR)
+		return NULL;
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	ret = loop_backing_path(bdev, buf, PATH_MAX);
+	if (ret == -ENOENT) {	/* no file: an unbound loop device */
+		kfree(buf);
+		return NULL;
+	}
+	if (!ret)
+		ret = kern_path(buf, LOOKUP_FOLLOW, &path);
+	kfree(buf);
+	if (ret)
+		return ERR_PTR(-EXDEV);	/* deleted, or elsewhere: cannot tell */
+	dev = d_inode(path.dentry)->i_sb->s_dev;
+	if (d_inode(path.dentry)->i_sb->s_bdev) {
+		for (i = 0; i < st->nr && !lower; i++)
+			if (st->devs[i].bdev->bd_dev == dev)
+				lower = st->devs[i].bdev;
+		if (!lower)
+			lower = ERR_PTR(-EXDEV);
+	}
+	path_put(&path);
+	return lower;
+}
+
+/* ---- freezing ------------------------------------------------------------ */
+
+/* The next device to freeze: the deepest above the bases, partitions first. */
+static struct cbt_stack_dev *next_to_freeze(struct cbt_stack *st)
+{
+	struct cbt_stack_dev *best = NULL, *d;
+	unsigned int i;
+
+	for (i = 0; i < st->nr; i++) {
+		d = &st->devs[i];
+		if (d->depth == CBT_STACK_NONE || d->frozen)
+			continue;
+		if (!best || d->depth > best->depth ||
+		    (d->depth == best->depth && bdev_is_partition(d->bdev) &&
+		     !bdev_is_partition(best->bdev)))
+			best = d;
+	}
+	return best;
+}
+
+int cbt_stack_freeze(struct cbt_stack *st, u32 *frozen,
+		     unsigned long deadline)
+{
+	struct cbt_stack_dev *d;
+	unsigned int b;
+	int ret;
+
+	while ((d = next_to_freeze(st))) {
+		if (time_after(jiffies, deadline))
+			return -ETIMEDOUT;
+		ret = cbt_bdev_freeze(d->bdev, &d->fs);
+		if (ret)
+			return ret;
+		d->frozen = ++st->nr_frozen;
+		for (b = 0; d->fs && b < 64; b++)
+			if (d->bases & BIT_ULL(b))
+				frozen[b]++;
+	}
+	return 0;
+}
+
+/* The reverse order: the last frozen first. */
+void cbt_stack_thaw(struct cbt_stack *st)
+{
+	unsigned int i;
+
+	for (; st->nr_frozen; st->nr_frozen--)
+		for (i = 0; i < st->nr; i++)
+			if (st->devs[i].frozen == st->nr_frozen) {
+				cbt_bdev_thaw(st->devs[i].bdev);
+				st->devs[i].frozen = 0;
+			}
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cbt_stack.h - block device stacks: which devices hold data that lies on
+ * a given set of devices (partitions, dm and md volumes above them, loop
+ * devices over files on them), so a snapshot can freeze every filesystem
+ * whose data is on a member and refuse a store that would write to one.
+ */
+#ifndef CBT_STACK_H
+#define CBT_STACK_H
+
+#include <linux/blkdev.h>
+#include <linux/types.h>
+
+struct cbt_stack;
+
+/*
+ * Every block device whose data lies on one of @bases: the bases, the
+ * partitions (and whole disks) that overlap them, and every disk holding
+ * one of those (dm and md register as holders), with its partitions, up
+ * to the top. Process context; the devices are pinned until
+ * cbt_stack_free(). ERR_PTR(-E2BIG) when the machine has more block
+ * devices than it can look at.
+ */
+struct cbt_stack *cbt_stack_above(struct block_device **bases,
+				  unsigned int nr_bases);
+void cbt_stack_free(struct cbt_stack *st);
+
+/* Does @bdev lie (wholly or in part) on a base? */
+bool cbt_stack_contains(struct cbt_stack *st, struct block_device *bdev);
+
+/*
+ * The device the backing file of loop device @bdev lies on: NULL when
+ * @bdev is no loop device or its file is on no block device (tmpfs),
+ * ERR_PTR(-EXDEV) when the file cannot be found.
+ */
+struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
+					  struct block_device *bdev);
+
+/*
+ * Freeze every device of the stack, the topmost first, within @deadline
+ * (jiffies); a filesystem frozen on it counts in @frozen[i] for each base i
+ * it lies on. Returns 0 or the first error; cbt_stack_thaw() thaws what
+ * was frozen either way.
+ */
+int cbt_stack_freeze(struct cbt_stack *st, u32 *frozen,
+		     unsigned long deadline);
+void cbt_stack_thaw(struct cbt_stack *st);
+
+#endif /* CBT_STACK_H */
