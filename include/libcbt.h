@@ -158,6 +158,14 @@ const char *cbt_snapset_stamp(const struct cbt_snapset *set, unsigned int i);
 const char *cbt_snapset_image(const struct cbt_snapset *set, unsigned int i);
 /* How long writes were held while the set was taken, in nanoseconds. */
 uint64_t cbt_snapset_hold_ns(const struct cbt_snapset *set);
+/*
+ * How many filesystems whose data lies on member @i (on the volume, on its
+ * partitions, on dm or md volumes above it) were frozen at the instant. 0:
+ * nothing on it was quiesced, its image is crash-consistent (a raw volume,
+ * --no-freeze, or a filesystem the module cannot see, such as one on a
+ * loop device over a file on the volume).
+ */
+unsigned int cbt_snapset_frozen(const struct cbt_snapset *set, unsigned int i);
 
 /* cbt_snapset_state() state bits */
 #define CBT_SNAPSET_LOW_SPACE	(1u << 0)

@@ -54,6 +54,7 @@
 #include <linux/rcupdate.h>
 #include "cbt_compat.h"
 #include "cbt_cow.h"
+#include "cbt_fault.h"
 #include "cbt_intercept.h"
 #include "cbt_tracker.h"
 
@@ -132,10 +133,15 @@ static __always_inline void mark_write(struct bio *bio, sector_t sector,
 	struct gendisk *disk = bio->bi_bdev->bd_disk;
 	struct cbt_tracker *t;
 
-	cbt_for_each_tracker(t, disk)
-		if (cbt_tracker_covers(t, sector, end))
-			cbt_tracker_mark(t, bio, sector, end,
-					 write_gen(t, cbt_tracker_cow(t)));
+	u64 gen;
+
+	cbt_for_each_tracker(t, disk) {
+		if (!cbt_tracker_covers(t, sector, end))
+			continue;
+		gen = write_gen(t, cbt_tracker_cow(t));
+		cbt_fault_mark_wait(t, gen);
+		cbt_tracker_mark(t, bio, sector, end, gen);
+	}
 }
 
 /*

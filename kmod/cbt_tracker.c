@@ -436,6 +436,8 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 		goto unlock;
 	}
 	get_device(&o.bdev->bd_device);
+	/* No stamp before the settling is done: checkpoints wait for it. */
+	mutex_lock(&t->lock);
 	list_add_tail(&t->list_node, &cbt_trackers);
 	hash_add_rcu(cbt_tracker_hash, &t->hash_node, (unsigned long)t->disk);
 	kref_get(&t->ref);
@@ -444,6 +446,7 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 		MAJOR(devt), MINOR(devt), &t->uuid, block_size);
 	mutex_unlock(&cbt_trackers_mutex);
 	tracker_settle(t);
+	mutex_unlock(&t->lock);
 	cbt_bdev_close(&o);
 	return 0;	/* the tracker keeps the hook reference */
 unlock:

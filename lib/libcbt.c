@@ -521,9 +521,9 @@ const char *cbt_strerror(int err)
 	case ENOTBLK:
 		return "not a block device";
 	case EBUSY:
-		return "the volume is busy: already tracked, or in a live snapshot set";
+		return "busy: the volume is already tracked or in a live snapshot set, or a store device is in use (mounted, part of LVM or md, another set's store, a disk with partitions)";
 	case EXDEV:
-		return "the store is on a volume of the snapshot set: put it on another device";
+		return "the store would write to a tracked volume or a snapshot member (directly, or through dm, LVM or a loop device above it): put it on another device";
 	case EMFILE:
 		return "the store has as many files as it can take";
 	case ENOTTY:

@@ -23,6 +23,7 @@ struct snap_member {
 	char *volume;
 	char *image;
 	char stamp[CBT_STAMP_MAX];
+	unsigned int frozen;
 };
 
 struct cbt_snapset {
@@ -142,6 +143,7 @@ static int set_fill(struct cbt_snapset *set, const struct cbt_snap_member *m,
 			return -ENOMEM;
 		}
 		cbt__stamp_format(&m[i].stamp, sm->stamp);
+		sm->frozen = m[i].frozen;
 		set->count = i + 1;
 	}
 	return 0;
@@ -293,6 +295,11 @@ const char *cbt_snapset_image(const struct cbt_snapset *set, unsigned int i)
 uint64_t cbt_snapset_hold_ns(const struct cbt_snapset *set)
 {
 	return set->hold_ns;
+}
+
+unsigned int cbt_snapset_frozen(const struct cbt_snapset *set, unsigned int i)
+{
+	return i < set->count ? set->members[i].frozen : 0;
 }
 
 static uint32_t state_bits(uint32_t k)

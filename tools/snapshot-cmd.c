@@ -150,6 +150,10 @@ static json_object *members_json(const struct cbt_snapset *set)
 				       json_object_new_string(cbt_snapset_stamp(set, i)));
 		json_object_object_add(m, "image",
 				       json_object_new_string(cbt_snapset_image(set, i)));
+		json_object_object_add(m, "frozen",
+				       json_object_new_uint64(cbt_snapset_frozen(set, i)));
+		json_object_object_add(m, "quiesced",
+				       json_object_new_boolean(cbt_snapset_frozen(set, i) > 0));
 		json_object_array_add(arr, m);
 	}
 	return arr;
@@ -195,6 +199,10 @@ static int snap_create(int argc, char **argv)
 			report(ret, "snapshot create");
 		return 1;
 	}
+	for (i = 0; !(a.flags & CBT_SNAPSHOT_NO_FREEZE) && i < cbt_snapset_count(set); i++)
+		if (!cbt_snapset_frozen(set, i))
+			fprintf(stderr, "cbt-snap: %s: no filesystem on it was frozen; its image is crash-consistent\n",
+				cbt_snapset_volume(set, i));
 	if (a.json) {
 		json_object *o = json_object_new_object();
 

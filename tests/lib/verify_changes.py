@@ -7,7 +7,9 @@ WRITTEN holds one "OFFSET LENGTH" line (bytes) per range actually written.
 CHANGES holds `cbt-snap changes` text output.
 Fails when a written byte lies outside every reported extent (a missed
 write), and with --exact also when a reported block holds no written byte
-(over-reporting beyond block granularity).
+(over-reporting beyond block granularity). Reported extents must have a
+positive length, be sorted and disjoint, and with --device-size N lie
+inside the device's N bytes.
 """
 import sys
 
@@ -33,14 +35,28 @@ def read_ranges(path):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith('--')]
-    exact = '--exact' in sys.argv
+    argv = sys.argv[1:]
+    device_size = None
+    if '--device-size' in argv:
+        i = argv.index('--device-size')
+        device_size = int(argv[i + 1])
+        del argv[i:i + 2]
+    args = [a for a in argv if not a.startswith('--')]
+    exact = '--exact' in argv
     bs = int(args[0])
     written = blocks(read_ranges(args[1]), bs)
     reported_ranges = read_ranges(args[2])
+    end = 0
     for off, ln in reported_ranges:
         if ln <= 0:
             print(f"bad extent {off} {ln}")
+            return 1
+        if off < end:
+            print(f"extent {off} {ln} overlaps or precedes the one before (ends at {end})")
+            return 1
+        end = off + ln
+        if device_size is not None and end > device_size:
+            print(f"extent {off} {ln} ends past the device ({device_size} bytes)")
             return 1
     reported = blocks(reported_ranges, bs)
     missed = sorted(written - reported)

@@ -456,7 +456,8 @@ assert s["store_used"] > 8 << 20, s'
 	run cbt snapshot create "$B" --store "$BATS_TEST_TMPDIR/s:8M"
 	[ "$status" -eq 1 ] && [[ "$output" == *"not tracked"* ]]
 	run cbt snapshot create "$A" --store "$A"
-	[ "$status" -eq 1 ] && [[ "$output" == *"store is on a volume"* ]]
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"tracked volume or a snapshot member"* ]]
 	run cbt snapshot create "$A" --store /nonexistent/dir/s:8M
 	[ "$status" -eq 1 ]
 	run cbt snapshot create "$A" --store "$BATS_TEST_TMPDIR/new-empty"

@@ -77,3 +77,39 @@ nullb_remove() {
 	echo 0 >"$d/power" 2>/dev/null || true
 	rmdir "$d"
 }
+
+# Wall-clock nanoseconds (comparable with tests/lib/timed_write.py).
+now_ns() {
+	python3 -c 'import time; print(time.time_ns())'
+}
+
+# A dm device NAME over DEV whose writes are held MS milliseconds (reads
+# are not): dm_delay NAME DEV MS. Prints its /dev/dm-N path.
+dm_delay() {
+	local sz
+	modprobe dm-delay
+	sz=$(blockdev --getsz "$2")
+	dmsetup create --noudevsync "$1" --table "0 $sz delay $2 0 0 $2 0 $3"
+	echo "/dev/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')"
+}
+
+# Does `changes DEV --since STAMP` report byte OFFSET? changes_include DEV STAMP OFFSET
+changes_include() {
+	cbt changes "$1" --since "$2" |
+		awk -v o="$3" '$1 <= o && o < $1 + $2 { found = 1 } END { exit !found }'
+}
+
+# Swap in the test module with fault injection (kmod/out/<kernel>/faults).
+load_fault_module() {
+	rmmod cbt 2>/dev/null || true
+	insmod "$REPO/kmod/out/$(uname -r)/faults/cbt.ko"
+	[ -e /sys/module/cbt/parameters/fault_mark_comm ]
+}
+
+# And back to the regular one.
+unload_fault_module() {
+	if [ -e /sys/module/cbt/parameters/fault_mark_comm ]; then
+		rmmod cbt
+		insmod "$KO"
+	fi
+}

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbt_fault.c - fault injection for the tests (see cbt_fault.h). Built only
+ * into the test module (make -C kmod faults).
+ */
+#include <linux/delay.h>
+#include <linux/jiffies.h>
+#include <linux/moduleparam.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include "cbt_fault.h"
+#include "cbt_tracker.h"
+
+static char fault_mark_comm[TASK_COMM_LEN];
+module_param_string(fault_mark_comm, fault_mark_comm, sizeof(fault_mark_comm), 0600);
+MODULE_PARM_DESC(fault_mark_comm, "writes of this command wait between reading the generation and marking");
+
+static unsigned int fault_mark_wait_ms;
+module_param(fault_mark_wait_ms, uint, 0600);
+MODULE_PARM_DESC(fault_mark_wait_ms, "longest wait for the next generation to open");
+
+static unsigned int fault_mark_extra_ms;
+module_param(fault_mark_extra_ms, uint, 0600);
+MODULE_PARM_DESC(fault_mark_extra_ms, "then wait this much more");
+
+void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
+{
+	unsigned long deadline;
+
+	if (!fault_mark_comm[0] || strncmp(current->comm, fault_mark_comm,
+					   TASK_COMM_LEN))
+		return;
+	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_mark_wait_ms));
+	while (cbt_tracker_gen(t) == gen && time_before(jiffies, deadline))
+		cpu_relax();
+	mdelay(READ_ONCE(fault_mark_extra_ms));
+}

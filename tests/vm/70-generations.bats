@@ -1,0 +1,268 @@
+#!/usr/bin/env bats
+# The generation proof under faults: writes held in flight across a
+# checkpoint that times out, across a snapshot whose hold bound expires,
+# across attach (dm-delay, blk-throttle); two writes racing a checkpoint on
+# one block; writers hammering a few blocks while sets come and go; a
+# discard of a whole huge volume. Ground truth is independent of cbt: when
+# each write completed, and the images taken at each stamp.
+
+load helpers
+
+setup() {
+	common_setup
+	LOOPS=()
+	DMS=()
+	OUT=$BATS_TEST_TMPDIR
+}
+
+teardown() {
+	local d id
+	[ -z "${BGPID:-}" ] || { kill $BGPID 2>/dev/null; wait $BGPID 2>/dev/null || true; }
+	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
+		cbt snapshot destroy "$id" || true
+	done
+	for d in "${DMS[@]}"; do
+		cbt detach "/dev/mapper/$d" 2>/dev/null || true
+		dmsetup remove --noudevsync "$d" 2>/dev/null || true
+	done
+	for d in "${LOOPS[@]}"; do
+		cbt detach "$d" 2>/dev/null || true
+		del_loop "$d"
+	done
+	[ ! -d /tmp/cbt-cg/slow ] || rmdir /tmp/cbt-cg/slow 2>/dev/null || true
+	[ -z "${NULLB:-}" ] || { cbt detach "$D" 2>/dev/null || true; nullb_remove "$NULLB"; }
+	unload_fault_module
+	rm -rf "${BATS_TEST_TMPDIR:?}"/*
+}
+
+new_loop() {
+	DEV=$(make_loop "$1")
+	LOOPS+=("$DEV")
+}
+
+# new_delay NAME DEV MS: a dm-delay device holding writes MS ms; sets $DEV.
+new_delay() {
+	DEV=$(dm_delay "$1" "$2" "$3")
+	DMS+=("$1")
+}
+
+# The write that completed at $(cat DONE) is not behind stamp STAMP, whose
+# checkpoint began at START: it completed before, or it is reported.
+# not_behind DEV STAMP START DONE OFFSET
+not_behind() {
+	[ "$(cat "$4")" -lt "$3" ] || changes_include "$1" "$2" "$5"
+}
+
+@test "a write held across a timed-out checkpoint never lands behind the retry's stamp" {
+	new_loop 64M
+	new_delay cbt-delay "$DEV" 4000
+	D=$DEV
+	cbt attach "$D"
+	S0=$(cbt checkpoint "$D")
+	python3 "$TLIB/timed_write.py" "$D" 409600 4096 "$OUT/done" &
+	BGPID=$!
+	sleep 0.5
+	run cbt checkpoint "$D" --timeout 300
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"timed out"* ]]
+	t1=$(now_ns)
+	run cbt checkpoint "$D" --timeout 300
+	S1=$output
+	st=$status
+	wait $BGPID
+	BGPID=
+	# A stamp the retry handed out while the write was held must report it.
+	[ "$st" -ne 0 ] || not_behind "$D" "$S1" "$t1" "$OUT/done" 409600
+	t2=$(now_ns)
+	S2=$(cbt checkpoint "$D" --timeout 10000)
+	not_behind "$D" "$S2" "$t2" "$OUT/done" 409600
+	changes_include "$D" "$S0" 409600
+}
+
+@test "a write held across a snapshot whose hold bound expires never lands behind a later stamp" {
+	new_loop 64M
+	new_delay cbt-delay "$DEV" 4000
+	D=$DEV
+	cbt attach "$D"
+	S0=$(cbt checkpoint "$D")
+	python3 "$TLIB/timed_write.py" "$D" 819200 4096 "$OUT/done" &
+	BGPID=$!
+	sleep 0.5
+	run cbt snapshot create "$D" --store "$OUT/store:16M" --no-freeze --hold 500
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"timed out"* ]]
+	# Nothing is left of the set.
+	run cbt snapshot list --json
+	[ "$output" = "[]" ]
+	t1=$(now_ns)
+	run cbt checkpoint "$D" --timeout 300
+	S1=$output
+	st=$status
+	wait $BGPID
+	BGPID=
+	[ "$st" -ne 0 ] || not_behind "$D" "$S1" "$t1" "$OUT/done" 819200
+	changes_include "$D" "$S0" 819200
+}
+
+@test "a write held by dm-delay across attach is never behind the first stamp" {
+	new_loop 64M
+	new_delay cbt-delay "$DEV" 3000
+	D=$DEV
+	python3 "$TLIB/timed_write.py" "$D" 409600 4096 "$OUT/done" &
+	BGPID=$!
+	sleep 0.5
+	cbt attach "$D"
+	sleep 1
+	t1=$(now_ns)
+	S1=$(cbt checkpoint "$D" --timeout 10000)
+	wait $BGPID
+	BGPID=
+	not_behind "$D" "$S1" "$t1" "$OUT/done" 409600
+}
+
+@test "a write held by blk-throttle across attach is never behind the first stamp" {
+	new_loop 64M
+	L=$DEV
+	mkdir -p /tmp/cbt-cg
+	mountpoint -q /tmp/cbt-cg || mount -t cgroup2 none /tmp/cbt-cg
+	echo +io >/tmp/cbt-cg/cgroup.subtree_control
+	mkdir -p /tmp/cbt-cg/slow
+	echo "$(lsblk -dno MAJ:MIN "$L" | tr -d ' ') wbps=16384" >/tmp/cbt-cg/slow/io.max
+	# 64 KiB at 16 KiB/s: held about 4 s, by blk-throttle, before the queue.
+	(echo $BASHPID >/tmp/cbt-cg/slow/cgroup.procs &&
+		exec python3 "$TLIB/timed_write.py" "$L" 1048576 65536 "$OUT/done") &
+	BGPID=$!
+	sleep 0.5
+	cbt attach "$L"
+	sleep 0.5
+	t1=$(now_ns)
+	S1=$(cbt checkpoint "$L" --timeout 10000)
+	wait $BGPID
+	BGPID=
+	not_behind "$L" "$S1" "$t1" "$OUT/done" 1048576
+}
+
+@test "a second write to a block racing a checkpoint is never hidden by the first (fault injection)" {
+	load_fault_module
+	new_loop 64M
+	L=$DEV
+	sz=$(blockdev --getsz "$L")
+	modprobe dm-delay
+	# One 64 KiB block: its first half passes at once, its second half's
+	# writes are held 3 s.
+	dmsetup create --noudevsync cbt-race --table "0 64 linear $L 0
+64 64 delay $L 64 0 $L 64 3000
+128 $((sz - 128)) linear $L 128"
+	DMS+=(cbt-race)
+	D=/dev/dm-$(dmsetup info -c --noheadings -o minor cbt-race | tr -d ' ')
+	cbt attach "$D" --block-size 64K
+	cbt checkpoint "$D" >/dev/null
+	cp /usr/bin/dd "$OUT/slowdd"
+	echo slowdd >/sys/module/cbt/parameters/fault_mark_comm
+	echo 10000 >/sys/module/cbt/parameters/fault_mark_wait_ms
+	echo 1500 >/sys/module/cbt/parameters/fault_mark_extra_ms
+	# The first write reads generation g and waits until g + 1 is open.
+	"$OUT/slowdd" if=/dev/urandom of="$D" bs=4k count=1 oflag=direct conv=notrunc status=none &
+	BGPID=$!
+	sleep 0.5
+	# The checkpoint opens g + 1 and waits for the first write to mark.
+	cbt checkpoint "$D" --timeout 20000 >"$OUT/s1" &
+	CK=$!
+	sleep 0.3
+	# The second write marks g + 1, and completes only 3 s later.
+	python3 "$TLIB/timed_write.py" "$D" 32768 4096 "$OUT/done" &
+	W2=$!
+	wait $CK
+	t1=$(date +%s%N)
+	wait $W2
+	wait $BGPID
+	BGPID=
+	echo >/sys/module/cbt/parameters/fault_mark_comm
+	# Stamp g was handed out before the second write completed.
+	[ "$(cat "$OUT/done")" -gt "$t1" ]
+	changes_include "$D" "$(cat "$OUT/s1")" 32768
+}
+
+# Writers hammer a few blocks (their marks delayed by fault injection until
+# a generation moves on) while snapshot sets and checkpoints come and go.
+# Each set's image is the volume at its stamp: every block that differs
+# from it afterwards must be reported since that stamp.
+@test "writers hammering a few blocks while sets and checkpoints loop: every later change is reported" {
+	load_fault_module
+	D=$(nullb_make cbthammer 64)
+	NULLB=cbthammer
+	dd if=/dev/urandom of="$D" bs=1M count=4 oflag=direct status=none
+	cbt attach "$D" --block-size 64K
+	echo fio >/sys/module/cbt/parameters/fault_mark_comm
+	echo 3 >/sys/module/cbt/parameters/fault_mark_wait_ms
+	echo 0 >/sys/module/cbt/parameters/fault_mark_extra_ms
+	fio --name=h --filename="$D" --size=1M --rw=randwrite --bs=4k --direct=1 \
+		--ioengine=libaio --iodepth=4 --numjobs=3 --time_based --runtime=600 \
+		--output=/dev/null &
+	BGPID=$!
+	sleep 1
+	for i in $(seq 1 8); do
+		cbt checkpoint "$D" >/dev/null
+		out=$(cbt snapshot create "$D" --store "$OUT/store$i:8M" --no-freeze)
+		id=$(echo "$out" | sed -n 1p)
+		echo "$out" | sed -n 2p | awk '{print $2}' >"$OUT/stamp$i"
+		img=$(echo "$out" | sed -n 2p | awk '{print $3}')
+		dd if="$img" of="$OUT/image$i" bs=1M count=1 status=none
+		cbt snapshot destroy "$id"
+		rm -f "$OUT/store$i"
+		cbt checkpoint "$D" >/dev/null
+	done
+	kill $BGPID
+	wait $BGPID || true
+	BGPID=
+	echo >/sys/module/cbt/parameters/fault_mark_comm
+	dd if="$D" of="$OUT/final" bs=1M count=1 status=none
+	for i in $(seq 1 8); do
+		cbt changes "$D" --since "$(cat "$OUT/stamp$i")" >"$OUT/changes$i"
+		python3 "$TLIB/image_diff.py" 65536 "$OUT/image$i" "$OUT/final" >"$OUT/diff$i"
+		python3 "$TLIB/verify_changes.py" 65536 "$OUT/diff$i" "$OUT/changes$i"
+	done
+}
+
+@test "a discard of a whole 16 TiB volume allocates no map pages" {
+	f=$(mktemp /tmp/cbt-huge.XXXXXX)
+	truncate -s 16T "$f"
+	DEV=$(losetup -f --show "$f")
+	LOOPS+=("$DEV")
+	cbt attach "$DEV" --block-size 4K
+	S=$(cbt checkpoint "$DEV")
+	before=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
+	blkdiscard "$DEV"
+	cbt status "$DEV" --json >"$OUT/status"
+	after=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["map_bytes"])' "$OUT/status")
+	lost=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["continuity_lost"])' "$OUT/status")
+	[ "$lost" = "False" ]
+	# A whole written leaf or directory is one word: the discard's bios
+	# (4 GiB each) split a directory page each, at most; a byte a block
+	# would have been 4 GiB.
+	[ "$after" -le $((before + 16 * 1048576)) ]
+	run cbt changes "$DEV" --since "$S"
+	[ "$status" -eq 0 ]
+	[ "$output" = "0 17592186044416" ]
+	# A write inside a discarded range splits only its own leaf.
+	S2=$(cbt checkpoint "$DEV")
+	write_direct "$DEV" 5000000000000 4096 0
+	write_direct "$DEV" 8000000000000 4096 0
+	STAMP=$S2 verify_changes "$DEV" 4096 --exact
+	after2=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
+	[ "$after2" -le $((after + 4 * 4096)) ]
+}
+
+@test "status racing detach and attach reads nothing freed" {
+	new_loop 64M
+	L=$DEV
+	cbt attach "$L"
+	( for i in $(seq 1 40); do cbt detach "$L"; cbt attach "$L"; done ) &
+	BGPID=$!
+	for i in $(seq 1 200); do
+		cbt status "$L" --json >/dev/null 2>&1 || true
+	done
+	wait $BGPID
+	BGPID=
+	cbt status "$L" --json >/dev/null
+}
