@@ -32,6 +32,7 @@
 #include <linux/blkdev.h>
 #include <linux/hash.h>
 #include <linux/mempool.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include "cbt_cow.h"
@@ -142,7 +143,10 @@ struct cbt_cow *cbt_cow_alloc(struct cbt_cow_set *cs, struct cbt_tracker *t,
 
 	if (!cow)
 		return NULL;
-	cbt_tracker_geometry(t, &bytes, &block_size);
+	if (cbt_tracker_geometry(t, &bytes, &block_size)) {
+		kfree(cow);
+		return NULL;
+	}
 	cow->set = cs;
 	cow->tracker = t;
 	cow->origin = t->bdev;
@@ -256,21 +260,19 @@ bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end)
 	       !range_preserved(cow, pos, stop);
 }
 
-/* May the submitter of @bio sleep and submit I/O of its own? */
-static bool submitter_may_sleep(struct bio *bio)
+bool cbt_cow_may_sleep(struct bio *bio)
 {
 	return !current->bio_list && !(bio->bi_opf & REQ_NOWAIT) &&
-	       preemptible();
+	       preemptible() && !rcu_preempt_depth();
 }
 
-void cbt_cow_claim(struct cbt_cow *cow, struct bio *bio, sector_t sector,
+void cbt_cow_claim(struct cbt_cow *cow, bool may_sleep, sector_t sector,
 		   sector_t end, struct cbt_cow_claim *claim)
 {
 	struct cbt_cow_set *cs = cow->set;
 
 	/* READY is never cleared: before it, the write is held. */
-	claim->inline_copy = test_bit(CBT_SET_READY, &cs->flags) &&
-			     submitter_may_sleep(bio) &&
+	claim->inline_copy = test_bit(CBT_SET_READY, &cs->flags) && may_sleep &&
 			     !cbt_store_has_files(&cs->store);
 	claim->cow = cow;
 	if (!member_span(cow, sector, end, &claim->pos, &claim->end))
@@ -364,8 +366,15 @@ void cbt_cow_defer(struct bio *bio, struct cbt_cow_claim *claims,
 	w->nr = n;
 	memcpy(w->claims, claims, n * sizeof(*claims));
 	INIT_WORK(&w->work, cow_work_fn);
-	/* The first set's claim keeps its workqueue alive (teardown waits). */
-	queue_work(claims[0].cow->set->wq, &w->work);
+	/*
+	 * On the workqueue of a set still being taken, if any: the item waits
+	 * there for that set's instant, and no other set's workers. The claim
+	 * keeps the workqueue alive (teardown waits for it).
+	 */
+	for (i = 0; i < n - 1; i++)
+		if (!test_bit(CBT_SET_READY, &claims[i].cow->set->flags))
+			break;
+	queue_work(claims[i].cow->set->wq, &w->work);
 }
 
 /* ---- copies ------------------------------------------------------------- */

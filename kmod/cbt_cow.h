@@ -149,15 +149,20 @@ struct cbt_cow_claim {
 };
 
 /*
- * Under RCU, for a write to @bio's range [sector, end) that
- * cbt_cow_wanted() said yes to: take a reference and a claim on the set,
- * so that it outlives the RCU section, and say whether the submitter may
- * copy the old data itself, right now: only after the instant, in a
- * context that may sleep and submit I/O, and to a store without files (a
- * file is written through the VFS, which is never done in a bio
- * submitter's context).
+ * May @bio's submitter sleep and submit I/O of its own (process context,
+ * no current->bio_list, not REQ_NOWAIT, in no RCU section)? Asked before
+ * the caller enters its own RCU section.
  */
-void cbt_cow_claim(struct cbt_cow *cow, struct bio *bio, sector_t sector,
+bool cbt_cow_may_sleep(struct bio *bio);
+/*
+ * Under RCU, for a write to sectors [sector, end) that cbt_cow_wanted()
+ * said yes to: take a reference and a claim on the set, so that it
+ * outlives the RCU section, and say whether the submitter may copy the old
+ * data itself, right now: only after the instant, when it @may_sleep, and
+ * to a store without files (a file is written through the VFS, which is
+ * never done in a bio submitter's context).
+ */
+void cbt_cow_claim(struct cbt_cow *cow, bool may_sleep, sector_t sector,
 		   sector_t end, struct cbt_cow_claim *claim);
 /* Preserve the claimed range; when it returns, it is, or the set failed. */
 void cbt_cow_copy(struct cbt_cow_claim *claim);

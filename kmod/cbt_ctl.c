@@ -50,7 +50,8 @@ static int ctl_version(void __user *arg)
 		.major = CBT_VERSION_MAJOR,
 		.minor = CBT_VERSION_MINOR,
 		.patch = CBT_VERSION_PATCH,
-		.features = CBT_FEAT_TRACKING | CBT_FEAT_SNAPSHOT,
+		.features = CBT_FEAT_TRACKING | CBT_FEAT_SNAPSHOT |
+			    CBT_FEAT_MEMBER_FROZEN,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -74,8 +75,10 @@ static int ctl_attach(void __user *arg)
 	ret = cbt_tracker_attach(devt, a.block_size, &t);
 	if (ret)
 		return ret;
-	cbt_tracker_status(t, &st);
+	ret = cbt_tracker_status(t, &st);
 	cbt_tracker_put(t);
+	if (ret)
+		return ret;
 	memcpy(a.head.uuid, &st.uuid, CBT_UUID_SIZE);
 	a.head.generation = st.gen;
 	a.block_size = st.block_size;
@@ -124,11 +127,13 @@ static int ctl_status(void __user *arg)
 	ret = get_tracker(&s.dev, &t);
 	if (ret)
 		return ret;
-	cbt_tracker_status(t, &st);
+	ret = cbt_tracker_status(t, &st);
 	memset(&s, 0, sizeof(s));
 	s.dev.major = MAJOR(t->devt);
 	s.dev.minor = MINOR(t->devt);
 	cbt_tracker_put(t);
+	if (ret)
+		return ret;
 	s.state = st.lost ? CBT_STATE_LOST : 0;
 	memcpy(s.head.uuid, &st.uuid, CBT_UUID_SIZE);
 	s.head.generation = st.gen;
@@ -324,7 +329,9 @@ static int ctl_changes(void __user *arg)
 	ret = get_tracker(&c.dev, &t);
 	if (ret)
 		return ret;
-	cbt_tracker_geometry(t, &dev_bytes, &block_size);
+	ret = cbt_tracker_geometry(t, &dev_bytes, &block_size);
+	if (ret)
+		goto put;
 	end = c.length ? c.offset + c.length : dev_bytes;
 	if (end > dev_bytes || c.offset > end) {
 		ret = -EINVAL;

@@ -8,6 +8,7 @@
 #include <linux/moduleparam.h>
 #include <linux/sched.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 #include "cbt_fault.h"
 #include "cbt_tracker.h"
 
@@ -23,6 +24,20 @@ static unsigned int fault_mark_extra_ms;
 module_param(fault_mark_extra_ms, uint, 0600);
 MODULE_PARM_DESC(fault_mark_extra_ms, "then wait this much more");
 
+/* Writers waiting in cbt_fault_mark_wait() now (read-only). */
+static atomic_t fault_mark_waiting = ATOMIC_INIT(0);
+
+static int waiting_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&fault_mark_waiting));
+}
+
+static const struct kernel_param_ops waiting_ops = {
+	.get = waiting_get,
+};
+module_param_cb(fault_mark_waiting, &waiting_ops, NULL, 0400);
+MODULE_PARM_DESC(fault_mark_waiting, "writes waiting between reading the generation and marking");
+
 void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
 {
 	unsigned long deadline;
@@ -30,8 +45,10 @@ void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
 	if (!fault_mark_comm[0] || strncmp(current->comm, fault_mark_comm,
 					   TASK_COMM_LEN))
 		return;
+	atomic_inc(&fault_mark_waiting);
 	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_mark_wait_ms));
 	while (cbt_tracker_gen(t) == gen && time_before(jiffies, deadline))
 		cpu_relax();
 	mdelay(READ_ONCE(fault_mark_extra_ms));
+	atomic_dec(&fault_mark_waiting);
 }

@@ -73,10 +73,10 @@ static long handlers_active(void)
 
 /* ---- what a write covers ------------------------------------------------ */
 
-/* Does @bio change data? Zone finish has an even op but fills its zone. */
+/* Does @bio change data (zone operations all count as writes)? */
 static __always_inline bool bio_writes(struct bio *bio)
 {
-	return op_is_write(bio_op(bio)) || bio_op(bio) == REQ_OP_ZONE_FINISH;
+	return op_is_write(bio_op(bio));
 }
 
 /*
@@ -189,6 +189,7 @@ static bool take_write(struct bio *bio)
 {
 	struct cbt_cow_claim claims[CBT_COW_MAX_CLAIMS];
 	struct gendisk *disk = bio->bi_bdev->bd_disk;
+	bool may_sleep = cbt_cow_may_sleep(bio);
 	unsigned int nr = 0, first, i;
 	bool defer = false;
 	struct cbt_tracker *t;
@@ -199,7 +200,8 @@ static bool take_write(struct bio *bio)
 		return false;
 	do {
 		first = nr;
-		rcu_read_lock();
+		/* Nothing in it sleeps; held writes wait for its end to be seen. */
+		rcu_read_lock_sched();
 		cbt_for_each_tracker(t, disk) {
 			cow = cbt_tracker_cow(t);
 			if (!cow || !cbt_tracker_covers(t, sector, end) ||
@@ -209,13 +211,13 @@ static bool take_write(struct bio *bio)
 				cbt_cow_fail(cow, -E2BIG);	/* never the write */
 				continue;
 			}
-			cbt_cow_claim(cow, bio, sector, end, &claims[nr]);
+			cbt_cow_claim(cow, may_sleep, sector, end, &claims[nr]);
 			defer |= !claims[nr].inline_copy;
 			nr++;
 		}
 		if (nr == first || defer)
 			mark_write(bio, sector, end);
-		rcu_read_unlock();
+		rcu_read_unlock_sched();
 		/* Copy here, then look again: a set may have come meanwhile. */
 		for (i = first; i < nr && !defer; i++)
 			cbt_cow_copy(&claims[i]);
@@ -301,25 +303,55 @@ static void notrace cbt_net_callback(unsigned long ip, unsigned long parent_ip,
 }
 
 /*
- * Passthrough: only a command that moves data to the device is taken as a
- * write (a SCSI or ATA WRITE, WRITE SAME, UNMAP, an NVMe write). Commands
+ * Requests that reach a queue without a bio passing the hooks. A
+ * passthrough command (SG_IO, bsg, sg, NVMe ioctls) carries no range the
+ * hooks could read: one that moves data to the device (a SCSI or ATA
+ * WRITE, WRITE SAME, UNMAP, an NVMe write; also PERSISTENT RESERVE OUT,
+ * MODE SELECT, WRITE BUFFER) costs its disk's trackers their continuity,
+ * and its sets their images (their old data went uncopied). Commands
  * without data that change the medium (FORMAT UNIT, SANITIZE, an NVMe
- * Write Zeroes) are not seen: docs/design.md says so.
+ * Write Zeroes) are not seen: docs/design.md says so. A request that
+ * request-based dm (multipath) clones onto a path carries bios made
+ * there: they are marked like the net's.
  */
-static void notrace cbt_passthrough_callback(unsigned long ip,
-					     unsigned long parent_ip,
-					     struct ftrace_ops *ops,
-					     struct ftrace_regs *fregs)
+static void request_write(struct request *rq)
+{
+	struct gendisk *disk = rq->q->disk;
+	struct cbt_tracker *t;
+	struct cbt_cow *cow;
+	struct bio *bio;
+
+	if (!blk_rq_is_passthrough(rq)) {
+		if (op_is_write(req_op(rq)))
+			__rq_for_each_bio(bio, rq)
+				if (!cbt_bio_followed(bio))
+					net_write(bio);
+		return;
+	}
+	rcu_read_lock_sched_notrace();
+	cbt_for_each_tracker(t, disk) {
+		cbt_tracker_lose(t, "a passthrough command wrote to it");
+		cow = cbt_tracker_cow(t);
+		if (cow)
+			cbt_cow_fail(cow, -EIO);
+	}
+	rcu_read_unlock_sched_notrace();
+}
+
+static void notrace cbt_request_callback(unsigned long ip,
+					 unsigned long parent_ip,
+					 struct ftrace_ops *ops,
+					 struct ftrace_regs *fregs)
 {
 	struct request *rq = cbt_ftrace_arg0(fregs);
 	struct gendisk *disk;
 
-	if (unlikely(!rq) || req_op(rq) != REQ_OP_DRV_OUT)
+	if (unlikely(!rq) || !op_is_write(req_op(rq)))
 		return;
 	disk = rq->q->disk;
 	if (!disk || !cbt_disk_maybe_tracked(disk))
 		return;
-	cbt_tracker_lose_disk(disk, "a passthrough command wrote to it");
+	request_write(rq);
 }
 
 static struct ftrace_ops cbt_main_ops = {
@@ -332,8 +364,8 @@ static struct ftrace_ops cbt_net_ops = {
 	.flags = CBT_FTRACE_OPS_REGS,
 };
 
-static struct ftrace_ops cbt_passthrough_ops = {
-	.func = cbt_passthrough_callback,
+static struct ftrace_ops cbt_request_ops = {
+	.func = cbt_request_callback,
 	.flags = CBT_FTRACE_OPS_REGS,
 };
 
@@ -372,20 +404,21 @@ static int hooks_register(void)
 	static unsigned long submit[] = {
 		(unsigned long)submit_bio_noacct,
 	};
-	static unsigned long passthrough[] = {
+	static unsigned long requests[] = {
 		(unsigned long)blk_execute_rq,
 		(unsigned long)blk_execute_rq_nowait,
+		(unsigned long)blk_insert_cloned_request,
 	};
 	int ret;
 
-	ret = ops_register(&cbt_passthrough_ops, "blk_execute_rq*", passthrough,
-			   ARRAY_SIZE(passthrough));
+	ret = ops_register(&cbt_request_ops, "request entries", requests,
+			   ARRAY_SIZE(requests));
 	if (ret)
 		return ret;
 	/* Not exported: found by name, only ever watched. */
 	ret = ops_register(&cbt_net_ops, "submit_bio_noacct_nocheck", NULL, 0);
 	if (ret)
-		goto passthrough;
+		goto requests;
 	ret = ops_register(&cbt_main_ops, "submit_bio_noacct", submit,
 			   ARRAY_SIZE(submit));
 	if (ret)
@@ -393,8 +426,8 @@ static int hooks_register(void)
 	return 0;
 net:
 	ops_unregister(&cbt_net_ops);
-passthrough:
-	ops_unregister(&cbt_passthrough_ops);
+requests:
+	ops_unregister(&cbt_request_ops);
 	return ret;
 }
 
@@ -402,7 +435,7 @@ static void hooks_unregister(void)
 {
 	ops_unregister(&cbt_main_ops);
 	ops_unregister(&cbt_net_ops);
-	ops_unregister(&cbt_passthrough_ops);
+	ops_unregister(&cbt_request_ops);
 	/* Let every task that was sent to our handler leave it. */
 	while (handlers_active())
 		msleep(20);

@@ -66,9 +66,12 @@ static DEFINE_MUTEX(cbt_snapsets_mutex);
 static LIST_HEAD(cbt_snapsets);
 static u32 cbt_snap_next_id = 1;
 
-static void snapset_release(struct cbt_cow_set *cs)
+/* Frees sets: the last reference may be dropped where nothing may sleep. */
+static struct workqueue_struct *cbt_snap_free_wq;
+
+static void snapset_free(struct work_struct *work)
 {
-	struct cbt_snapset *set = container_of(cs, struct cbt_snapset, cs);
+	struct cbt_snapset *set = container_of(work, struct cbt_snapset, free_work);
 	unsigned int i;
 
 	for (i = 0; i < set->nr; i++) {
@@ -76,6 +79,13 @@ static void snapset_release(struct cbt_cow_set *cs)
 		cbt_cow_free(set->members[i]);
 	}
 	kfree(set);
+}
+
+static void snapset_release(struct cbt_cow_set *cs)
+{
+	struct cbt_snapset *set = container_of(cs, struct cbt_snapset, cs);
+
+	queue_work(cbt_snap_free_wq, &set->free_work);
 }
 
 /* ---- the instant -------------------------------------------------------- */
@@ -87,9 +97,14 @@ static void unlock_members(struct cbt_snapset *set, unsigned int n)
 		cbt_tracker_unlock(set->members[n]->tracker);
 }
 
-/* Steps 1 and 2: -ETIMEDOUT when a lock or a drain is not had in time. */
+/*
+ * Steps 1 and 2: -ETIMEDOUT when a lock or a drain is not had in time;
+ * -EAGAIN when a volume changed size since its image was made (its
+ * tracker restarted: try again).
+ */
 static int lock_members(struct cbt_snapset *set, unsigned long deadline)
 {
+	struct cbt_tracker *t;
 	unsigned int i;
 	int ret;
 
@@ -99,7 +114,10 @@ static int lock_members(struct cbt_snapset *set, unsigned long deadline)
 			goto unlock;
 	}
 	for (i = 0; i < set->nr; i++) {
-		ret = cbt_tracker_prepare(set->members[i]->tracker, deadline);
+		t = set->members[i]->tracker;
+		ret = cbt_tracker_prepare(t, deadline);
+		if (!ret && cbt_tracker_size(t) != set->members[i]->nr_sects)
+			ret = -EAGAIN;
 		if (ret) {
 			i = set->nr;
 			goto unlock;
@@ -184,6 +202,9 @@ static int take_instant(struct cbt_snapset *set, bool freeze,
 		ret = switch_generations(set, deadline);
 		if (!ret && ktime_ms_delta(ktime_get(), t0) > hold_ms)
 			ret = -ETIMEDOUT;
+		/* Failed while held (a copy could not be queued, say): no stamp. */
+		if (!ret && !cbt_cow_set_usable(&set->cs))
+			ret = READ_ONCE(set->cs.error) ?: -EIO;
 		if (ret)
 			withdraw_cow(set);
 	}
@@ -444,6 +465,7 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 		return -ENOMEM;
 	}
 	set->created_ns = ktime_get_real_ns();
+	INIT_WORK(&set->free_work, snapset_free);
 
 	mutex_lock(&cbt_snapsets_mutex);
 	cbt_cow_set_init(&set->cs, alloc_id(), snapset_release);
@@ -762,13 +784,22 @@ void cbt_snapset_show(struct seq_file *m)
 
 int cbt_snapshot_init(void)
 {
-	int ret = cbt_cow_init();
+	int ret;
 
+	cbt_snap_free_wq = alloc_workqueue("cbt-snap-free", 0, 0);
+	if (!cbt_snap_free_wq)
+		return -ENOMEM;
+	ret = cbt_cow_init();
 	if (ret)
-		return ret;
+		goto free_wq;
 	ret = cbt_image_init();
 	if (ret)
-		cbt_cow_exit();
+		goto cow;
+	return 0;
+cow:
+	cbt_cow_exit();
+free_wq:
+	destroy_workqueue(cbt_snap_free_wq);
 	return ret;
 }
 
@@ -781,6 +812,7 @@ void cbt_snapshot_exit(void)
 	list_for_each_entry_safe(set, tmp, &cbt_snapsets, node)
 		destroy_locked(set);
 	mutex_unlock(&cbt_snapsets_mutex);
+	destroy_workqueue(cbt_snap_free_wq);	/* frees what is left */
 	cbt_image_exit();
 	cbt_cow_exit();
 	cbt_store_module_exit();

@@ -16,6 +16,7 @@ struct cbt_snapset {
 	struct cbt_cow_set cs;		/* what the members share; holds the refs */
 	struct list_head node;		/* cbt_snapsets, under cbt_snapsets_mutex */
 	u64 created_ns, hold_ns;
+	struct work_struct free_work;	/* after the last reference */
 	unsigned int nr;
 	struct cbt_cow *members[CBT_SNAP_MAX_MEMBERS];
 };

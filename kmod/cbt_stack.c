@@ -24,7 +24,6 @@
 #include "cbt_compat.h"
 #include "cbt_stack.h"
 
-#define CBT_STACK_MAX_DEVS	4096	/* block devices looked at, at most */
 #define CBT_STACK_NONE		UINT_MAX
 
 struct cbt_stack_dev {
@@ -54,36 +53,73 @@ static bool overlap(struct block_device *a, struct block_device *b)
 	       bdev_first(b) < bdev_first(a) + bdev_nr_sectors(a);
 }
 
-/* Is @upper's disk a holder of @lower (a dm or md volume on it)? */
-static bool holds(struct block_device *upper, struct block_device *lower)
+/*
+ * @lower's holders directory, referenced, or NULL when it is going away.
+ * The disk's open_mutex keeps it while the disk is live and a partition
+ * is still in its table: the rule bd_link_disk_holder() itself follows.
+ */
+static struct kobject *holders_get(struct block_device *lower)
+{
+	struct gendisk *disk = lower->bd_disk;
+	struct kobject *dir = NULL;
+	struct block_device *part;
+	unsigned long idx;
+
+	mutex_lock(&disk->open_mutex);
+	if (disk_live(disk)) {
+		if (!bdev_is_partition(lower)) {
+			dir = lower->bd_holder_dir;
+		} else {
+			xa_for_each_start(&disk->part_tbl, idx, part, 1)
+				if (part == lower)
+					dir = lower->bd_holder_dir;
+		}
+		dir = kobject_get(dir);
+	}
+	mutex_unlock(&disk->open_mutex);
+	return dir;
+}
+
+/* Is @upper's disk a holder (a dm or md volume on it) of the device whose
+ * holders directory is @holders?
+ */
+static bool holds(struct block_device *upper, struct kobject *holders)
 {
 	struct kernfs_node *kn;
 
-	if (upper->bd_disk == lower->bd_disk || !lower->bd_holder_dir)
-		return false;
-	kn = kernfs_find_and_get(lower->bd_holder_dir->sd,
-				 upper->bd_disk->disk_name);
+	kn = kernfs_find_and_get(holders->sd, upper->bd_disk->disk_name);
 	kernfs_put(kn);
 	return kn;
 }
 
-/* Every block device of the machine, pinned. */
+/* The class every block device is in (whose constness changed in 6.4). */
+#define block_class_of(bdev)	(disk_to_dev((bdev)->bd_disk)->class)
+
+static unsigned int count_devices(struct block_device *any)
+{
+	struct class_dev_iter iter;
+	unsigned int n = 0;
+
+	class_dev_iter_init(&iter, block_class_of(any), NULL, NULL);
+	while (class_dev_iter_next(&iter))
+		n++;
+	class_dev_iter_exit(&iter);
+	return n;
+}
+
+/* Every block device of the machine, pinned (one added meanwhile is not). */
 static struct cbt_stack *list_devices(struct block_device *any)
 {
+	unsigned int max = count_devices(any);
 	struct class_dev_iter iter;
 	struct cbt_stack *st;
 	struct device *dev;
 
-	st = kvzalloc(struct_size(st, devs, CBT_STACK_MAX_DEVS), GFP_KERNEL);
+	st = kvzalloc(struct_size(st, devs, max), GFP_KERNEL);
 	if (!st)
 		return ERR_PTR(-ENOMEM);
-	class_dev_iter_init(&iter, disk_to_dev(any->bd_disk)->class, NULL, NULL);
-	while ((dev = class_dev_iter_next(&iter))) {
-		if (st->nr == CBT_STACK_MAX_DEVS) {
-			class_dev_iter_exit(&iter);
-			cbt_stack_free(st);
-			return ERR_PTR(-E2BIG);
-		}
+	class_dev_iter_init(&iter, block_class_of(any), NULL, NULL);
+	while (st->nr < max && (dev = class_dev_iter_next(&iter))) {
 		get_device(dev);
 		st->devs[st->nr].bdev = dev_to_bdev(dev);
 		st->devs[st->nr].depth = CBT_STACK_NONE;
@@ -96,8 +132,9 @@ static struct cbt_stack *list_devices(struct block_device *any)
 struct cbt_stack *cbt_stack_above(struct block_device **bases,
 				  unsigned int nr_bases)
 {
-	struct cbt_stack_dev *a, *x;
 	unsigned int i, j, head = 0, tail = 0, *queue;
+	struct cbt_stack_dev *a, *x;
+	struct kobject *holders;
 	struct cbt_stack *st;
 
 	if (!nr_bases)
@@ -105,11 +142,12 @@ struct cbt_stack *cbt_stack_above(struct block_device **bases,
 	st = list_devices(bases[0]);
 	if (IS_ERR(st))
 		return st;
-	queue = kvmalloc_array(st->nr, sizeof(*queue), GFP_KERNEL);
+	queue = kvmalloc_array(max(st->nr, 1u), sizeof(*queue), GFP_KERNEL);
 	if (!queue) {
 		cbt_stack_free(st);
 		return ERR_PTR(-ENOMEM);
 	}
+	/* Level 0: what shares sectors with a base (its partitions, its disk). */
 	for (i = 0; i < st->nr; i++) {
 		a = &st->devs[i];
 		for (j = 0; j < nr_bases; j++) {
@@ -122,22 +160,22 @@ struct cbt_stack *cbt_stack_above(struct block_device **bases,
 				a->bases |= BIT_ULL(j);
 		}
 	}
-	/* Breadth first: what overlaps a device of the stack, or holds one. */
+	/* Breadth first: every disk (and its partitions) holding one of those. */
 	while (head < tail) {
 		x = &st->devs[queue[head++]];
+		holders = holders_get(x->bdev);
+		if (!holders)
+			continue;
 		for (i = 0; i < st->nr; i++) {
 			a = &st->devs[i];
-			if (a->depth != CBT_STACK_NONE)
+			if (a->depth != CBT_STACK_NONE || a->bdev->bd_disk == x->bdev->bd_disk ||
+			    !holds(a->bdev, holders))
 				continue;
-			if (overlap(a->bdev, x->bdev))
-				a->depth = x->depth;
-			else if (holds(a->bdev, x->bdev))
-				a->depth = x->depth + 1;
-			else
-				continue;
+			a->depth = x->depth + 1;
 			a->bases = x->bases;
 			queue[tail++] = i;
 		}
+		kobject_put(holders);
 	}
 	kvfree(queue);
 	return st;

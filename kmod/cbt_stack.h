@@ -15,11 +15,10 @@ struct cbt_stack;
 
 /*
  * Every block device whose data lies on one of @bases: the bases, the
- * partitions (and whole disks) that overlap them, and every disk holding
- * one of those (dm and md register as holders), with its partitions, up
- * to the top. Process context; the devices are pinned until
- * cbt_stack_free(). ERR_PTR(-E2BIG) when the machine has more block
- * devices than it can look at.
+ * partitions (and whole disks) that share sectors with them, and every
+ * disk holding one of those (dm and md register as holders), with its
+ * partitions, up to the top. Process context; the devices are pinned until
+ * cbt_stack_free().
  */
 struct cbt_stack *cbt_stack_above(struct block_device **bases,
 				  unsigned int nr_bases);

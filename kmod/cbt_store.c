@@ -52,13 +52,75 @@ void cbt_store_init(struct cbt_store *s, unsigned int slot_shift,
 	s->low_pct = low_pct;
 }
 
-struct block_device *cbt_store_file_bdev(struct file *file)
+/*
+ * Every file of every store, so that none is used twice and no store
+ * device is tracked. cbt_stores_lock protects the list.
+ */
+struct store_entry {
+	struct list_head node;
+	struct inode *inode;		/* a regular file */
+	struct block_device *bdev;	/* or a block device */
+};
+
+static DEFINE_SPINLOCK(cbt_stores_lock);
+static LIST_HEAD(cbt_stores);
+
+static sector_t bdev_first(struct block_device *b)
+{
+	return bdev_is_partition(b) ? b->bd_start_sect : 0;
+}
+
+static bool entry_overlaps(struct store_entry *e, struct gendisk *disk,
+			   sector_t start, sector_t nr)
+{
+	return e->bdev && e->bdev->bd_disk == disk &&
+	       start < bdev_first(e->bdev) + bdev_nr_sectors(e->bdev) &&
+	       bdev_first(e->bdev) < start + nr;
+}
+
+bool cbt_store_overlaps(struct gendisk *disk, sector_t start, sector_t nr)
+{
+	struct store_entry *e;
+	bool found = false;
+
+	spin_lock(&cbt_stores_lock);
+	list_for_each_entry(e, &cbt_stores, node)
+		found |= entry_overlaps(e, disk, start, nr);
+	spin_unlock(&cbt_stores_lock);
+	return found;
+}
+
+/* Register @file's inode or device; -EBUSY when it is a store already. */
+static int store_register(struct store_entry *n, struct file *file)
 {
 	struct inode *inode = file_inode(file);
+	struct store_entry *e;
+	int ret = 0;
 
 	if (S_ISBLK(inode->i_mode))
-		return I_BDEV(file->f_mapping->host);
-	return inode->i_sb->s_bdev;
+		n->bdev = I_BDEV(file->f_mapping->host);
+	else
+		n->inode = inode;
+	spin_lock(&cbt_stores_lock);
+	list_for_each_entry(e, &cbt_stores, node) {
+		if ((n->inode && e->inode == n->inode) ||
+		    (n->bdev && entry_overlaps(e, n->bdev->bd_disk,
+					      bdev_first(n->bdev),
+					      bdev_nr_sectors(n->bdev))))
+			ret = -EBUSY;
+	}
+	if (!ret)
+		list_add(&n->node, &cbt_stores);
+	spin_unlock(&cbt_stores_lock);
+	return ret;
+}
+
+static void store_unregister(struct store_entry *e)
+{
+	spin_lock(&cbt_stores_lock);
+	list_del(&e->node);
+	spin_unlock(&cbt_stores_lock);
+	kfree(e);
 }
 
 static loff_t store_file_size(struct file *file)
@@ -79,6 +141,7 @@ int cbt_store_add(struct cbt_store *s, struct file *file)
 {
 	umode_t mode = file_inode(file)->i_mode;
 	struct cbt_store_dev dev = {};
+	struct store_entry *entry;
 	u64 slots;
 	int ret = 0;
 
@@ -92,6 +155,14 @@ int cbt_store_add(struct cbt_store *s, struct file *file)
 	slots = store_file_size(file) >> s->slot_shift;
 	if (!slots)
 		return -ENOSPC;
+	entry = kzalloc(sizeof(*entry), GFP_KERNEL);
+	if (!entry)
+		return -ENOMEM;
+	ret = store_register(entry, file);
+	if (ret) {
+		kfree(entry);
+		return ret;
+	}
 	if (S_ISBLK(mode)) {
 		/*
 		 * Claimed for the store's lifetime; a descriptor opened with
@@ -102,8 +173,10 @@ int cbt_store_add(struct cbt_store *s, struct file *file)
 			ret = cbt_bdev_open(file_inode(file)->i_rdev,
 					    CBT_OPEN_READ | CBT_OPEN_WRITE |
 					    CBT_OPEN_EXCL, s, &dev.open);
-			if (ret)
+			if (ret) {
+				store_unregister(entry);
 				return ret;
+			}
 			dev.owned = true;
 		}
 	} else {
@@ -115,14 +188,18 @@ int cbt_store_add(struct cbt_store *s, struct file *file)
 		ret = -EMFILE;
 	} else {
 		s->files[s->nr_files] = file;
+		s->entries[s->nr_files] = entry;
 		s->devs[s->nr_files] = dev;
 		s->first_slot[s->nr_files] = s->capacity;
 		s->nr_files++;
 		s->capacity += slots;
 	}
 	spin_unlock(&s->lock);
-	if (ret && dev.owned)
-		cbt_bdev_close(&dev.open);
+	if (ret) {
+		if (dev.owned)
+			cbt_bdev_close(&dev.open);
+		store_unregister(entry);
+	}
 	return ret;
 }
 
@@ -133,6 +210,7 @@ void cbt_store_release(struct cbt_store *s)
 	for (i = 0; i < s->nr_files; i++) {
 		if (s->devs[i].owned)
 			cbt_bdev_close(&s->devs[i].open);
+		store_unregister(s->entries[i]);
 		fput(s->files[i]);
 	}
 	s->nr_files = 0;

@@ -12,6 +12,8 @@
 #include "cbt_compat.h"
 
 #define CBT_STORE_MAX_FILES	64
+
+struct store_entry;
 #define CBT_COPY_PAGES		16	/* pages per copy bio: 64 KiB */
 
 struct cbt_store {
@@ -21,6 +23,7 @@ struct cbt_store {
 	 */
 	spinlock_t lock;
 	struct file *files[CBT_STORE_MAX_FILES];
+	struct store_entry *entries[CBT_STORE_MAX_FILES];	/* registrations */
 	/* A block device and its exclusive claim; no bdev: a regular file. */
 	struct cbt_store_dev {
 		struct block_device *bdev;
@@ -40,7 +43,8 @@ void cbt_store_init(struct cbt_store *s, unsigned int slot_shift,
 		    unsigned int low_pct);
 /*
  * Take over a reference to @file. A block device is opened exclusively
- * (-EBUSY: something else holds it: a filesystem, LVM, md, another store).
+ * (-EBUSY: something else holds it: a filesystem, LVM, md, another store;
+ * or it, or a regular file, is a store already, of this set or another).
  * -EINVAL: neither a regular file nor a block device, or a file opened with
  * O_APPEND (writes would not land at their slot) or O_DIRECT; -EBADF: not
  * open for reading and writing; -ENOSPC: not one slot of room.
@@ -75,8 +79,11 @@ int cbt_store_bio(struct cbt_store *s, u64 slot, unsigned int off,
 int cbt_store_preserve(struct cbt_store *s, u64 slot, unsigned int off,
 		       struct block_device *origin, sector_t sector,
 		       unsigned int len);
-/* The block device a store file's I/O lands on, if any (for exclusion). */
-struct block_device *cbt_store_file_bdev(struct file *file);
+/*
+ * Is a store of any set on sectors [start, start + nr) of @disk? Attach
+ * refuses such a device: the store's writes would go unrecorded.
+ */
+bool cbt_store_overlaps(struct gendisk *disk, sector_t start, sector_t nr);
 
 /* Module unload: the pages kept for copies. */
 void cbt_store_module_exit(void);

@@ -31,6 +31,7 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include "cbt_intercept.h"
+#include "cbt_store.h"
 #include "cbt_tracker.h"
 #include "cbt_compat.h"
 #include "cbt_ioctl.h"
@@ -58,16 +59,11 @@ bool cbt_tracker_alive(struct cbt_tracker *t)
 	return device_is_registered(&t->bdev->bd_device);
 }
 
-void cbt_tracker_lose_disk(struct gendisk *disk, const char *why)
+void cbt_tracker_lose(struct cbt_tracker *t, const char *why)
 {
-	struct cbt_tracker *t;
-
-	rcu_read_lock();
-	cbt_for_each_tracker(t, disk)
-		if (!test_and_set_bit(CBT_TRACKER_LOST, &t->flags))
-			pr_warn_ratelimited("cbt: %pg: %s; tracking restarts at its next use\n",
-					    t->bdev, why);
-	rcu_read_unlock();
+	if (!test_and_set_bit(CBT_TRACKER_LOST, &t->flags))
+		pr_warn_ratelimited("cbt: %pg: %s; tracking restarts at its next use\n",
+				    t->bdev, why);
 }
 
 void cbt_tracker_mark_range(struct cbt_tracker *t, sector_t sector,
@@ -76,19 +72,26 @@ void cbt_tracker_mark_range(struct cbt_tracker *t, sector_t sector,
 	unsigned int shift = t->block_shift - SECTOR_SHIFT;
 	struct cbt_map *map;
 
-	rcu_read_lock();
-	map = rcu_dereference(t->map);
+	rcu_read_lock_sched();
+	map = cbt_writer_deref(t->map);
 	end = min(end, map->nr_sects);
 	if (sector < end &&
 	    cbt_gens_mark(map, sector >> shift, (end - 1) >> shift,
 			  cbt_tracker_gen(t)))
 		set_bit(CBT_TRACKER_LOST, &t->flags);
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 }
 
 /* ---- generations ------------------------------------------------------- */
 
-/* A new identity and an empty map for the device's current size. */
+static void tracker_settle(struct cbt_tracker *t);
+
+/*
+ * A new identity and an empty map for the device's current size. Writes
+ * that went unrecorded may still be in flight (no completion record, past
+ * the end, a passthrough command): like attach, the reset settles, so no
+ * stamp of the new identity can come before they complete.
+ */
 static int tracker_reset(struct cbt_tracker *t)
 {
 	struct cbt_map *old = tracker_map(t), *map;
@@ -100,7 +103,7 @@ static int tracker_reset(struct cbt_tracker *t)
 	uuid_gen(&t->uuid);
 	cbt_gens_restart(&t->gens);
 	rcu_assign_pointer(t->map, map);
-	synchronize_rcu();
+	tracker_settle(t);	/* a grace period first: @old is unseen */
 	cbt_map_free(old);
 	pr_info("cbt: %pg: continuity lost, tracking restarted as %pUb\n",
 		t->bdev, &t->uuid);
@@ -229,11 +232,12 @@ out:
 	return ret;
 }
 
-void cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st)
+int cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st)
 {
 	struct cbt_map *map;
 
-	mutex_lock(&t->lock);
+	if (mutex_lock_killable(&t->lock))
+		return -EINTR;
 	map = tracker_map(t);
 	uuid_copy(&st->uuid, &t->uuid);
 	st->gen = t->gens.open;
@@ -246,14 +250,27 @@ void cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st)
 	st->lost = test_bit(CBT_TRACKER_LOST, &t->flags) ||
 		   bdev_nr_sectors(t->bdev) != map->nr_sects;
 	mutex_unlock(&t->lock);
+	return 0;
 }
 
-void cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size)
+int cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size)
 {
-	mutex_lock(&t->lock);
-	*bytes = tracker_map(t)->nr_sects << SECTOR_SHIFT;
-	*block_size = 1u << t->block_shift;
+	int ret;
+
+	if (mutex_lock_killable(&t->lock))
+		return -EINTR;
+	ret = tracker_refresh(t);
+	if (!ret) {
+		*bytes = tracker_map(t)->nr_sects << SECTOR_SHIFT;
+		*block_size = 1u << t->block_shift;
+	}
 	mutex_unlock(&t->lock);
+	return ret;
+}
+
+u64 cbt_tracker_size(struct cbt_tracker *t)
+{
+	return tracker_map(t)->nr_sects;
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -421,6 +438,18 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 		ret = -ENOSPC;
 		goto close;
 	}
+	/* A DAX mount writes with no bio at all: nothing could see it. */
+	if (blk_queue_dax(bdev_get_queue(o.bdev))) {
+		ret = -EOPNOTSUPP;
+		goto close;
+	}
+	/* A store's writes leave from the module, unseen: never tracked. */
+	if (cbt_store_overlaps(o.bdev->bd_disk,
+			       bdev_is_partition(o.bdev) ? o.bdev->bd_start_sect : 0,
+			       bdev_nr_sectors(o.bdev))) {
+		ret = -EBUSY;
+		goto close;
+	}
 
 	mutex_lock(&cbt_trackers_mutex);
 	reap_locked();
@@ -553,21 +582,36 @@ int cbt_tracker_list(dev_t *devs, u32 capacity, u32 *count)
 	return 0;
 }
 
+/* The status of each tracker is read out of cbt_trackers_mutex (it may wait). */
 void cbt_tracker_show(struct seq_file *m)
 {
 	struct cbt_tracker_status st;
-	struct cbt_tracker *t;
+	struct cbt_tracker *t, **ts;
+	unsigned int n = 0, i;
 
 	mutex_lock(&cbt_trackers_mutex);
+	list_for_each_entry(t, &cbt_trackers, list_node)
+		n++;
+	ts = kcalloc(max(n, 1u), sizeof(*ts), GFP_KERNEL);
+	n = 0;
 	list_for_each_entry(t, &cbt_trackers, list_node) {
-		cbt_tracker_status(t, &st);
-		seq_printf(m, "%pg %u:%u uuid=%pUb gen=%llu oldest=%llu block_size=%u blocks=%llu written=%llu map_bytes=%llu%s\n",
-			   t->bdev, MAJOR(t->devt), MINOR(t->devt), &st.uuid,
-			   st.gen, st.oldest, st.block_size, st.blocks,
-			   st.blocks_written, st.map_bytes,
-			   st.lost ? " lost" : "");
+		if (!ts)
+			break;
+		kref_get(&t->ref);
+		ts[n++] = t;
 	}
 	mutex_unlock(&cbt_trackers_mutex);
+	for (i = 0; i < n; i++) {
+		t = ts[i];
+		if (!cbt_tracker_status(t, &st))
+			seq_printf(m, "%pg %u:%u uuid=%pUb gen=%llu oldest=%llu block_size=%u blocks=%llu written=%llu map_bytes=%llu%s\n",
+				   t->bdev, MAJOR(t->devt), MINOR(t->devt), &st.uuid,
+				   st.gen, st.oldest, st.block_size, st.blocks,
+				   st.blocks_written, st.map_bytes,
+				   st.lost ? " lost" : "");
+		cbt_tracker_put(t);
+	}
+	kfree(ts);
 }
 
 int cbt_tracker_init(void)

@@ -121,28 +121,31 @@ static __always_inline void cbt_tracker_mark(struct cbt_tracker *t,
 	unsigned int shift = t->block_shift - SECTOR_SHIFT;
 	bool lost = false;
 
-	if (end <= t->start || sector >= limit) {
-		/* Only a write to the tracked device itself can be past its end. */
-		if (bio->bi_bdev == t->bdev)
-			set_bit(CBT_TRACKER_LOST, &t->flags);
-		return;
-	}
+	/*
+	 * Past the end of the map: a write to the volume itself means it grew
+	 * (followed, so that no stamp comes before it completes, but
+	 * unrecorded); a write to the whole disk just goes on past it.
+	 */
 	if (end > limit) {
-		lost = bio->bi_bdev == t->bdev;
+		if (bio->bi_bdev == t->bdev)
+			lost = true;
+		else if (sector >= limit)
+			return;
 		end = limit;
 	}
-	sector = max(sector, t->start);
 	if (!cbt_gens_follow(&t->gens, bio, gen))
 		lost = true;
-	if (cbt_gens_mark(map, (sector - t->start) >> shift,
+	sector = max(sector, t->start);
+	if (sector < end &&
+	    cbt_gens_mark(map, (sector - t->start) >> shift,
 			  (end - 1 - t->start) >> shift, gen))
 		lost = true;
 	if (unlikely(lost))
 		set_bit(CBT_TRACKER_LOST, &t->flags);
 }
 
-/* Every tracker of @disk loses continuity (a write we could not read). */
-void cbt_tracker_lose_disk(struct gendisk *disk, const char *why);
+/* @t loses continuity (a write whose range cannot be known). Any context. */
+void cbt_tracker_lose(struct cbt_tracker *t, const char *why);
 
 /*
  * Record a write made to a snapshot image (sectors relative to the
@@ -170,9 +173,15 @@ struct cbt_tracker_status {
 	u32 block_size;
 	bool lost;
 };
-void cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st);
-/* Size in bytes and block size, without the cost of a full status. */
-void cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size);
+/* -EINTR on a fatal signal while the tracker is busy. */
+int cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st);
+/*
+ * Size in bytes and block size (a lost or resized map is reset first),
+ * without the cost of a full status.
+ */
+int cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size);
+/* Under the tracker's lock: the size in sectors the map covers. */
+u64 cbt_tracker_size(struct cbt_tracker *t);
 
 /*
  * Changed blocks since generation @since of tracker @uuid within blocks

@@ -53,6 +53,7 @@ struct cbt_version {
 
 #define CBT_FEAT_TRACKING	(1ull << 0)
 #define CBT_FEAT_SNAPSHOT	(1ull << 1)
+#define CBT_FEAT_MEMBER_FROZEN	(1ull << 2) /* cbt_snap_member.frozen is filled */
 
 /* CBT_IOC_ATTACH: start tracking a volume. */
 struct cbt_attach {

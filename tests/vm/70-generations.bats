@@ -61,7 +61,7 @@ not_behind() {
 	S0=$(cbt checkpoint "$D")
 	python3 "$TLIB/timed_write.py" "$D" 409600 4096 "$OUT/done" &
 	BGPID=$!
-	sleep 0.5
+	wait_write_inflight "$D"
 	run cbt checkpoint "$D" --timeout 300
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"timed out"* ]]
@@ -87,13 +87,12 @@ not_behind() {
 	S0=$(cbt checkpoint "$D")
 	python3 "$TLIB/timed_write.py" "$D" 819200 4096 "$OUT/done" &
 	BGPID=$!
-	sleep 0.5
+	wait_write_inflight "$D"
 	run cbt snapshot create "$D" --store "$OUT/store:16M" --no-freeze --hold 500
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"timed out"* ]]
 	# Nothing is left of the set.
-	run cbt snapshot list --json
-	[ "$output" = "[]" ]
+	[ "$(count_sets)" -eq 0 ]
 	t1=$(now_ns)
 	run cbt checkpoint "$D" --timeout 300
 	S1=$output
@@ -110,7 +109,7 @@ not_behind() {
 	D=$DEV
 	python3 "$TLIB/timed_write.py" "$D" 409600 4096 "$OUT/done" &
 	BGPID=$!
-	sleep 0.5
+	wait_write_inflight "$D"
 	cbt attach "$D"
 	sleep 1
 	t1=$(now_ns)
@@ -132,7 +131,7 @@ not_behind() {
 	(echo $BASHPID >/tmp/cbt-cg/slow/cgroup.procs &&
 		exec python3 "$TLIB/timed_write.py" "$L" 1048576 65536 "$OUT/done") &
 	BGPID=$!
-	sleep 0.5
+	wait_blocked $BGPID
 	cbt attach "$L"
 	sleep 0.5
 	t1=$(now_ns)
@@ -164,7 +163,11 @@ not_behind() {
 	# The first write reads generation g and waits until g + 1 is open.
 	"$OUT/slowdd" if=/dev/urandom of="$D" bs=4k count=1 oflag=direct conv=notrunc status=none &
 	BGPID=$!
-	sleep 0.5
+	for i in $(seq 1 100); do
+		[ "$(cat /sys/module/cbt/parameters/fault_mark_waiting)" -eq 1 ] && break
+		sleep 0.1
+	done
+	[ "$(cat /sys/module/cbt/parameters/fault_mark_waiting)" -eq 1 ]
 	# The checkpoint opens g + 1 and waits for the first write to mark.
 	cbt checkpoint "$D" --timeout 20000 >"$OUT/s1" &
 	CK=$!
@@ -242,6 +245,7 @@ not_behind() {
 	# would have been 4 GiB.
 	[ "$after" -le $((before + 16 * 1048576)) ]
 	run cbt changes "$DEV" --since "$S"
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "0 17592186044416" ]
 	# A write inside a discarded range splits only its own leaf.

@@ -195,7 +195,7 @@ member_frozen() {
 	# Zones 1 and 2 hold data.
 	dd if=/dev/urandom of="$ZONED" bs=1M count=8 seek=4 oflag=direct status=none
 	cbt attach "$ZONED" --block-size 64K
-	S=$(cbt checkpoint "$ZONED")
+	STAMP=$(cbt checkpoint "$ZONED")
 	blkzone reset -o 8192 -c 1 "$ZONED"
 	: >"$WRITTEN"
 	echo "4194304 4194304" >>"$WRITTEN"

@@ -110,8 +110,12 @@ origin_case() {
 	origin_case xfs ext4
 }
 
-@test "swap on a member with a file store under memory pressure: no deadlock, the origin intact" {
-	store_fs ext4
+@test "swap on a member with a file store under memory pressure: no deadlock, the kernel goes on" {
+	# The store's filesystem on the guest's disk, not in its memory.
+	[ -b /dev/vda ]
+	wipefs -aq /dev/vda
+	mkfs.ext4 -q /dev/vda
+	mount /dev/vda /tmp/cbt-s
 	new_loop 1G
 	SWAP=$DEV
 	mkswap -q "$SWAP" >/dev/null
@@ -129,7 +133,7 @@ for i in range(total // 1048576):
 s = 0
 for c in chunks:
     s += c[0]
-print(len(chunks), s)' "$(awk '/MemTotal/ {print int($2 / 1024 * 1.2)}' /proc/meminfo)"
+print(len(chunks), s)' "$(awk '/MemTotal/ {print int($2 / 1024 * 1.1)}' /proc/meminfo)"
 	echo "$output"
 	[ "$status" -eq 0 ] || [ "$status" -eq 137 ]
 	# The set lives on or gave way; either way the kernel went on.
@@ -145,8 +149,7 @@ refused() {
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"$2"* ]]
-	run cbt snapshot list --json
-	[ "$output" = "[]" ]
+	[ "$(count_sets)" -eq 0 ]
 }
 
 @test "stores that would corrupt a set are refused, each with a clear error" {
@@ -255,10 +258,10 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 6000"
 	cbt attach "$D"
 	python3 "$TLIB/timed_write.py" "$D" $(((sz - 64) * 512)) 4096 "$OUT/done" &
 	BGPID=$!
-	sleep 0.5
-	cbt checkpoint "$D" --timeout 30000 >/dev/null &
+	wait_write_inflight "$D"
+	"$CBT" checkpoint "$D" --timeout 30000 >/dev/null &
 	CK=$!
-	sleep 0.5
+	wait_blocked $CK
 	run cbt snapshot create "$D" --store "$OUT/store:64M" --hold 1000
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"timed out"* ]]
@@ -286,7 +289,7 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 6000"
 	# first write to it waits for the thaw.
 	python3 "$TLIB/changes_mmap.py" "$L" "$S" /tmp/cbt-o/buf >"$OUT/q" &
 	BGPID=$!
-	sleep 1
+	wait_blocked $BGPID
 	run timeout 60 cbt snapshot create "$L" --store "$OUT/store:64M" --hold 5000
 	echo "$output"
 	[ "$status" -eq 0 ]

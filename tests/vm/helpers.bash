@@ -93,6 +93,35 @@ dm_delay() {
 	echo "/dev/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')"
 }
 
+# Wait until DEV (a /dev path) has a write in flight, up to 20 s.
+wait_write_inflight() {
+	local f i
+	f=/sys/class/block/$(basename "$(readlink -f "$1")")/inflight
+	for i in $(seq 1 200); do
+		[ "$(awk '{print $2}' "$f")" -gt 0 ] && return 0
+		sleep 0.1
+	done
+	echo "no write in flight on $1" >&2
+	return 1
+}
+
+# Wait until process PID sleeps uninterruptibly (D: in a write, a fault,
+# a lock), up to 30 s.
+wait_blocked() {
+	local i
+	for i in $(seq 1 300); do
+		[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = D ] && return 0
+		sleep 0.1
+	done
+	echo "process $1 never blocked" >&2
+	return 1
+}
+
+# The number of live snapshot sets.
+count_sets() {
+	cbt snapshot list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+
 # Does `changes DEV --since STAMP` report byte OFFSET? changes_include DEV STAMP OFFSET
 changes_include() {
 	cbt changes "$1" --since "$2" |
