@@ -1,6 +1,7 @@
 # cbt: changed-block tracking for Linux.
 #   make              library, CLI (and `make kmod` for the module)
 #   make check        host tests + VM suites on every supported kernel
+#   make check-debug  VM suites on a debug kernel (KASAN, lockdep, kmemleak); not in check
 #   make demo         the main job inside a throwaway VM
 #   make install      library, headers, pkg-config file, CLI, man page
 VERSION := $(shell cat VERSION)
@@ -62,6 +63,9 @@ sparse:
 check: all kmod tests/ioctl-abuse tests/snap-abuse
 	scripts/check
 
+check-debug: all tests/ioctl-abuse tests/snap-abuse
+	scripts/check-debug
+
 demo: all kmod
 	scripts/demo
 
@@ -95,4 +99,4 @@ clean:
 	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse
 	$(MAKE) -C kmod clean
 
-.PHONY: all kmod sparse check demo bench install dkms-source clean
+.PHONY: all kmod sparse check check-debug demo bench install dkms-source clean
