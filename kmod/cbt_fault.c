@@ -42,8 +42,9 @@ void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
 {
 	unsigned long deadline;
 
-	if (!fault_mark_comm[0] || strncmp(current->comm, fault_mark_comm,
-					   TASK_COMM_LEN))
+	if (!fault_mark_comm[0] ||
+	    strncmp(current->comm, fault_mark_comm, strcspn(fault_mark_comm, "\n")) ||
+	    strlen(current->comm) != strcspn(fault_mark_comm, "\n"))
 		return;
 	atomic_inc(&fault_mark_waiting);
 	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_mark_wait_ms));

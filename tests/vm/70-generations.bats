@@ -61,7 +61,7 @@ not_behind() {
 	S0=$(cbt checkpoint "$D")
 	python3 "$TLIB/timed_write.py" "$D" 409600 4096 "$OUT/done" &
 	BGPID=$!
-	wait_write_inflight "$D"
+	wait_delayed_write cbt-delay
 	run cbt checkpoint "$D" --timeout 300
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"timed out"* ]]
@@ -87,7 +87,7 @@ not_behind() {
 	S0=$(cbt checkpoint "$D")
 	python3 "$TLIB/timed_write.py" "$D" 819200 4096 "$OUT/done" &
 	BGPID=$!
-	wait_write_inflight "$D"
+	wait_delayed_write cbt-delay
 	run cbt snapshot create "$D" --store "$OUT/store:16M" --no-freeze --hold 500
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"timed out"* ]]
@@ -109,7 +109,7 @@ not_behind() {
 	D=$DEV
 	python3 "$TLIB/timed_write.py" "$D" 409600 4096 "$OUT/done" &
 	BGPID=$!
-	wait_write_inflight "$D"
+	wait_delayed_write cbt-delay
 	cbt attach "$D"
 	sleep 1
 	t1=$(now_ns)
@@ -157,7 +157,7 @@ not_behind() {
 	cbt attach "$D" --block-size 64K
 	cbt checkpoint "$D" >/dev/null
 	cp /usr/bin/dd "$OUT/slowdd"
-	echo slowdd >/sys/module/cbt/parameters/fault_mark_comm
+	printf slowdd >/sys/module/cbt/parameters/fault_mark_comm
 	echo 10000 >/sys/module/cbt/parameters/fault_mark_wait_ms
 	echo 1500 >/sys/module/cbt/parameters/fault_mark_extra_ms
 	# The first write reads generation g and waits until g + 1 is open.
@@ -180,7 +180,7 @@ not_behind() {
 	wait $W2
 	wait $BGPID
 	BGPID=
-	echo >/sys/module/cbt/parameters/fault_mark_comm
+	printf '' >/sys/module/cbt/parameters/fault_mark_comm
 	# Stamp g was handed out before the second write completed.
 	[ "$(cat "$OUT/done")" -gt "$t1" ]
 	changes_include "$D" "$(cat "$OUT/s1")" 32768
@@ -196,7 +196,7 @@ not_behind() {
 	NULLB=cbthammer
 	dd if=/dev/urandom of="$D" bs=1M count=4 oflag=direct status=none
 	cbt attach "$D" --block-size 64K
-	echo fio >/sys/module/cbt/parameters/fault_mark_comm
+	printf fio >/sys/module/cbt/parameters/fault_mark_comm
 	echo 3 >/sys/module/cbt/parameters/fault_mark_wait_ms
 	echo 0 >/sys/module/cbt/parameters/fault_mark_extra_ms
 	fio --name=h --filename="$D" --size=1M --rw=randwrite --bs=4k --direct=1 \
@@ -218,7 +218,7 @@ not_behind() {
 	kill $BGPID
 	wait $BGPID || true
 	BGPID=
-	echo >/sys/module/cbt/parameters/fault_mark_comm
+	printf '' >/sys/module/cbt/parameters/fault_mark_comm
 	dd if="$D" of="$OUT/final" bs=1M count=1 status=none
 	for i in $(seq 1 8); do
 		cbt changes "$D" --since "$(cat "$OUT/stamp$i")" >"$OUT/changes$i"
@@ -240,10 +240,11 @@ not_behind() {
 	after=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["map_bytes"])' "$OUT/status")
 	lost=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["continuity_lost"])' "$OUT/status")
 	[ "$lost" = "False" ]
-	# A whole written leaf or directory is one word: the discard's bios
-	# (4 GiB each) split a directory page each, at most; a byte a block
-	# would have been 4 GiB.
-	[ "$after" -le $((before + 16 * 1048576)) ]
+	# A whole written leaf or directory is one word: each of the
+	# discard's bios makes at most the pages of its two partial ends (a
+	# leaf and a directory each); a byte a block would have been 4 GiB.
+	max=$(cat "/sys/block/$(basename "$DEV")/queue/discard_max_bytes")
+	[ "$after" -le $((before + (17592186044416 / max + 1) * 4 * 4096)) ]
 	run cbt changes "$DEV" --since "$S"
 	echo "$output"
 	[ "$status" -eq 0 ]

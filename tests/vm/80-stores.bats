@@ -18,7 +18,8 @@ setup() {
 teardown() {
 	local d id
 	[ -z "${BGPID:-}" ] || { kill $BGPID 2>/dev/null; wait $BGPID 2>/dev/null || true; }
-	[ -z "${SWAP:-}" ] || swapoff "$SWAP" 2>/dev/null || true
+	[ -z "${SWAP:-}" ] || { swapoff "$SWAP" 2>/dev/null; cbt detach "$SWAP" 2>/dev/null; } || true
+	[ ! -d /tmp/cbt-cg/tight ] || rmdir /tmp/cbt-cg/tight 2>/dev/null || true
 	fsfreeze -u /tmp/cbt-o 2>/dev/null || true
 	umount /tmp/cbt-i 2>/dev/null || true
 	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
@@ -111,45 +112,57 @@ origin_case() {
 }
 
 @test "swap on a member with a file store under memory pressure: no deadlock, the kernel goes on" {
-	# The store's filesystem on the guest's disk, not in its memory.
+	# Both on the guest's disk, not in its memory: swap on a partition
+	# (the member), the store a file on ext4 on the other.
 	[ -b /dev/vda ]
 	wipefs -aq /dev/vda
-	mkfs.ext4 -q /dev/vda
-	mount /dev/vda /tmp/cbt-s
-	new_loop 1G
-	SWAP=$DEV
+	printf 'label: dos\nstart=2048, size=1048576, type=82\nstart=1050624, type=83\n' |
+		sfdisk -q /dev/vda
+	for i in $(seq 1 50); do [ -b /dev/vda2 ] && break; sleep 0.1; done
+	mkfs.ext4 -q /dev/vda2
+	mount /dev/vda2 /tmp/cbt-s
+	SWAP=/dev/vda1
 	mkswap -q "$SWAP" >/dev/null
 	swapon "$SWAP"
 	cbt attach "$SWAP"
-	out=$(cbt snapshot create "$SWAP" --store /tmp/cbt-s/store:900M --no-freeze)
+	out=$(cbt snapshot create "$SWAP" --store /tmp/cbt-s/store:600M --no-freeze)
 	id=$(echo "$out" | sed -n 1p)
-	# More than the guest's memory: pages go to swap, on the member.
-	run timeout 300 python3 -c '
-import sys
-total = int(sys.argv[1]) * 1048576
-chunks = []
-for i in range(total // 1048576):
-    chunks.append(bytearray(b"x") * 1048576)
-s = 0
-for c in chunks:
-    s += c[0]
-print(len(chunks), s)' "$(awk '/MemTotal/ {print int($2 / 1024 * 1.1)}' /proc/meminfo)"
-	echo "$output"
-	[ "$status" -eq 0 ] || [ "$status" -eq 137 ]
-	# The set lives on or gave way; either way the kernel went on.
+	# A memory cgroup of 96 MiB holding 384 MiB: most of it goes to swap,
+	# on the member, and every page swapped out is a write held for a
+	# copy into the file store.
+	mkdir -p /tmp/cbt-cg
+	mountpoint -q /tmp/cbt-cg || mount -t cgroup2 none /tmp/cbt-cg
+	echo +memory >/tmp/cbt-cg/cgroup.subtree_control
+	mkdir -p /tmp/cbt-cg/tight
+	echo 96M >/tmp/cbt-cg/tight/memory.max
+	run timeout 600 bash -c 'echo $$ >/tmp/cbt-cg/tight/cgroup.procs && exec python3 -c "
+chunks = [bytearray(b\"x\") * 1048576 for i in range(384)]
+print(len(chunks), sum(c[0] for c in chunks))"'
+	echo "status $status: $output"
+	[ "$status" -eq 0 ]
+	# Every page came back from swap intact.
+	[ "$output" = "384 46080" ]
+	# The set lives on or gave way; either way tracking goes on.
 	cbt snapshot list >/dev/null
 	cbt snapshot destroy "$id"
+	cbt checkpoint "$SWAP" >/dev/null
 	swapoff "$SWAP"
+	cbt detach "$SWAP"
 	SWAP=
+	umount /tmp/cbt-s
+	wipefs -aq /dev/vda
 }
 
-# refused SPEC...: snapshot create of $A with store SPEC fails with MESSAGE.
+# refused SPEC MESSAGE: snapshot create of $A with store SPEC fails with
+# MESSAGE and leaves no set behind.
 refused() {
+	local before
+	before=$(count_sets)
 	run cbt snapshot create "$A" --store "$1" --no-freeze
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"$2"* ]]
-	[ "$(count_sets)" -eq 0 ]
+	[ "$(count_sets)" -eq "$before" ]
 }
 
 @test "stores that would corrupt a set are refused, each with a clear error" {
@@ -192,13 +205,10 @@ refused() {
 	lvcreate --config "$LVMCONF" -q -y -n m -L 64M cbtstvg >/dev/null
 	mlv=/dev/dm-$(dmsetup info -c --noheadings -o minor cbtstvg-m | tr -d ' ')
 	cbt detach "$A"
+	PV=$A
 	cbt attach "$mlv"
 	A=$mlv
-	new_loop 128M
-	P=$DEV
-	pvcreate --config "$LVMCONF" -q -ff -y "$P" >/dev/null
-	vgextend --config "$LVMCONF" -q cbtstvg "$P" >/dev/null
-	refused "$P" "busy"
+	refused "$PV" "busy"
 	cbt detach "$mlv"
 }
 
@@ -233,8 +243,11 @@ refused() {
 		made=$((made + 1))
 		id=$(echo "$out" | sed -n 1p)
 		# While the set lives its member is tracked and cannot be detached.
-		cbt status "$A" >/dev/null
+		run cbt status "$A"
+		echo "status: $status $output"
+		[ "$status" -eq 0 ]
 		run cbt detach "$A"
+		echo "detach: $status $output"
 		[ "$status" -ne 0 ]
 		cbt snapshot destroy "$id"
 		rm -f "$OUT/store"
@@ -258,7 +271,7 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 6000"
 	cbt attach "$D"
 	python3 "$TLIB/timed_write.py" "$D" $(((sz - 64) * 512)) 4096 "$OUT/done" &
 	BGPID=$!
-	wait_write_inflight "$D"
+	wait_delayed_write cbt-sdelay
 	"$CBT" checkpoint "$D" --timeout 30000 >/dev/null &
 	CK=$!
 	wait_blocked $CK

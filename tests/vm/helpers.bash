@@ -2,7 +2,8 @@
 REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 CBT=$REPO/tools/cbt-snap
 TLIB=$REPO/tests/lib
-KO=$REPO/kmod/out/$(uname -r)/cbt.ko
+# CBT_KO: another build of the module to test (the one before a fix, say).
+KO=${CBT_KO:-$REPO/kmod/out/$(uname -r)/cbt.ko}
 LVMCONF='devices{obtain_device_list_from_udev=0 filter=["a|/dev/loop|","r|.*|"]} activation{udev_sync=0 udev_rules=0} backup{backup=0 archive=0}'
 
 cbt() { "$CBT" "$@"; }
@@ -93,15 +94,16 @@ dm_delay() {
 	echo "/dev/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')"
 }
 
-# Wait until DEV (a /dev path) has a write in flight, up to 20 s.
-wait_write_inflight() {
-	local f i
-	f=/sys/class/block/$(basename "$(readlink -f "$1")")/inflight
+# Wait until the dm-delay device NAME holds a write, up to 20 s (its
+# status: start length "delay" reads writes flushes).
+wait_delayed_write() {
+	local i
 	for i in $(seq 1 200); do
-		[ "$(awk '{print $2}' "$f")" -gt 0 ] && return 0
+		[ "$(dmsetup status "$1" | awk '$3 == "delay" { n += $5 } END { print n + 0 }')" -gt 0 ] &&
+			return 0
 		sleep 0.1
 	done
-	echo "no write in flight on $1" >&2
+	echo "no write held by $1" >&2
 	return 1
 }
 
