@@ -57,10 +57,14 @@ tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
 
+# The test module with fault injection (kmod/cbt_fault.h), for the VM suites.
+kmod-faults:
+	$(MAKE) -C kmod faults $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
+
 sparse:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="C=2 W=1"
 
-check: all kmod tests/ioctl-abuse tests/snap-abuse
+check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse
 	scripts/check
 
 check-debug: all tests/ioctl-abuse tests/snap-abuse
@@ -99,4 +103,4 @@ clean:
 	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse
 	$(MAKE) -C kmod clean
 
-.PHONY: all kmod sparse check check-debug demo bench install dkms-source clean
+.PHONY: all kmod kmod-faults sparse check check-debug demo bench install dkms-source clean

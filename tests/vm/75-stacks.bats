@@ -142,12 +142,12 @@ member_frozen() {
 	cbt attach "$D"
 	write_files
 	cbt snapshot create "$D" --store "$OUT/store:128M" --json >"$OUT/set"
-	[ "$(member_frozen <"$OUT/set")" -ge 1 ]
 	img=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["members"][0]["image"])' <"$OUT/set")
 	IMGLOOP=$(losetup -f --show -r -P "$img")
 	udev_wait_part "$IMGLOOP" 1
 	mount -o ro,noload "${IMGLOOP}p1" /tmp/cbt-i
 	(cd /tmp/cbt-i && sha256sum -c --quiet "$OUT/sums")
+	[ "$(member_frozen <"$OUT/set")" -ge 1 ]
 }
 
 @test "ext4 on LVM over a snapshotted disk is frozen: closed files are in the image without journal replay" {
@@ -162,13 +162,13 @@ member_frozen() {
 	cbt attach "$D"
 	write_files
 	cbt snapshot create "$D" --store "$OUT/store:128M" --json >"$OUT/set"
-	[ "$(member_frozen <"$OUT/set")" -ge 1 ]
 	img=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["members"][0]["image"])' <"$OUT/set")
 	# The LV's extent of the PV, read from the image.
 	read -r start len _ _ off < <(dmsetup table cbtfvg-lv)
 	dmsetup create --noudevsync -r cbt-imglv --table "0 $len linear $img $off"
 	mount -o ro,noload "/dev/dm-$(dmsetup info -c --noheadings -o minor cbt-imglv | tr -d ' ')" /tmp/cbt-i
 	(cd /tmp/cbt-i && sha256sum -c --quiet "$OUT/sums")
+	[ "$(member_frozen <"$OUT/set")" -ge 1 ]
 }
 
 @test "a raw member with nothing mounted is reported as not quiesced" {

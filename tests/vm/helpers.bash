@@ -94,13 +94,17 @@ dm_delay() {
 	echo "/dev/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')"
 }
 
-# Wait until the dm-delay device NAME holds a write, up to 20 s (its
-# status: start length "delay" reads writes flushes).
+# How many writes the dm-delay device NAME holds now (its status: start
+# length "delay" reads writes flushes, a line per delay segment).
+delayed_writes() {
+	dmsetup status "$1" | awk '$3 == "delay" { n += $5 } END { print n + 0 }'
+}
+
+# Wait until the dm-delay device NAME holds a write, up to 20 s.
 wait_delayed_write() {
 	local i
 	for i in $(seq 1 200); do
-		[ "$(dmsetup status "$1" | awk '$3 == "delay" { n += $5 } END { print n + 0 }')" -gt 0 ] &&
-			return 0
+		[ "$(delayed_writes "$1")" -gt 0 ] && return 0
 		sleep 0.1
 	done
 	echo "no write held by $1" >&2
