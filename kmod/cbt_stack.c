@@ -30,6 +30,7 @@ struct cbt_stack_dev {
 	struct block_device *bdev;	/* pinned with get_device() */
 	unsigned int depth;		/* levels above a base; NONE: not in */
 	u64 bases;			/* bit i: lies on base i (first 64) */
+	bool within;			/* level 0: wholly inside a base */
 	unsigned int frozen;		/* the order it was frozen in; 0: not */
 	bool fs;			/* a filesystem was frozen on it */
 };
@@ -43,6 +44,14 @@ struct cbt_stack {
 static sector_t bdev_first(struct block_device *b)
 {
 	return bdev_is_partition(b) ? b->bd_start_sect : 0;
+}
+
+/* Does @a lie wholly inside @b? */
+static bool inside(struct block_device *a, struct block_device *b)
+{
+	return a->bd_disk == b->bd_disk && bdev_first(a) >= bdev_first(b) &&
+	       bdev_first(a) + bdev_nr_sectors(a) <=
+	       bdev_first(b) + bdev_nr_sectors(b);
 }
 
 /* Do @a and @b share sectors of one disk? */
@@ -156,6 +165,7 @@ struct cbt_stack *cbt_stack_above(struct block_device **bases,
 			if (a->depth == CBT_STACK_NONE)
 				queue[tail++] = i;
 			a->depth = 0;
+			a->within |= inside(a->bdev, bases[j]);
 			if (j < 64)
 				a->bases |= BIT_ULL(j);
 		}
@@ -194,12 +204,21 @@ void cbt_stack_free(struct cbt_stack *st)
 
 bool cbt_stack_contains(struct cbt_stack *st, struct block_device *bdev)
 {
+	struct cbt_stack_dev *d;
 	unsigned int i;
 
-	for (i = 0; i < st->nr; i++)
-		if (st->devs[i].depth != CBT_STACK_NONE &&
-		    overlap(st->devs[i].bdev, bdev))
+	/*
+	 * A disk only partly on a base (the disk of a partition member)
+	 * counts by the base's own sectors, which the base's entry covers:
+	 * a store on a sibling partition is not on the member.
+	 */
+	for (i = 0; i < st->nr; i++) {
+		d = &st->devs[i];
+		if (d->depth == CBT_STACK_NONE || (d->depth == 0 && !d->within))
+			continue;
+		if (overlap(d->bdev, bdev))
 			return true;
+	}
 	return false;
 }
 

@@ -24,7 +24,7 @@ struct cbt_stack *cbt_stack_above(struct block_device **bases,
 				  unsigned int nr_bases);
 void cbt_stack_free(struct cbt_stack *st);
 
-/* Does @bdev lie (wholly or in part) on a base? */
+/* Does @bdev share sectors with a base or lie (in part) on what is above one? */
 bool cbt_stack_contains(struct cbt_stack *st, struct block_device *bdev);
 
 /*

@@ -235,7 +235,8 @@ refused() {
 	new_loop 64M
 	A=$DEV
 	cbt attach "$A"
-	( for i in $(seq 1 60); do cbt detach "$A" 2>/dev/null; cbt attach "$A" 2>/dev/null; done ) &
+	# The racer fails whenever a set holds the member: that is the point.
+	( for i in $(seq 1 60); do cbt detach "$A" 2>/dev/null; cbt attach "$A" 2>/dev/null; done; true ) &
 	BGPID=$!
 	made=0
 	for i in $(seq 1 30); do
@@ -262,9 +263,9 @@ refused() {
 	L=$DEV
 	sz=$(blockdev --getsz "$L")
 	modprobe dm-delay
-	# The last 64 KiB of the volume hold writes 6 s; the filesystem is before it.
+	# The last 64 KiB of the volume hold writes 15 s; the filesystem is before it.
 	dmsetup create --noudevsync cbt-sdelay --table "0 $((sz - 128)) linear $L 0
-$((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 6000"
+$((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 15000"
 	D=/dev/dm-$(dmsetup info -c --noheadings -o minor cbt-sdelay | tr -d ' ')
 	mkfs.ext4 -q "$D" $(((sz - 2048) / 2))k
 	mount "$D" /tmp/cbt-o
@@ -275,7 +276,9 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 6000"
 	"$CBT" checkpoint "$D" --timeout 30000 >/dev/null &
 	CK=$!
 	wait_blocked $CK
+	t0=$(now_ns)
 	run cbt snapshot create "$D" --store "$OUT/store:64M" --hold 1000
+	echo "snapshot create: $status after $((($(now_ns) - t0) / 1000000)) ms: $output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"timed out"* ]]
 	# Not frozen: the filesystem takes a synced write while the held one

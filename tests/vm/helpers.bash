@@ -137,7 +137,7 @@ changes_include() {
 # Swap in the test module with fault injection (kmod/out/<kernel>/faults).
 load_fault_module() {
 	rmmod cbt 2>/dev/null || true
-	insmod "$REPO/kmod/out/$(uname -r)/faults/cbt.ko"
+	insmod "${CBT_FAULT_KO:-$REPO/kmod/out/$(uname -r)/faults/cbt.ko}"
 	[ -e /sys/module/cbt/parameters/fault_mark_comm ]
 }
 
