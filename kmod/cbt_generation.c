@@ -118,6 +118,8 @@ static void make_room(struct cbt_gens *g, struct cbt_map *map, u64 next)
 	stale[0] = false;
 	for (v = 1; v < 256; v++)
 		stale[v] = cur - cbt_gen_age(v, cur) <= floor;
+	/* Folded, open + 1 looks oldest of all: held writes' marks stay. */
+	stale[cbt_gen_code(cur + 1)] = false;
 	cbt_map_sweep(map, stale);
 	g->low = floor + 1;
 	g->oldest = max(g->oldest, floor);
@@ -172,5 +174,6 @@ int cbt_gens_since(const struct cbt_gens *g, u64 since, bool wanted[256])
 	wanted[0] = false;
 	for (v = 1; v < 256; v++)
 		wanted[v] = g->open - cbt_gen_age(v, g->open) > since;
+	wanted[cbt_gen_code(g->open + 1)] = true;	/* a held write's mark */
 	return 0;
 }
