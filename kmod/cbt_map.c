@@ -275,14 +275,20 @@ u64 cbt_map_scan(struct cbt_map *map, u64 first, u64 last,
 
 static void sweep_node(unsigned long *slot, int level, const bool stale[256])
 {
-	unsigned long node = READ_ONCE(*slot);
+	unsigned long node = READ_ONCE(*slot), old;
 	unsigned int i;
 
-	if (!cbt_node_is_page(node)) {
-		/* A writer storing a fresh code meanwhile wins. */
-		if (node && stale[cbt_node_code(node)])
-			cmpxchg(slot, node, 0);
-		return;
+	/*
+	 * A writer storing a fresh code meanwhile wins; one that split the
+	 * stale code into a page meanwhile leaves the page to be swept.
+	 */
+	while (!cbt_node_is_page(node)) {
+		if (!node || !stale[cbt_node_code(node)])
+			return;
+		old = cmpxchg(slot, node, 0);
+		if (old == node)
+			return;
+		node = old;
 	}
 	if (level == DIR) {
 		for (i = 0; i < CBT_DIR_LEAVES; i++) {

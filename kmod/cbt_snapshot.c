@@ -228,19 +228,23 @@ out:
 
 /* ---- stores ------------------------------------------------------------- */
 
-/* Under cbt_snapsets_mutex: the members of every live set and of @set. */
+/*
+ * Under cbt_snapsets_mutex: the members of @set and of every live set,
+ * stored in @bdevs unless it is NULL; returns how many.
+ */
 static unsigned int all_members(struct cbt_snapset *set,
-				struct block_device **bdevs, unsigned int max)
+				struct block_device **bdevs)
 {
 	struct cbt_snapset *s;
 	unsigned int n = 0, i;
 
-	for (i = 0; i < set->nr && n < max; i++)
-		bdevs[n++] = set->members[i]->origin;
+	for (i = 0; i < set->nr; i++, n++)
+		if (bdevs)
+			bdevs[n] = set->members[i]->origin;
 	list_for_each_entry(s, &cbt_snapsets, node)
-		for (i = 0; i < s->nr && n < max; i++)
-			if (s != set)
-				bdevs[n++] = s->members[i]->origin;
+		for (i = 0; s != set && i < s->nr; i++, n++)
+			if (bdevs)
+				bdevs[n] = s->members[i]->origin;
 	return n;
 }
 
@@ -267,8 +271,52 @@ static int refuse_store(struct cbt_snapset *set, struct file *file,
 	return error;
 }
 
+/* What the device a store writes to must not be, stacks aside. */
+static int check_store_dev(struct cbt_snapset *set, struct file *file,
+			   struct block_device *bdev, bool is_dev)
+{
+	unsigned int i;
+
+	if (cbt_image_is(bdev->bd_disk))
+		return refuse_store(set, file, "it is on a snapshot image", -EXDEV);
+	if (!is_dev)
+		return 0;
+	if (cbt_tracker_overlaps(bdev->bd_disk,
+				 bdev_is_partition(bdev) ? bdev->bd_start_sect : 0,
+				 bdev_nr_sectors(bdev)))
+		return refuse_store(set, file, "it is a tracked volume", -EXDEV);
+	if (!bdev_is_partition(bdev) && disk_has_parts(bdev->bd_disk))
+		return refuse_store(set, file, "the disk has partitions", -EBUSY);
+	for (i = 0; i < set->nr; i++)
+		if (bdev_logical_block_size(bdev) >
+		    bdev_logical_block_size(set->members[i]->origin))
+			return refuse_store(set, file,
+					    "its block size is larger than a member's",
+					    -EINVAL);
+	return 0;
+}
+
 /* How many stacked layers a store is looked through (loop over file...). */
 #define CBT_STORE_DEPTH		4
+
+/* Neither @bdev nor what lies under it (loop devices down) is on a member. */
+static int check_store_chain(struct cbt_snapset *set, struct file *file,
+			     struct cbt_stack *st, struct block_device *bdev)
+{
+	unsigned int i;
+
+	for (i = 0; i < CBT_STORE_DEPTH && bdev; i++) {
+		if (cbt_stack_contains(st, bdev))
+			return refuse_store(set, file, "it lies on a snapshot member",
+					    -EXDEV);
+		bdev = cbt_stack_loop_lower(st, bdev);
+		if (IS_ERR(bdev))
+			return refuse_store(set, file,
+					    "the file behind its loop device cannot be found",
+					    PTR_ERR(bdev));
+	}
+	return bdev ? refuse_store(set, file, "too many loop devices deep", -EXDEV) : 0;
+}
 
 /*
  * A store's writes leave from this module, unseen by the write hook: they
@@ -276,59 +324,55 @@ static int refuse_store(struct cbt_snapset *set, struct file *file,
  * any set (uncopied), or under one (overwriting it). Members and what is
  * stacked on them are found in the stack above them; a loop device is
  * followed to the device its backing file is on. A file store's writes
- * go through its filesystem, which the hooks see: only its device must not
- * lie on a member. Exclusive opens (cbt_store_add()) refuse what is held:
- * mounted filesystems, LVM and md components.
+ * go through its filesystem, which the hooks see: only its devices (each
+ * of a multi-device filesystem's, an overlay's real one's) must not lie on
+ * a member; where they cannot be told (FUSE) it is refused. Exclusive
+ * opens (cbt_store_add()) refuse what is held: mounted filesystems, LVM
+ * and md components.
  */
 static int check_store(struct cbt_snapset *set, struct file *file)
 {
-	struct block_device *bases[CBT_SNAP_MAX_MEMBERS * 4], *bdev, *lower;
 	struct inode *inode = file_inode(file);
 	bool is_dev = S_ISBLK(inode->i_mode);
+	struct block_device **bases, *bdev;
 	struct cbt_stack *st;
-	unsigned int i, n;
+	unsigned int n;
 	int ret = 0;
 
 	if (!is_dev && !S_ISREG(inode->i_mode))
 		return refuse_store(set, file, "neither a block device nor a regular file",
 				    -EINVAL);
-	bdev = is_dev ? I_BDEV(file->f_mapping->host) : inode->i_sb->s_bdev;
-	if (!bdev)
-		return 0;	/* tmpfs and the like: memory, not a device */
-	if (is_dev && cbt_tracker_overlaps(bdev->bd_disk,
-					   bdev_is_partition(bdev) ? bdev->bd_start_sect : 0,
-					   bdev_nr_sectors(bdev)))
-		return refuse_store(set, file, "it is a tracked volume", -EXDEV);
-	if (is_dev && !bdev_is_partition(bdev) && disk_has_parts(bdev->bd_disk))
-		return refuse_store(set, file, "the disk has partitions", -EBUSY);
-	if (cbt_image_is(bdev->bd_disk))
-		return refuse_store(set, file, "it is on a snapshot image", -EXDEV);
-	for (i = 0; is_dev && i < set->nr; i++)
-		if (bdev_logical_block_size(bdev) >
-		    bdev_logical_block_size(set->members[i]->origin))
-			return refuse_store(set, file,
-					    "its block size is larger than a member's",
-					    -EINVAL);
-
-	n = all_members(set, bases, ARRAY_SIZE(bases));
+	n = all_members(set, NULL);
+	bases = kmalloc_array(n, sizeof(*bases), GFP_KERNEL);
+	if (!bases)
+		return -ENOMEM;
+	all_members(set, bases);
 	st = cbt_stack_above(bases, n);
+	kfree(bases);
 	if (IS_ERR(st))
 		return PTR_ERR(st);
-	for (i = 0; bdev && i < CBT_STORE_DEPTH && !ret; i++) {
-		if (cbt_stack_contains(st, bdev)) {
-			ret = refuse_store(set, file, "it lies on a snapshot member",
-					   -EXDEV);
-			break;
-		}
-		lower = cbt_stack_loop_lower(st, bdev);
-		if (IS_ERR(lower))
-			ret = refuse_store(set, file,
-					   "the file behind its loop device cannot be found",
-					   PTR_ERR(lower));
-		bdev = lower;
+
+	if (is_dev) {
+		bdev = I_BDEV(file->f_mapping->host);
+		ret = check_store_dev(set, file, bdev, true) ?:
+			check_store_chain(set, file, st, bdev);
+		goto out;
 	}
-	if (!ret && bdev)
-		ret = refuse_store(set, file, "too many loop devices deep", -EXDEV);
+	/* A file's data lands where its (overlay's real) filesystem is. */
+	inode = d_real_inode(file->f_path.dentry);
+	for (n = 0; !ret; n++) {
+		bdev = cbt_stack_inode_dev(st, inode, n);
+		if (IS_ERR(bdev))
+			ret = refuse_store(set, file,
+					   "the device its filesystem lies on cannot be told",
+					   PTR_ERR(bdev));
+		else if (!bdev)
+			break;	/* no more; none for tmpfs, a network filesystem */
+		else
+			ret = check_store_dev(set, file, bdev, false) ?:
+				check_store_chain(set, file, st, bdev);
+	}
+out:
 	cbt_stack_free(st);
 	return ret;
 }

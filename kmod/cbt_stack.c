@@ -17,6 +17,7 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/kernfs.h>
+#include <linux/magic.h>
 #include <linux/major.h>
 #include <linux/namei.h>
 #include <linux/slab.h>
@@ -38,6 +39,8 @@ struct cbt_stack_dev {
 struct cbt_stack {
 	unsigned int nr;
 	unsigned int nr_frozen;
+	unsigned int nr_bases;
+	struct block_device **bases;	/* the caller's, copied */
 	struct cbt_stack_dev devs[];
 };
 
@@ -151,6 +154,12 @@ struct cbt_stack *cbt_stack_above(struct block_device **bases,
 	st = list_devices(bases[0]);
 	if (IS_ERR(st))
 		return st;
+	st->bases = kmemdup(bases, nr_bases * sizeof(*bases), GFP_KERNEL);
+	if (!st->bases) {
+		cbt_stack_free(st);
+		return ERR_PTR(-ENOMEM);
+	}
+	st->nr_bases = nr_bases;
 	queue = kvmalloc_array(max(st->nr, 1u), sizeof(*queue), GFP_KERNEL);
 	if (!queue) {
 		cbt_stack_free(st);
@@ -199,6 +208,7 @@ void cbt_stack_free(struct cbt_stack *st)
 		return;
 	for (i = 0; i < st->nr; i++)
 		put_device(&st->devs[i].bdev->bd_device);
+	kfree(st->bases);
 	kvfree(st);
 }
 
@@ -207,10 +217,13 @@ bool cbt_stack_contains(struct cbt_stack *st, struct block_device *bdev)
 	struct cbt_stack_dev *d;
 	unsigned int i;
 
+	for (i = 0; i < st->nr_bases; i++)
+		if (overlap(st->bases[i], bdev))
+			return true;
 	/*
 	 * A disk only partly on a base (the disk of a partition member)
-	 * counts by the base's own sectors, which the base's entry covers:
-	 * a store on a sibling partition is not on the member.
+	 * counts by the base's own sectors, tested above: a store on a
+	 * sibling partition is not on the member.
 	 */
 	for (i = 0; i < st->nr; i++) {
 		d = &st->devs[i];
@@ -244,17 +257,64 @@ static int loop_backing_path(struct block_device *bdev, char *buf, size_t len)
 	return 0;
 }
 
+/* The device numbered @dev among the machine's; ERR_PTR(-EXDEV) if absent. */
+static struct block_device *find_dev(struct cbt_stack *st, dev_t dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < st->nr; i++)
+		if (st->devs[i].bdev->bd_dev == dev)
+			return st->devs[i].bdev;
+	return ERR_PTR(-EXDEV);	/* added since the list was taken */
+}
+
+/*
+ * Does the filesystem of @sb hold @bdev? A multi-device filesystem
+ * (btrfs) claims each of its devices with its super block as the holder,
+ * or, before the holder rework of 6.8, with its type: any of its kind then
+ * counts.
+ */
+static bool fs_holds(struct super_block *sb, struct block_device *bdev)
+{
+	void *holder = READ_ONCE(bdev->bd_holder);
+
+	return holder && (holder == sb || holder == sb->s_type);
+}
+
+struct block_device *cbt_stack_inode_dev(struct cbt_stack *st,
+					 struct inode *inode, unsigned int nth)
+{
+	struct super_block *sb = inode->i_sb;
+	unsigned int i, n;
+
+	if (S_ISBLK(inode->i_mode))	/* a device node: the device itself */
+		return nth ? NULL : find_dev(st, inode->i_rdev);
+	if (sb->s_bdev)
+		return nth ? NULL : find_dev(st, sb->s_bdev->bd_dev);
+	/* Memory and network filesystems lie on no local device. */
+	if (!(sb->s_type->fs_flags & FS_REQUIRES_DEV) &&
+	    sb->s_magic != FUSE_SUPER_MAGIC)
+		return NULL;
+	/* FUSE writes wherever its daemon does: that cannot be told. */
+	if (sb->s_magic == FUSE_SUPER_MAGIC)
+		return ERR_PTR(-EXDEV);
+	for (i = 0, n = 0; i < st->nr; i++)
+		if (fs_holds(sb, st->devs[i].bdev) && n++ == nth)
+			return st->devs[i].bdev;
+	/* None at all: a filesystem this rule does not know. */
+	return n ? NULL : ERR_PTR(-EXDEV);
+}
+
 struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
 					  struct block_device *bdev)
 {
-	struct block_device *lower = NULL;
+	struct block_device *lower;
+	struct inode *inode;
 	struct path path;
-	unsigned int i;
-	dev_t dev;
 	char *buf;
 	int ret;
 
-	if (MAJOR(bdev->bd_dev) != LOOP_MAJOR)
+	if (bdev->bd_disk->major != LOOP_MAJOR)	/* its partitions too */
 		return NULL;
 	buf = kmalloc(PATH_MAX, GFP_KERNEL);
 	if (!buf)
@@ -269,14 +329,11 @@ struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
 	kfree(buf);
 	if (ret)
 		return ERR_PTR(-EXDEV);	/* deleted, or elsewhere: cannot tell */
-	dev = d_inode(path.dentry)->i_sb->s_dev;
-	if (d_inode(path.dentry)->i_sb->s_bdev) {
-		for (i = 0; i < st->nr && !lower; i++)
-			if (st->devs[i].bdev->bd_dev == dev)
-				lower = st->devs[i].bdev;
-		if (!lower)
-			lower = ERR_PTR(-EXDEV);
-	}
+	inode = d_real_inode(path.dentry);
+	lower = cbt_stack_inode_dev(st, inode, 0);
+	/* Only one device is followed down: a file on several cannot be. */
+	if (!IS_ERR_OR_NULL(lower) && cbt_stack_inode_dev(st, inode, 1))
+		lower = ERR_PTR(-EXDEV);
 	path_put(&path);
 	return lower;
 }

@@ -28,9 +28,19 @@ void cbt_stack_free(struct cbt_stack *st);
 bool cbt_stack_contains(struct cbt_stack *st, struct block_device *bdev);
 
 /*
- * The device the backing file of loop device @bdev lies on: NULL when
- * @bdev is no loop device or its file is on no block device (tmpfs),
- * ERR_PTR(-EXDEV) when the file cannot be found.
+ * The @nth device (from 0) that @inode's data lies on (a device node's own
+ * device, a file's filesystem's: one, or each a multi-device filesystem
+ * such as btrfs holds), pinned by @st; NULL past the last, and at once for
+ * memory and network filesystems; ERR_PTR(-EXDEV) when it cannot be told
+ * (FUSE, a device added since @st was built).
+ */
+struct block_device *cbt_stack_inode_dev(struct cbt_stack *st,
+					 struct inode *inode, unsigned int nth);
+
+/*
+ * The device the backing file of loop device (or loop partition) @bdev
+ * lies on, as cbt_stack_inode_dev() tells it: NULL also when @bdev is no
+ * loop device or is unbound; ERR_PTR(-EXDEV) when the file cannot be found.
  */
 struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
 					  struct block_device *bdev);

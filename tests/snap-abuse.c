@@ -22,6 +22,20 @@
 #include "cbt_ioctl.h"
 #include "abuse.h"
 
+/* A second store file of @size bytes, unlinked (the set holds it). */
+static int more_store(uint64_t size)
+{
+	char path[] = "/tmp/snap-abuse-more.XXXXXX";
+	int sfd = mkstemp(path);
+
+	if (sfd < 0 || ftruncate(sfd, (off_t)size)) {
+		perror("second store");
+		exit(2);
+	}
+	unlink(path);
+	return sfd;
+}
+
 static unsigned int live_sets(void)
 {
 	struct cbt_snap_list l;
@@ -184,7 +198,11 @@ static void set_life(struct cbt_dev tracked, const char *store)
 	g.id = 0xdeadbeef;
 	expect("grow: unknown id", ioctl(fd, CBT_IOC_SNAP_GROW, &g), ENOENT);
 	g.id = c.id;
+	/* Its slots would be handed out twice. */
+	expect("grow: a store already in the set", ioctl(fd, CBT_IOC_SNAP_GROW, &g), EBUSY);
+	g.store_fd = more_store(info.store_size);
 	expect("grow: good request", ioctl(fd, CBT_IOC_SNAP_GROW, &g), 0);
+	close(g.store_fd);
 	check("events: growth is an event",
 	      read(efd, &ev, sizeof(ev)) == sizeof(ev) && ev.store_size == 2 * info.store_size);
 

@@ -233,10 +233,14 @@ fs_workload_snapshot() {
 	BEFORE=$(wc -l <"$LOG")
 	snap "$A" --store "$BATS_TEST_TMPDIR/store:200M" "$@"
 	AFTER=$(wc -l <"$LOG")
-	sleep 2
+	# Let the workload go on after the snapshot (up to 60 s for two more
+	# files), so the check below can fail.
+	for i in $(seq 1 600); do
+		[ "$(wc -l <"$LOG")" -gt $((AFTER + 1)) ] && break
+		sleep 0.1
+	done
 	kill "$BGPID"; wait "$BGPID" || true; BGPID=
 	[ "$BEFORE" -gt 0 ]
-	# The workload went on after the snapshot, so the check below can fail.
 	[ "$(wc -l <"$LOG")" -gt $((AFTER + 1)) ]
 }
 

@@ -31,6 +31,7 @@ teardown() {
 	vgchange --config "$LVMCONF" -an cbtstvg >/dev/null 2>&1 || true
 	vgremove --config "$LVMCONF" -f cbtstvg >/dev/null 2>&1 || true
 	[ -z "${STLOOP:-}" ] || del_loop "$STLOOP"
+	[ -z "${DNLOOP:-}" ] || losetup -d "$DNLOOP" 2>/dev/null || true
 	for d in "${LOOPS[@]}"; do
 		cbt detach "$d" 2>/dev/null || true
 		cbt detach "${d}p1" 2>/dev/null || true
@@ -210,6 +211,58 @@ refused() {
 	A=$mlv
 	refused "$PV" "busy"
 	cbt detach "$mlv"
+}
+
+# taken SPEC: snapshot create of $A with store SPEC succeeds; the set goes.
+taken() {
+	local out
+	out=$(cbt snapshot create "$A" --store "$1" --no-freeze)
+	echo "$out"
+	[ -n "$(echo "$out" | sed -n 1p)" ]
+	cbt snapshot destroy "$(echo "$out" | sed -n 1p)"
+}
+
+@test "a store beside a member is taken; one on it by any path is refused" {
+	new_loop 600M
+	D=$DEV
+	sfdisk -q "$D" <<<$'label: dos\nstart=2048, size=614400, type=83\nstart=616448, type=83'
+	blockdev --rereadpt "$D" 2>/dev/null || partx -u "$D" || true
+	for i in $(seq 1 50); do [ -b "${D}p2" ] && break; sleep 0.1; done
+	A=${D}p1
+	cbt attach "$A"
+	# The sibling partition: other sectors of the same disk.
+	taken "${D}p2"
+	# A loop device over the member's device node writes onto the member;
+	# over the sibling's, beside it.
+	DNLOOP=$(losetup -f --show "$A")
+	refused "$DNLOOP" "snapshot member"
+	losetup -d "$DNLOOP"
+	DNLOOP=$(losetup -f --show "${D}p2")
+	taken "$DNLOOP"
+	losetup -d "$DNLOOP"
+	DNLOOP=
+	# A partition of a loop device whose file is on the member.
+	mkfs.ext4 -q "$A"
+	mount "$A" /tmp/cbt-o
+	truncate -s 64M /tmp/cbt-o/backing
+	STLOOP=$(losetup -f --show -P /tmp/cbt-o/backing)
+	sfdisk -q "$STLOOP" <<<$'label: dos\nstart=2048, type=83'
+	blockdev --rereadpt "$STLOOP" 2>/dev/null || partx -u "$STLOOP" || true
+	for i in $(seq 1 50); do [ -b "${STLOOP}p1" ] && break; sleep 0.1; done
+	refused "${STLOOP}p1" "snapshot member"
+	losetup -d "$STLOOP"
+	STLOOP=
+	umount /tmp/cbt-o
+	# A file on btrfs (no one device in its super block) on the member is
+	# refused; on btrfs beside it, taken.
+	mkfs.btrfs -q -f "$A"
+	mount "$A" /tmp/cbt-o
+	refused /tmp/cbt-o/store:32M "snapshot member"
+	umount /tmp/cbt-o
+	mkfs.btrfs -q -f "${D}p2"
+	mount "${D}p2" /tmp/cbt-s
+	taken /tmp/cbt-s/store:32M
+	umount /tmp/cbt-s
 }
 
 @test "store files opened for appending or direct I/O, and devices of a larger block size, are refused" {
