@@ -134,18 +134,19 @@ void cbt_cow_set_no_inline(struct cbt_cow_set *cs)
 /* ---- members ----------------------------------------------------------- */
 
 struct cbt_cow *cbt_cow_alloc(struct cbt_cow_set *cs, struct cbt_tracker *t,
-			      unsigned int index)
+			      unsigned int index, unsigned long deadline)
 {
 	struct cbt_cow *cow = kzalloc(sizeof(*cow), GFP_KERNEL);
 	u32 block_size;
 	u64 bytes;
-	int i;
+	int i, ret;
 
 	if (!cow)
-		return NULL;
-	if (cbt_tracker_geometry(t, &bytes, &block_size)) {
+		return ERR_PTR(-ENOMEM);
+	ret = cbt_tracker_geometry(t, deadline, &bytes, &block_size);
+	if (ret) {
 		kfree(cow);
-		return NULL;
+		return ERR_PTR(ret);
 	}
 	cow->set = cs;
 	cow->tracker = t;
@@ -164,7 +165,7 @@ struct cbt_cow *cbt_cow_alloc(struct cbt_cow_set *cs, struct cbt_tracker *t,
 			    block_size >> CBT_PIECE_SHIFT)) {
 		kvfree(cow->copied);
 		kfree(cow);
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	}
 	return cow;
 }

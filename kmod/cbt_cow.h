@@ -118,8 +118,9 @@ void cbt_cow_set_no_inline(struct cbt_cow_set *cs);
 
 /* ---- members ------------------------------------------------------------ */
 
+/* ERR_PTR(-ETIMEDOUT) when @t's lock is not had by @deadline (jiffies). */
 struct cbt_cow *cbt_cow_alloc(struct cbt_cow_set *cs, struct cbt_tracker *t,
-			      unsigned int index);
+			      unsigned int index, unsigned long deadline);
 void cbt_cow_free(struct cbt_cow *cow);
 
 /* ---- the write path ------------------------------------------------------ */

@@ -329,7 +329,7 @@ static int ctl_changes(void __user *arg)
 	ret = get_tracker(&c.dev, &t);
 	if (ret)
 		return ret;
-	ret = cbt_tracker_geometry(t, &dev_bytes, &block_size);
+	ret = cbt_tracker_geometry(t, 0, &dev_bytes, &block_size);
 	if (ret)
 		goto put;
 	end = c.length ? c.offset + c.length : dev_bytes;

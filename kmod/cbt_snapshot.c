@@ -400,11 +400,15 @@ static int add_store(struct cbt_snapset *set, struct file *file)
 
 /* ---- creation ------------------------------------------------------------ */
 
-/* The members named by @m: tracked, distinct, claimed by no other set. */
+/*
+ * The members named by @m: tracked, distinct, claimed by no other set;
+ * each tracker's lock had by @deadline (a checkpoint may be draining).
+ */
 static int gather_members(struct cbt_snapset *set, struct cbt_snap_member *m,
-			  unsigned int count)
+			  unsigned int count, unsigned long deadline)
 {
 	struct cbt_tracker *t;
+	struct cbt_cow *cow;
 	unsigned int i, j;
 	int ret;
 
@@ -423,12 +427,13 @@ static int gather_members(struct cbt_snapset *set, struct cbt_snap_member *m,
 			cbt_tracker_put(t);
 			return ret;
 		}
-		set->members[set->nr] = cbt_cow_alloc(&set->cs, t, i);
-		if (!set->members[set->nr]) {
+		cow = cbt_cow_alloc(&set->cs, t, i, deadline);
+		if (IS_ERR(cow)) {
 			cbt_tracker_unclaim(t, set);
 			cbt_tracker_put(t);
-			return -ENOMEM;
+			return PTR_ERR(cow);
 		}
+		set->members[set->nr] = cow;
 		set->nr++;
 	}
 	return 0;
@@ -520,7 +525,8 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 		fput(store);
 		goto out;
 	}
-	ret = gather_members(set, m, count);
+	ret = gather_members(set, m, count,
+			     jiffies + msecs_to_jiffies(hold_ms));
 	for (i = 0; i < set->nr; i++)
 		shift = max(shift, set->members[i]->chunk_shift);
 	cbt_store_init(&set->cs.store, shift, low_space);

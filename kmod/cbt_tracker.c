@@ -253,12 +253,17 @@ int cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st)
 	return 0;
 }
 
-int cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size)
+int cbt_tracker_geometry(struct cbt_tracker *t, unsigned long deadline,
+			 u64 *bytes, u32 *block_size)
 {
 	int ret;
 
-	if (mutex_lock_killable(&t->lock))
-		return -EINTR;
+	if (deadline)
+		ret = cbt_tracker_lock(t, deadline);
+	else
+		ret = mutex_lock_killable(&t->lock) ? -EINTR : 0;
+	if (ret)
+		return ret;
 	ret = tracker_refresh(t);
 	if (!ret) {
 		*bytes = tracker_map(t)->nr_sects << SECTOR_SHIFT;

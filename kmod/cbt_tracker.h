@@ -177,9 +177,11 @@ struct cbt_tracker_status {
 int cbt_tracker_status(struct cbt_tracker *t, struct cbt_tracker_status *st);
 /*
  * Size in bytes and block size (a lost or resized map is reset first),
- * without the cost of a full status.
+ * without the cost of a full status. The lock is waited for until
+ * @deadline (jiffies; -ETIMEDOUT), or, when it is 0, until a fatal signal.
  */
-int cbt_tracker_geometry(struct cbt_tracker *t, u64 *bytes, u32 *block_size);
+int cbt_tracker_geometry(struct cbt_tracker *t, unsigned long deadline,
+			 u64 *bytes, u32 *block_size);
 /* Under the tracker's lock: the size in sectors the map covers. */
 u64 cbt_tracker_size(struct cbt_tracker *t);
 

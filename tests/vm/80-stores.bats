@@ -17,10 +17,11 @@ setup() {
 
 teardown() {
 	local d id
+	# Thawed first: a writer blocked on the frozen filesystem cannot die.
+	fsfreeze -u /tmp/cbt-o 2>/dev/null || true
 	[ -z "${BGPID:-}" ] || { kill $BGPID 2>/dev/null; wait $BGPID 2>/dev/null || true; }
 	[ -z "${SWAP:-}" ] || { swapoff "$SWAP" 2>/dev/null; cbt detach "$SWAP" 2>/dev/null; } || true
 	[ ! -d /tmp/cbt-cg/tight ] || rmdir /tmp/cbt-cg/tight 2>/dev/null || true
-	fsfreeze -u /tmp/cbt-o 2>/dev/null || true
 	umount /tmp/cbt-i 2>/dev/null || true
 	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
@@ -271,8 +272,10 @@ taken() {
 	cbt attach "$A"
 	truncate -s 32M "$OUT/store"
 	run python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/store" append
+	echo "append: $output"
 	[ "$output" = "EINVAL" ]
 	run python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/store" direct
+	echo "direct: $output"
 	[ "$output" = "EINVAL" ]
 	run python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/store" plain
 	[ "$output" = "ok" ]
@@ -289,7 +292,10 @@ taken() {
 	A=$DEV
 	cbt attach "$A"
 	# The racer fails whenever a set holds the member: that is the point.
-	( for i in $(seq 1 60); do cbt detach "$A" 2>/dev/null; cbt attach "$A" 2>/dev/null; done; true ) &
+	( for i in $(seq 1 60); do
+		cbt detach "$A" 2>/dev/null || true
+		cbt attach "$A" 2>/dev/null || true
+	done ) &
 	BGPID=$!
 	made=0
 	for i in $(seq 1 30); do
@@ -316,9 +322,10 @@ taken() {
 	L=$DEV
 	sz=$(blockdev --getsz "$L")
 	modprobe dm-delay
-	# The last 64 KiB of the volume hold writes 15 s; the filesystem is before it.
+	# The last 64 KiB of the volume hold writes 15 s, not flushes
+	# (the filesystem, before it, could not freeze in time otherwise).
 	dmsetup create --noudevsync cbt-sdelay --table "0 $((sz - 128)) linear $L 0
-$((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 15000"
+$((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 15000 $L $((sz - 128)) 0"
 	D=/dev/dm-$(dmsetup info -c --noheadings -o minor cbt-sdelay | tr -d ' ')
 	mkfs.ext4 -q "$D" $(((sz - 2048) / 2))k
 	mount "$D" /tmp/cbt-o
@@ -359,7 +366,7 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 15000"
 	python3 "$TLIB/changes_mmap.py" "$L" "$S" /tmp/cbt-o/buf >"$OUT/q" &
 	BGPID=$!
 	wait_blocked $BGPID
-	run timeout 60 cbt snapshot create "$L" --store "$OUT/store:64M" --hold 5000
+	run timeout 60 "$CBT" snapshot create "$L" --store "$OUT/store:64M" --hold 5000
 	echo "$output"
 	[ "$status" -eq 0 ]
 	fsfreeze -u /tmp/cbt-o
