@@ -138,7 +138,9 @@ static __always_inline bool cbt_own_text(unsigned long addr)
 
 /*
  * Freeze (and thaw) the filesystem mounted on @bdev, if any (without one,
- * its buffers are written out). *@fs: a filesystem is frozen.
+ * its buffers are written out). *@fs: a filesystem is frozen. Returns 1
+ * when it was frozen already by someone else (fsfreeze) and is not ours
+ * to thaw: bdev_freeze() nests such freezes, freeze_bdev() says EBUSY.
  */
 static inline int cbt_bdev_freeze(struct block_device *bdev, bool *fs)
 {
@@ -149,6 +151,10 @@ static inline int cbt_bdev_freeze(struct block_device *bdev, bool *fs)
 	ret = bdev_freeze(bdev);
 #else
 	ret = freeze_bdev(bdev);
+	if (ret == -EBUSY) {
+		*fs = true;
+		return 1;
+	}
 	*fs = !ret && bdev->bd_fsfreeze_sb;
 #endif
 	return ret;

@@ -34,6 +34,7 @@ struct cbt_stack_dev {
 	bool within;			/* level 0: wholly inside a base */
 	unsigned int frozen;		/* the order it was frozen in; 0: not */
 	bool fs;			/* a filesystem was frozen on it */
+	bool by_other;			/* frozen already, not by us: no thaw */
 };
 
 struct cbt_stack {
@@ -348,7 +349,7 @@ static struct cbt_stack_dev *next_to_freeze(struct cbt_stack *st)
 
 	for (i = 0; i < st->nr; i++) {
 		d = &st->devs[i];
-		if (d->depth == CBT_STACK_NONE || d->frozen)
+		if (d->depth == CBT_STACK_NONE || d->frozen || d->by_other)
 			continue;
 		if (!best || d->depth > best->depth ||
 		    (d->depth == best->depth && bdev_is_partition(d->bdev) &&
@@ -369,9 +370,12 @@ int cbt_stack_freeze(struct cbt_stack *st, u32 *frozen,
 		if (time_after(jiffies, deadline))
 			return -ETIMEDOUT;
 		ret = cbt_bdev_freeze(d->bdev, &d->fs);
-		if (ret)
+		if (ret < 0)
 			return ret;
-		d->frozen = ++st->nr_frozen;
+		if (ret)
+			d->by_other = true;
+		else
+			d->frozen = ++st->nr_frozen;
 		for (b = 0; d->fs && b < 64; b++)
 			if (d->bases & BIT_ULL(b))
 				frozen[b]++;
