@@ -17,10 +17,12 @@ MEMBER = struct.Struct("=II II 16sQ II 2Q")          # struct cbt_snap_member
 SNAP_CREATE = struct.Struct("=Q II iI II Q 4Q")       # struct cbt_snap_create
 SNAP_DESTROY = struct.Struct("=II 2Q")                # struct cbt_snap_destroy
 CHANGES = struct.Struct("=II II 16sQ QQQQ QQ 4Q")     # struct cbt_changes
+CHECKPOINT = struct.Struct("=II II 2Q 16sQ")          # struct cbt_checkpoint
 
 IOC_SNAP_CREATE = _ioc(_IOC_READ | _IOC_WRITE, 0x10, SNAP_CREATE.size)
 IOC_SNAP_DESTROY = _ioc(_IOC_WRITE, 0x12, SNAP_DESTROY.size)
 IOC_CHANGES = _ioc(_IOC_READ | _IOC_WRITE, 0x06, CHANGES.size)
+IOC_CHECKPOINT = _ioc(_IOC_READ | _IOC_WRITE, 0x05, CHECKPOINT.size)
 
 
 def devno(path):
@@ -35,3 +37,13 @@ def parse_stamp(stamp):
 
 def ctl():
     return os.open(CTL, os.O_RDWR)
+
+
+def checkpoint(fd, path, timeout_ms=0):
+    """A checkpoint of the tracked device PATH through control fd FD: its
+    stamp as the CLI prints it ("uuid:generation")."""
+    maj, mnr = devno(path)
+    req = bytearray(CHECKPOINT.pack(maj, mnr, 0, timeout_ms, 0, 0, b"\0" * 16, 0))
+    fcntl.ioctl(fd, IOC_CHECKPOINT, req, True)
+    u, g = CHECKPOINT.unpack(req)[6:8]
+    return f"{uuid.UUID(bytes=u)}:{g}"

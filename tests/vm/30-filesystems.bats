@@ -23,7 +23,8 @@ fs_workload() {
 	$mkfs "$LOOP" >/dev/null 2>&1
 	cbt attach "$LOOP" --block-size 4K
 	mount $mopt "$LOOP" "$MNT"
-	mkdir "$MNT/base" && cp -r "$REPO/kmod" "$MNT/base/"
+	# The module's sources, not its builds (tens of MB of objects).
+	mkdir "$MNT/base" && tar -C "$REPO" --exclude=kmod/out -cf - kmod | tar -C "$MNT/base" -xf -
 	umount "$MNT"
 	cp --sparse=always "$LOOP" /tmp/cbt-img-a
 	STAMP=$(cbt checkpoint "$LOOP")
