@@ -260,9 +260,9 @@ not_behind() {
 	new_loop 64M
 	L=$DEV
 	cbt attach "$L"
-	( for i in $(seq 1 40); do cbt detach "$L"; cbt attach "$L"; done ) &
+	( for i in $(seq 1 20); do cbt detach "$L"; cbt attach "$L"; done ) &
 	BGPID=$!
-	for i in $(seq 1 200); do
+	for i in $(seq 1 100); do
 		cbt status "$L" --json >/dev/null 2>&1 || true
 	done
 	wait $BGPID
