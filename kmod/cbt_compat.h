@@ -139,8 +139,10 @@ static __always_inline bool cbt_own_text(unsigned long addr)
 /*
  * Freeze (and thaw) the filesystem mounted on @bdev, if any (without one,
  * its buffers are written out). *@fs: a filesystem is frozen. Returns 1
- * when it was frozen already by someone else (fsfreeze) and is not ours
- * to thaw: bdev_freeze() nests such freezes, freeze_bdev() says EBUSY.
+ * when it is being or has been frozen by someone else (fsfreeze) and is
+ * not ours to thaw: bdev_freeze() nests such freezes; freeze_bdev() says
+ * EBUSY, which cannot tell a finished freeze from one under way (nor hold
+ * off a thaw), so that filesystem is not counted as quiesced.
  */
 static inline int cbt_bdev_freeze(struct block_device *bdev, bool *fs)
 {
@@ -152,7 +154,7 @@ static inline int cbt_bdev_freeze(struct block_device *bdev, bool *fs)
 #else
 	ret = freeze_bdev(bdev);
 	if (ret == -EBUSY) {
-		*fs = true;
+		*fs = false;
 		return 1;
 	}
 	*fs = !ret && bdev->bd_fsfreeze_sb;

@@ -309,6 +309,9 @@ static int check_store_chain(struct cbt_snapset *set, struct file *file,
 		if (cbt_stack_contains(st, bdev))
 			return refuse_store(set, file, "it lies on a snapshot member",
 					    -EXDEV);
+		if (cbt_image_is(bdev->bd_disk))
+			return refuse_store(set, file, "it lies on a snapshot image",
+					    -EXDEV);
 		bdev = cbt_stack_loop_lower(st, bdev);
 		if (IS_ERR(bdev))
 			return refuse_store(set, file,
@@ -343,12 +346,12 @@ static int check_store(struct cbt_snapset *set, struct file *file)
 		return refuse_store(set, file, "neither a block device nor a regular file",
 				    -EINVAL);
 	n = all_members(set, NULL);
-	bases = kmalloc_array(n, sizeof(*bases), GFP_KERNEL);
+	bases = kvmalloc_array(n, sizeof(*bases), GFP_KERNEL);
 	if (!bases)
 		return -ENOMEM;
 	all_members(set, bases);
 	st = cbt_stack_above(bases, n);
-	kfree(bases);
+	kvfree(bases);
 	if (IS_ERR(st))
 		return PTR_ERR(st);
 

@@ -155,11 +155,12 @@ struct cbt_stack *cbt_stack_above(struct block_device **bases,
 	st = list_devices(bases[0]);
 	if (IS_ERR(st))
 		return st;
-	st->bases = kmemdup(bases, nr_bases * sizeof(*bases), GFP_KERNEL);
+	st->bases = kvmalloc_array(nr_bases, sizeof(*bases), GFP_KERNEL);
 	if (!st->bases) {
 		cbt_stack_free(st);
 		return ERR_PTR(-ENOMEM);
 	}
+	memcpy(st->bases, bases, nr_bases * sizeof(*bases));
 	st->nr_bases = nr_bases;
 	queue = kvmalloc_array(max(st->nr, 1u), sizeof(*queue), GFP_KERNEL);
 	if (!queue) {
@@ -209,7 +210,7 @@ void cbt_stack_free(struct cbt_stack *st)
 		return;
 	for (i = 0; i < st->nr; i++)
 		put_device(&st->devs[i].bdev->bd_device);
-	kfree(st->bases);
+	kvfree(st->bases);
 	kvfree(st);
 }
 
@@ -270,38 +271,47 @@ static struct block_device *find_dev(struct cbt_stack *st, dev_t dev)
 }
 
 /*
- * Does the filesystem of @sb hold @bdev? A multi-device filesystem
- * (btrfs) claims each of its devices with its super block as the holder,
- * or, before the holder rework of 6.8, with its type: any of its kind then
- * counts.
+ * Does the filesystem of @sb hold @bdev? A filesystem claims the devices
+ * it writes besides its own (an ext4 external journal, an xfs log) with
+ * its super block or its private info as the holder; btrfs claims each of
+ * its devices so, or, before the holder rework of 6.8, with its type
+ * (@by_type: any filesystem of its kind then counts).
  */
-static bool fs_holds(struct super_block *sb, struct block_device *bdev)
+static bool fs_holds(struct super_block *sb, struct block_device *bdev,
+		     bool by_type)
 {
 	void *holder = READ_ONCE(bdev->bd_holder);
 
-	return holder && (holder == sb || holder == sb->s_type);
+	return holder && (holder == sb || holder == sb->s_fs_info ||
+			  (by_type && holder == sb->s_type));
 }
 
 struct block_device *cbt_stack_inode_dev(struct cbt_stack *st,
 					 struct inode *inode, unsigned int nth)
 {
 	struct super_block *sb = inode->i_sb;
+	struct block_device *own = sb->s_bdev;
 	unsigned int i, n;
 
 	if (S_ISBLK(inode->i_mode))	/* a device node: the device itself */
 		return nth ? NULL : find_dev(st, inode->i_rdev);
-	if (sb->s_bdev)
-		return nth ? NULL : find_dev(st, sb->s_bdev->bd_dev);
+	if (own && !nth)
+		return find_dev(st, own->bd_dev);
 	/* Memory and network filesystems lie on no local device. */
-	if (!(sb->s_type->fs_flags & FS_REQUIRES_DEV) &&
+	if (!own && !(sb->s_type->fs_flags & FS_REQUIRES_DEV) &&
 	    sb->s_magic != FUSE_SUPER_MAGIC)
 		return NULL;
 	/* FUSE writes wherever its daemon does: that cannot be told. */
 	if (sb->s_magic == FUSE_SUPER_MAGIC)
 		return ERR_PTR(-EXDEV);
-	for (i = 0, n = 0; i < st->nr; i++)
-		if (fs_holds(sb, st->devs[i].bdev) && n++ == nth)
+	/* Then every other device it holds (all of them, without s_bdev). */
+	for (i = 0, n = own ? 1 : 0; i < st->nr; i++) {
+		if (st->devs[i].bdev == own ||
+		    !fs_holds(sb, st->devs[i].bdev, !own))
+			continue;
+		if (n++ == nth)
 			return st->devs[i].bdev;
+	}
 	/* None at all: a filesystem this rule does not know. */
 	return n ? NULL : ERR_PTR(-EXDEV);
 }

@@ -24,7 +24,9 @@ fs_workload() {
 	cbt attach "$LOOP" --block-size 4K
 	mount $mopt "$LOOP" "$MNT"
 	# The module's sources, not its builds (tens of MB of objects).
-	mkdir "$MNT/base" && tar -C "$REPO" --exclude=kmod/out -cf - kmod | tar -C "$MNT/base" -xf -
+	mkdir "$MNT/base"
+	tar -C "$REPO" --exclude=kmod/out -cf "$BATS_TEST_TMPDIR/kmod.tar" kmod
+	tar -C "$MNT/base" -xf "$BATS_TEST_TMPDIR/kmod.tar"
 	umount "$MNT"
 	cp --sparse=always "$LOOP" /tmp/cbt-img-a
 	STAMP=$(cbt checkpoint "$LOOP")

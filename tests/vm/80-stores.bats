@@ -26,12 +26,14 @@ teardown() {
 	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
 	done
+	# The loop over a file on /tmp/cbt-o before its filesystem goes.
+	[ -z "${STLOOP:-}" ] || del_loop "$STLOOP"
 	umount /tmp/cbt-o 2>/dev/null || true
 	umount /tmp/cbt-s 2>/dev/null || true
+	[ ! -e /dev/mapper/cbt-sdelay ] || cbt detach /dev/mapper/cbt-sdelay 2>/dev/null || true
 	dmsetup remove --noudevsync cbt-sdelay 2>/dev/null || true
 	vgchange --config "$LVMCONF" -an cbtstvg >/dev/null 2>&1 || true
 	vgremove --config "$LVMCONF" -f cbtstvg >/dev/null 2>&1 || true
-	[ -z "${STLOOP:-}" ] || del_loop "$STLOOP"
 	[ -z "${DNLOOP:-}" ] || losetup -d "$DNLOOP" 2>/dev/null || true
 	for d in "${LOOPS[@]}"; do
 		cbt detach "$d" 2>/dev/null || true
@@ -319,6 +321,7 @@ taken() {
 	wait $BGPID
 	BGPID=
 	echo "sets made: $made"
+	[ "$made" -gt 0 ]
 }
 
 @test "the hold bound holds while a checkpoint drains a held write: nothing stays frozen" {
@@ -347,7 +350,7 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 15000 $L $((sz - 128
 	[[ "$output" == *"timed out"* ]]
 	# Not frozen: the filesystem takes a synced write while the held one
 	# is still held.
-	dd if=/dev/urandom of=/tmp/cbt-o/after bs=4k count=1 conv=fsync status=none
+	timeout 10 dd if=/dev/urandom of=/tmp/cbt-o/after bs=4k count=1 conv=fsync status=none
 	[ "$(delayed_writes cbt-sdelay)" -gt 0 ]
 	wait $BGPID
 	BGPID=
