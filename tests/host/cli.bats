@@ -85,19 +85,24 @@ CBT="$BATS_TEST_DIRNAME/../../tools/cbt-snap"
 
 @test "snapshot: subcommands and options are checked before anything is touched" {
 	run "$CBT" snapshot
-	[ "$status" -eq 2 ] && [[ "$output" == *"create, list, destroy or watch"* ]]
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"create, list, destroy or watch"* ]]
 	run "$CBT" snapshot explode
 	[ "$status" -eq 2 ]
 	run "$CBT" snapshot create
-	[ "$status" -eq 2 ] && [[ "$output" == *"which volumes"* ]]
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"which volumes"* ]]
 	run "$CBT" snapshot create /dev/null
-	[ "$status" -eq 2 ] && [[ "$output" == *"--store"* ]]
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--store"* ]]
 	run "$CBT" snapshot create /dev/null --store /tmp/s:1M --hold 0
-	[ "$status" -eq 2 ] && [[ "$output" == *"--hold"* ]]
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--hold"* ]]
 	run "$CBT" snapshot create /dev/null --store /tmp/s:1M --hold 60001
 	[ "$status" -eq 2 ]
 	run "$CBT" snapshot create /dev/null --store /tmp/s:1M --low-space 0
-	[ "$status" -eq 2 ] && [[ "$output" == *"--low-space"* ]]
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--low-space"* ]]
 	run "$CBT" snapshot create /dev/null --store
 	[ "$status" -eq 2 ]
 	run "$CBT" snapshot create /dev/null --store /tmp/s:1M --since x
@@ -106,7 +111,8 @@ CBT="$BATS_TEST_DIRNAME/../../tools/cbt-snap"
 	[ "$status" -eq 2 ]
 	for bad in 0 abc 4294967296 12x; do
 		run "$CBT" snapshot destroy "$bad"
-		[ "$status" -eq 2 ] && [[ "$output" == *"not a snapshot set id"* ]]
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"not a snapshot set id"* ]]
 	done
 	run "$CBT" snapshot destroy -1
 	[ "$status" -eq 2 ]
@@ -115,13 +121,15 @@ CBT="$BATS_TEST_DIRNAME/../../tools/cbt-snap"
 	run "$CBT" snapshot list extra
 	[ "$status" -eq 2 ]
 	run "$CBT" snapshot watch 1 --grow /tmp
-	[ "$status" -eq 2 ] && [[ "$output" == *"DIR:SIZE"* ]]
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"DIR:SIZE"* ]]
 	run "$CBT" snapshot watch 1 --grow /tmp:0
 	[ "$status" -eq 2 ]
 }
 
 @test "snapshot create names a volume that is not a block device" {
 	run "$CBT" snapshot create /etc/hostname --store /tmp/cbt-never:1M
-	[ "$status" -eq 1 ] && [[ "$output" == *"/etc/hostname"*"not a block device"* ]]
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"/etc/hostname"*"not a block device"* ]]
 	[ ! -e /tmp/cbt-never ]
 }

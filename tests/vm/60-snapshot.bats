@@ -47,7 +47,8 @@ snap() {
 	ID=$(echo "$out" | sed -n 1p)
 	IMAGES=($(echo "$out" | sed -n '2,$p' | awk '{print $3}'))
 	STAMPS=($(echo "$out" | sed -n '2,$p' | awk '{print $2}'))
-	[ -n "$ID" ] && [ -b "${IMAGES[0]}" ]
+	[ -n "$ID" ]
+	[ -b "${IMAGES[0]}" ]
 }
 
 # Fill DEV with random data and keep a copy in $PATTERN.
@@ -297,7 +298,9 @@ check_closed_files() {
 		b=$(head -c 20 "${IMAGES[1]}" | sed 's/^0*//')
 		echo "round $round: A=$a B=$b"
 		# A gets n before B does: one instant shows B <= A <= B + 1.
-		[ "$a" -gt 0 ] && [ "$b" -le "$a" ] && [ "$a" -le $((b + 1)) ]
+		[ "$a" -gt 0 ]
+		[ "$b" -le "$a" ]
+		[ "$a" -le $((b + 1)) ]
 		cbt snapshot destroy "$ID"
 		sleep 1
 	done
@@ -454,11 +457,13 @@ assert s["store_used"] > 8 << 20, s'
 	new_loop 64M; B=$DEV
 	cbt attach "$A"
 	run cbt snapshot create "$A"
-	[ "$status" -eq 2 ] && [[ "$output" == *"--store"* ]]
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--store"* ]]
 	run cbt snapshot create --store "$BATS_TEST_TMPDIR/s:8M"
 	[ "$status" -eq 2 ]
 	run cbt snapshot create "$B" --store "$BATS_TEST_TMPDIR/s:8M"
-	[ "$status" -eq 1 ] && [[ "$output" == *"not tracked"* ]]
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not tracked"* ]]
 	run cbt snapshot create "$A" --store "$A"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"tracked volume or a snapshot member"* ]]
@@ -471,11 +476,13 @@ assert s["store_used"] > 8 << 20, s'
 	run cbt snapshot create "$A" --store "$BATS_TEST_TMPDIR/s:8M" --low-space 95
 	[ "$status" -eq 2 ]
 	run cbt snapshot create /etc/passwd --store "$BATS_TEST_TMPDIR/s:8M"
-	[ "$status" -eq 1 ] && [[ "$output" == *"not a block device"* ]]
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not a block device"* ]]
 	run cbt snapshot destroy abc
 	[ "$status" -eq 2 ]
 	run cbt snapshot destroy 4000000
-	[ "$status" -eq 1 ] && [[ "$output" == *"no snapshot set"* ]]
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no snapshot set"* ]]
 	run cbt snapshot watch 4000000
 	[ "$status" -eq 1 ]
 	run cbt snapshot watch 1 --grow nodir
@@ -486,9 +493,11 @@ assert s["store_used"] > 8 << 20, s'
 	[ -z "$(cbt snapshot list)" ]
 	snap "$A" --store "$BATS_TEST_TMPDIR/s:8M"
 	run cbt detach "$A"
-	[ "$status" -eq 1 ] && [[ "$output" == *"snapshot set"* ]]
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"snapshot set"* ]]
 	run cbt snapshot create "$A" --store "$BATS_TEST_TMPDIR/s2:8M"
-	[ "$status" -eq 1 ] && [[ "$output" == *"busy"* ]]
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"busy"* ]]
 }
 
 @test "rmmod destroys live sets first" {
@@ -515,7 +524,8 @@ assert s["store_used"] > 8 << 20, s'
 	dd if=/dev/urandom of=/tmp/cbt-o/dirty bs=1M count=64 status=none
 	run cbt snapshot create "$A" --store "$S" --hold 1
 	echo "$output"
-	[ "$status" -eq 1 ] && [[ "$output" == *"timed out"* ]]
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"timed out"* ]]
 	[ -z "$(cbt snapshot list)" ]
 	ls /dev/cbt-snap* 2>/dev/null && false
 	# Thawed: the filesystem takes writes at once.
