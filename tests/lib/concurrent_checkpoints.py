@@ -17,13 +17,23 @@ import time
 cbt, dev, nblocks = sys.argv[1], sys.argv[2], int(sys.argv[3])
 events = []          # (block, t_start, t_end) per write
 lock = threading.Lock()
+stamps = []          # (stamp, t_start, t_end) per checkpoint
+taken = threading.Condition()
+PACE = 500           # a writer waits for a new checkpoint every PACE writes
 
 
 def writer(first, step):
     fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
     buf = mmap.mmap(-1, 4096)
     buf.write(os.urandom(4096))
-    for b in range(first, nblocks, step):
+    seen = 0
+    for n, b in enumerate(range(first, nblocks, step)):
+        # However slow checkpoints are (process starts under TCG), some
+        # fall between the writes, not only before or after them.
+        if n and n % PACE == 0:
+            with taken:
+                taken.wait_for(lambda: len(stamps) > seen, timeout=60)
+                seen = len(stamps)
         t0 = time.monotonic()
         os.pwritev(fd, [buf], b * 4096)
         t1 = time.monotonic()
@@ -35,13 +45,14 @@ def writer(first, step):
 threads = [threading.Thread(target=writer, args=(i, 2)) for i in range(2)]
 for t in threads:
     t.start()
-stamps = []
 while any(t.is_alive() for t in threads):
     t0 = time.monotonic()
     s = subprocess.run([cbt, "checkpoint", dev], check=True,
                        capture_output=True, text=True).stdout.strip()
     t1 = time.monotonic()
-    stamps.append((s, t0, t1))
+    with taken:
+        stamps.append((s, t0, t1))
+        taken.notify_all()
     time.sleep(0.05)
 for t in threads:
     t.join()
