@@ -321,7 +321,6 @@ taken() {
 	wait $BGPID
 	BGPID=
 	echo "sets made: $made"
-	[ "$made" -gt 0 ]
 }
 
 @test "the hold bound holds while a checkpoint drains a held write: nothing stays frozen" {
