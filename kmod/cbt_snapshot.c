@@ -277,10 +277,8 @@ static int check_store_dev(struct cbt_snapset *set, struct file *file,
 {
 	unsigned int i;
 
-	if (cbt_image_is(bdev->bd_disk))
-		return refuse_store(set, file, "it is on a snapshot image", -EXDEV);
 	if (!is_dev)
-		return 0;
+		return 0;	/* images: check_store_chain(), at every level */
 	if (cbt_tracker_overlaps(bdev->bd_disk,
 				 bdev_is_partition(bdev) ? bdev->bd_start_sect : 0,
 				 bdev_nr_sectors(bdev)))
