@@ -291,7 +291,13 @@ check_closed_files() {
 	cbt attach "$B"
 	python3 "$TLIB/seq_writer.py" "$A" "$B" &
 	BGPID=$!
-	sleep 2
+	# Under load the writer can take seconds to start: wait for its
+	# first number on B (both have one then), up to 60 s.
+	for _ in $(seq 120); do
+		n=$(head -c 20 "$B" | tr -d '\0' | sed 's/^0*//')
+		[ -z "$n" ] || break
+		sleep 0.5
+	done
 	for round in 1 2 3 4 5; do
 		snap "$A" "$B" --no-freeze --store "$BATS_TEST_TMPDIR/store:64M"
 		a=$(head -c 20 "${IMAGES[0]}" | sed 's/^0*//')
