@@ -119,24 +119,6 @@ static __always_inline void cbt_ftrace_set_ip(struct ftrace_regs *fregs,
 }
 
 /*
- * Is @addr in this module's text? (ftrace's parent_ip, for the bios the
- * module submits itself.) One range test, not within_module()'s walk over
- * every kind of module memory: it runs for every write to a tracked disk.
- */
-static __always_inline bool cbt_own_text(unsigned long addr)
-{
-#ifdef CBT_HAVE_MODULE_MEMORY
-	const struct module_memory *text = &THIS_MODULE->mem[MOD_TEXT];
-
-	return addr - (unsigned long)text->base < text->size;
-#else
-	const struct module_layout *core = &THIS_MODULE->core_layout;
-
-	return addr - (unsigned long)core->base < core->text_size;
-#endif
-}
-
-/*
  * Freeze (and thaw) the filesystem mounted on @bdev, if any (without one,
  * its buffers are written out). *@fs: a filesystem is frozen. Returns 1
  * when it is being or has been frozen by someone else (fsfreeze) and is

@@ -17,9 +17,8 @@
  * of block devices only, and no reclaim I/O meanwhile), or the hook marks
  * the write and hands it here (cbt_cow_defer()): the set's workqueue waits
  * for the instant to be past (a write that arrives while a set is being
- * taken is held there), copies, and submits the bio. Its submission comes
- * from this module's text, which the hook lets pass, and the bio is
- * already followed, which the net lets pass: it is not marked twice. So
+ * taken is held there), copies, and submits the bio, which is already
+ * followed: the hook lets it pass, and it is not marked twice. So
  * nothing sleeps where it must not, which matters for bios resubmitted by
  * stacked drivers with current->bio_list set, and files in a store are
  * only ever written from the workqueue.

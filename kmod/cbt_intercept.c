@@ -4,38 +4,39 @@
  * tracked volume is dispatched: to copy-on-write first when a snapshot
  * still needs its old data, then to the tracker's marking.
  *
- * The main hook is an ftrace hook on submit_bio_noacct(), the entry every
- * bio passes on its way to a device, whoever submits it (filesystems, the
- * page cache, stacked drivers such as dm and md resubmitting to the device
- * below, partitions). Its callback does the common case itself: a write to
- * a tracked disk is marked in each tracker's map and followed to its
- * completion right there, and submit_bio_noacct() goes on as if nothing had
- * happened. Only when a snapshot still wants the write's old data, which a
- * callback cannot copy, does it move the instruction pointer to
- * cbt_submit_bio_noacct(). That copies (or hands the bio to copy-on-write,
- * which submits it later), marks, and then calls the real
- * submit_bio_noacct() from inside this module, which is how the callback
- * tells the call from a fresh submission and lets it through.
+ * The hook is an ftrace hook on submit_bio_noacct_nocheck(), which every
+ * bio passes once on its way to a device, whoever submits it (filesystems,
+ * the page cache, stacked drivers such as dm and md resubmitting to the
+ * device below, partitions), after submit_bio_noacct() checked it and
+ * remapped a partition's sectors, and after blk-throttle let it go: a
+ * throttled write is seen when it leaves the throttle, not before. Its
+ * callback does the common case itself: a write to a tracked disk is
+ * marked in each tracker's map and followed to its completion right there,
+ * and the bio goes on as if nothing had happened. Only when a snapshot
+ * still wants the write's old data, which a callback cannot copy, does it
+ * move the instruction pointer to cbt_submit_redirected(). That copies (or
+ * hands the bio to copy-on-write, which submits it later), marks, and
+ * submits the bio again with submit_bio_noacct(): it comes back to the hook
+ * followed, and passes.
  *
  * A write is marked and followed once, on its first pass: a remainder that
  * bio_split_to_limits() or a stacked driver submits again is the same
  * write, already counted whole in its generation, and passes (a bio that a
- * driver moves to another tracked disk is marked there too).
+ * driver moves to another tracked disk is marked there too). Bios the
+ * module submits itself get no pass: a store is never tracked, and the
+ * writes copy-on-write held are followed already.
  *
- * Two watchers need no redirect. submit_bio_noacct_nocheck() is where
- * bios delayed by blk-throttle enter the queue, and where a bio that passed
- * the main hook a moment before its disk was tracked arrives: a write
- * reaching it unfollowed is marked and followed there ("the net"), so a
- * write held across attach is recorded before it can complete. And
- * passthrough commands (SG_IO, NVMe ioctls) carry no bio the hooks could
- * read a range from: one that sends data to a tracked disk costs the
- * tracker its continuity (cbt_tracker_lose()).
+ * Two more watchers need no redirect. A request that request-based dm
+ * clones onto a path carries bios made below the hook: they are marked
+ * there. And passthrough commands (SG_IO, NVMe ioctls) carry no bio the
+ * hook could read a range from: one that sends data to a tracked disk
+ * costs the tracker its continuity (cbt_tracker_lose()).
  *
  * The hooks are registered only while something is tracked: every tracker
  * holds a reference (cbt_intercept_get/put), so a loaded module with
  * nothing to track costs the machine nothing. While they are in place, a
- * write to an untracked disk costs the trampolines and a test of one
- * (empty) hash bucket in each.
+ * write to an untracked disk costs one trampoline and a test of one
+ * (empty) hash bucket.
  *
  * The callbacks are called straight from ftrace's trampolines, without
  * ftrace's recursion guard: they never call the functions they hook, and
@@ -232,10 +233,11 @@ static bool take_write(struct bio *bio)
 }
 
 /*
- * Must not be a tail call: submit_bio_noacct() has to see a return address
- * inside this module, or the callback would redirect it here again forever.
+ * Where the hook sends a write copy-on-write wants, in place of
+ * submit_bio_noacct_nocheck(): whatever happens, the bio leaves marked and
+ * followed (or held by copy-on-write), so the hook lets it pass next time.
  */
-static noinline void cbt_submit_bio_noacct(struct bio *bio)
+static noinline void cbt_submit_redirected(struct bio *bio)
 {
 	if (!take_write(bio))
 		submit_bio_noacct(bio);
@@ -253,20 +255,20 @@ static void notrace cbt_main_callback(unsigned long ip, unsigned long parent_ip,
 		return;
 	if (!cbt_disk_maybe_tracked(bio->bi_bdev->bd_disk))
 		return;
-	if (cbt_own_text(parent_ip) || cbt_bio_followed(bio))
+	if (cbt_bio_followed(bio))
 		return;
 	if (!hook_write(bio))
 		return;
 	this_cpu_inc(cbt_handlers_active);
-	cbt_ftrace_set_ip(fregs, (unsigned long)cbt_submit_bio_noacct);
+	cbt_ftrace_set_ip(fregs, (unsigned long)cbt_submit_redirected);
 }
 
 /*
- * The net: a write that reaches the queue unfollowed never passed the main
- * hook while its disk was tracked. Mark and follow it now; a snapshot that
- * wanted its old data cannot have it any more and is failed.
+ * A write that reaches a queue unfollowed, in a request request-based dm
+ * cloned: mark and follow it now; a snapshot that wanted its old data
+ * cannot have it any more and is failed.
  */
-static void net_write(struct bio *bio)
+static void late_write(struct bio *bio)
 {
 	struct gendisk *disk = bio->bi_bdev->bd_disk;
 	struct cbt_tracker *t;
@@ -287,21 +289,6 @@ static void net_write(struct bio *bio)
 	rcu_read_unlock_sched_notrace();
 }
 
-static void notrace cbt_net_callback(unsigned long ip, unsigned long parent_ip,
-				     struct ftrace_ops *ops,
-				     struct ftrace_regs *fregs)
-{
-	struct bio *bio = cbt_ftrace_arg0(fregs);
-
-	if (unlikely(!bio) || !bio_writes(bio) || !bio->bi_bdev)
-		return;
-	if (!cbt_disk_maybe_tracked(bio->bi_bdev->bd_disk))
-		return;
-	if (cbt_bio_followed(bio))
-		return;
-	net_write(bio);
-}
-
 /*
  * Requests that reach a queue without a bio passing the hooks. A
  * passthrough command (SG_IO, bsg, sg, NVMe ioctls) carries no range the
@@ -312,7 +299,7 @@ static void notrace cbt_net_callback(unsigned long ip, unsigned long parent_ip,
  * without data that change the medium (FORMAT UNIT, SANITIZE, an NVMe
  * Write Zeroes) are not seen: docs/design.md says so. A request that
  * request-based dm (multipath) clones onto a path carries bios made
- * there: they are marked like the net's.
+ * there, below the hook: they are marked here.
  */
 static void request_write(struct request *rq)
 {
@@ -325,7 +312,7 @@ static void request_write(struct request *rq)
 		if (op_is_write(req_op(rq)))
 			__rq_for_each_bio(bio, rq)
 				if (!cbt_bio_followed(bio))
-					net_write(bio);
+					late_write(bio);
 		return;
 	}
 	rcu_read_lock_sched_notrace();
@@ -357,11 +344,6 @@ static void notrace cbt_request_callback(unsigned long ip,
 static struct ftrace_ops cbt_main_ops = {
 	.func = cbt_main_callback,
 	.flags = CBT_FTRACE_OPS_REGS | FTRACE_OPS_FL_IPMODIFY,
-};
-
-static struct ftrace_ops cbt_net_ops = {
-	.func = cbt_net_callback,
-	.flags = CBT_FTRACE_OPS_REGS,
 };
 
 static struct ftrace_ops cbt_request_ops = {
@@ -401,9 +383,6 @@ static void ops_unregister(struct ftrace_ops *ops)
 
 static int hooks_register(void)
 {
-	static unsigned long submit[] = {
-		(unsigned long)submit_bio_noacct,
-	};
 	static unsigned long requests[] = {
 		(unsigned long)blk_execute_rq,
 		(unsigned long)blk_execute_rq_nowait,
@@ -415,26 +394,16 @@ static int hooks_register(void)
 			   ARRAY_SIZE(requests));
 	if (ret)
 		return ret;
-	/* Not exported: found by name, only ever watched. */
-	ret = ops_register(&cbt_net_ops, "submit_bio_noacct_nocheck", NULL, 0);
+	/* Not exported: found by name. */
+	ret = ops_register(&cbt_main_ops, "submit_bio_noacct_nocheck", NULL, 0);
 	if (ret)
-		goto requests;
-	ret = ops_register(&cbt_main_ops, "submit_bio_noacct", submit,
-			   ARRAY_SIZE(submit));
-	if (ret)
-		goto net;
-	return 0;
-net:
-	ops_unregister(&cbt_net_ops);
-requests:
-	ops_unregister(&cbt_request_ops);
+		ops_unregister(&cbt_request_ops);
 	return ret;
 }
 
 static void hooks_unregister(void)
 {
 	ops_unregister(&cbt_main_ops);
-	ops_unregister(&cbt_net_ops);
 	ops_unregister(&cbt_request_ops);
 	/* Let every task that was sent to our handler leave it. */
 	while (handlers_active())

@@ -30,7 +30,7 @@ static void cbt_bio_wait_end(struct bio *bio)
 	complete(&w->done);
 }
 
-/* Called from here, not through submit_bio(): the write hook lets it pass. */
+/* A store is never tracked: its bios pass the write hook untouched. */
 static int submit_wait(struct bio *bio)
 {
 	struct cbt_bio_wait w;

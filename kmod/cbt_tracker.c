@@ -398,17 +398,17 @@ static void settle_dm(struct gendisk *disk)
 }
 
 /*
- * The tracker is published. Writes that passed the hooks before the hooks
- * could see it were not recorded; the first stamp may be handed out only
- * once every one of them has completed. After a grace period every write
- * entering the hooks is recorded, and one that passed the main hook just
- * before reaches the net (cbt_intercept.c) unfollowed and is recorded
- * there, as is one held by blk-throttle. What is left is past the net:
- * requests, and bio-based submissions in progress, which a queue freeze
- * waits for, and bios a dm volume holds, which its internal suspend waits
- * for. Not covered (docs/design.md): a bio past the net whose submitter
- * sleeps before it reaches the queue (on a stacked driver's bio_list),
- * and bios held inside other bio-based drivers (md, NVMe multipath).
+ * The tracker is published. Writes that passed the hook before it could
+ * see the tracker were not recorded; the first stamp may be handed out
+ * only once every one of them has completed. After a grace period every
+ * write reaching the hook (cbt_intercept.c) is recorded, one that
+ * blk-throttle held too, when it leaves the throttle. What is left is
+ * past the hook: requests, and bio-based submissions in progress, which a
+ * queue freeze waits for, and bios a dm volume holds, which its internal
+ * suspend waits for. Not covered (docs/design.md): a bio past the hook
+ * whose submitter sleeps before it reaches the queue (on a stacked
+ * driver's bio_list), and bios held inside other bio-based drivers (md,
+ * NVMe multipath).
  */
 static void tracker_settle(struct cbt_tracker *t)
 {

@@ -298,13 +298,19 @@ taken() {
 	A=$DEV
 	cbt attach "$A"
 	# The racer fails whenever a set holds the member: that is the point.
-	( for i in $(seq 1 30); do
-		cbt detach "$A" 2>/dev/null || true
+	# It runs until told to stop, a line for each detach it got in.
+	: >"$OUT/detached"
+	( while [ ! -e "$OUT/stop" ]; do
+		if cbt detach "$A" 2>/dev/null; then echo >>"$OUT/detached"; fi
 		cbt attach "$A" 2>/dev/null || true
 	done ) &
 	BGPID=$!
+	# Creates that meet a detached member fail; go on until 5 sets were
+	# made and the racer got a detach in between (at most 300 tries).
 	made=0
-	for i in $(seq 1 15); do
+	tries=0
+	while { [ "$made" -lt 5 ] || [ ! -s "$OUT/detached" ]; } && [ "$tries" -lt 300 ]; do
+		tries=$((tries + 1))
 		out=$(cbt snapshot create "$A" --store "$OUT/store:16M" --no-freeze 2>/dev/null) || continue
 		made=$((made + 1))
 		id=$(echo "$out" | sed -n 1p)
@@ -318,9 +324,12 @@ taken() {
 		cbt snapshot destroy "$id"
 		rm -f "$OUT/store"
 	done
+	touch "$OUT/stop"
 	wait $BGPID
 	BGPID=
-	echo "sets made: $made"
+	echo "sets made: $made in $tries tries, racer detaches: $(wc -l <"$OUT/detached")"
+	[ "$made" -ge 5 ]
+	[ -s "$OUT/detached" ]
 }
 
 @test "the hold bound holds while a checkpoint drains a held write: nothing stays frozen" {
