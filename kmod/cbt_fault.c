@@ -24,19 +24,25 @@ static unsigned int fault_mark_extra_ms;
 module_param(fault_mark_extra_ms, uint, 0600);
 MODULE_PARM_DESC(fault_mark_extra_ms, "then wait this much more");
 
-/* Writers waiting in cbt_fault_mark_wait() now (read-only). */
+/*
+ * Writers waiting in cbt_fault_mark_wait() now, and how many of them saw
+ * the next generation open there, since the module was loaded (read-only).
+ */
 static atomic_t fault_mark_waiting = ATOMIC_INIT(0);
+static atomic_t fault_mark_seen = ATOMIC_INIT(0);
 
-static int waiting_get(char *buf, const struct kernel_param *kp)
+static int counter_get(char *buf, const struct kernel_param *kp)
 {
-	return sysfs_emit(buf, "%d\n", atomic_read(&fault_mark_waiting));
+	return sysfs_emit(buf, "%d\n", atomic_read((atomic_t *)kp->arg));
 }
 
-static const struct kernel_param_ops waiting_ops = {
-	.get = waiting_get,
+static const struct kernel_param_ops counter_ops = {
+	.get = counter_get,
 };
-module_param_cb(fault_mark_waiting, &waiting_ops, NULL, 0400);
+module_param_cb(fault_mark_waiting, &counter_ops, &fault_mark_waiting, 0400);
 MODULE_PARM_DESC(fault_mark_waiting, "writes waiting between reading the generation and marking");
+module_param_cb(fault_mark_seen, &counter_ops, &fault_mark_seen, 0400);
+MODULE_PARM_DESC(fault_mark_seen, "waiting writes that saw the next generation open");
 
 void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
 {
@@ -50,6 +56,8 @@ void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
 	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_mark_wait_ms));
 	while (cbt_tracker_gen(t) == gen && time_before(jiffies, deadline))
 		cpu_relax();
+	if (cbt_tracker_gen(t) != gen)
+		atomic_inc(&fault_mark_seen);
 	mdelay(READ_ONCE(fault_mark_extra_ms));
 	atomic_dec(&fault_mark_waiting);
 }

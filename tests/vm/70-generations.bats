@@ -146,9 +146,9 @@ not_behind() {
 	sz=$(blockdev --getsz "$L")
 	modprobe dm-delay
 	# One 64 KiB block: its first half passes at once, its second half's
-	# writes are held 3 s.
+	# writes are held 8 s.
 	dmsetup create --noudevsync cbt-race --table "0 64 linear $L 0
-64 64 delay $L 64 0 $L 64 3000
+64 64 delay $L 64 0 $L 64 8000
 128 $((sz - 128)) linear $L 128"
 	DMS+=(cbt-race)
 	D=/dev/dm-$(dmsetup info -c --noheadings -o minor cbt-race | tr -d ' ')
@@ -156,9 +156,10 @@ not_behind() {
 	cbt checkpoint "$D" >/dev/null
 	cp /usr/bin/dd "$OUT/slowdd"
 	printf slowdd >/sys/module/cbt/parameters/fault_mark_comm
-	echo 10000 >/sys/module/cbt/parameters/fault_mark_wait_ms
-	echo 1500 >/sys/module/cbt/parameters/fault_mark_extra_ms
-	# The first write reads generation g and waits until g + 1 is open.
+	echo 20000 >/sys/module/cbt/parameters/fault_mark_wait_ms
+	echo 3000 >/sys/module/cbt/parameters/fault_mark_extra_ms
+	# The first write reads generation g and waits until g + 1 is open,
+	# then 3 s more before it marks.
 	"$OUT/slowdd" if=/dev/urandom of="$D" bs=4k count=1 oflag=direct conv=notrunc status=none &
 	BGPID=$!
 	for i in $(seq 1 100); do
@@ -167,12 +168,17 @@ not_behind() {
 	done
 	[ "$(cat /sys/module/cbt/parameters/fault_mark_waiting)" -eq 1 ]
 	# The checkpoint opens g + 1 and waits for the first write to mark.
-	cbt checkpoint "$D" --timeout 20000 >"$OUT/s1" &
+	cbt checkpoint "$D" --timeout 30000 >"$OUT/s1" &
 	CK=$!
-	sleep 0.3
-	# The second write marks g + 1, and completes only 3 s later.
-	python3 "$TLIB/timed_write.py" "$D" 32768 4096 "$OUT/done" &
+	for i in $(seq 1 100); do
+		[ "$(cat /sys/module/cbt/parameters/fault_mark_seen)" -eq 1 ] && break
+		sleep 0.05
+	done
+	[ "$(cat /sys/module/cbt/parameters/fault_mark_seen)" -eq 1 ]
+	# The second write marks g + 1 meanwhile, and completes only 8 s later.
+	dd if=/dev/urandom of="$D" bs=4k count=1 seek=8 oflag=direct conv=notrunc status=none &
 	W2=$!
+	wait_delayed_write cbt-race
 	wait $CK
 	held=$(delayed_writes cbt-race)
 	wait $W2
