@@ -25,6 +25,7 @@ struct hook_list {
 };
 
 DEFINE_PER_CPU(struct cbt_bio_hook *, cbt_hook_spare);
+atomic_long_t cbt_follow_epoch = ATOMIC_LONG_INIT(0);
 /* Each CPU's list; only touched by its CPU, with interrupts off. */
 static DEFINE_PER_CPU(struct hook_list, cbt_hook_lists);
 static struct kmem_cache *cbt_hook_cache;

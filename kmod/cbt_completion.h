@@ -15,6 +15,7 @@ struct cbt_bio_hook {
 	void *private;
 	long __percpu *inflight;	/* its tracker's count, by generation parity */
 	struct gendisk *disk;		/* the disk the write was followed on */
+	unsigned long epoch;		/* cbt_follow_epoch, read before marking */
 	struct cbt_bio_hook *next;	/* on a per-CPU free list */
 };
 
@@ -48,11 +49,38 @@ static __always_inline void cbt_hook_free(struct cbt_bio_hook *hook)
 }
 
 /*
+ * Advanced each time a tracker starts over on a disk (attach, reset),
+ * after it is published and before it settles. A record made under an
+ * older epoch may have missed that tracker: its bio, when it passes the
+ * hook again (a split remainder, a write blk-throttle held), is not
+ * followed any more and is marked again. Writers read it with
+ * cbt_follow_epoch_read() before they look for trackers, so a record of
+ * the current epoch saw every tracker there is.
+ */
+extern atomic_long_t cbt_follow_epoch;
+
+static __always_inline unsigned long cbt_follow_epoch_read(void)
+{
+	unsigned long epoch = atomic_long_read(&cbt_follow_epoch);
+
+	smp_rmb();	/* before the tracker walk: pairs with the advance */
+	return epoch;
+}
+
+/* Control path: the tracker or map just published is seen by new epochs. */
+static inline void cbt_follow_epoch_advance(void)
+{
+	smp_mb__before_atomic();
+	atomic_long_inc(&cbt_follow_epoch);
+}
+
+/*
  * Count @bio in @inflight until it completes; false when no record could
  * be had (nothing changed then).
  */
 static __always_inline bool cbt_follow_bio(struct bio *bio,
-					   long __percpu *inflight)
+					   long __percpu *inflight,
+					   unsigned long epoch)
 {
 	struct cbt_bio_hook *hook = cbt_hook_alloc();
 
@@ -62,6 +90,7 @@ static __always_inline bool cbt_follow_bio(struct bio *bio,
 	hook->private = bio->bi_private;
 	hook->inflight = inflight;
 	hook->disk = bio->bi_bdev->bd_disk;
+	hook->epoch = epoch;
 	this_cpu_inc(*inflight);
 	bio->bi_private = hook;
 	bio->bi_end_io = cbt_follow_end_io;
@@ -69,16 +98,19 @@ static __always_inline bool cbt_follow_bio(struct bio *bio,
 }
 
 /*
- * Is @bio followed on the disk it is going to already? Then it has been
- * marked and counted whole, and this is the same write passing again: a
- * remainder that bio_split_to_limits() or a stacked driver resubmits, or a
- * bio copy-on-write held and now submits.
+ * Is @bio followed on the disk it is going to already, since the last
+ * tracker started there? Then it has been marked and counted whole, and
+ * this is the same write passing again: a remainder that
+ * bio_split_to_limits() or a stacked driver resubmits, a bio blk-throttle
+ * held, or a bio copy-on-write held and now submits.
  */
 static __always_inline bool cbt_bio_followed(struct bio *bio)
 {
+	struct cbt_bio_hook *hook = bio->bi_private;
+
 	return bio->bi_end_io == cbt_follow_end_io &&
-	       ((struct cbt_bio_hook *)bio->bi_private)->disk ==
-	       bio->bi_bdev->bd_disk;
+	       hook->disk == bio->bi_bdev->bd_disk &&
+	       hook->epoch == (unsigned long)atomic_long_read(&cbt_follow_epoch);
 }
 
 int cbt_completion_init(void);

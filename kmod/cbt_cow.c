@@ -260,9 +260,16 @@ bool cbt_cow_wanted(struct cbt_cow *cow, sector_t sector, sector_t end)
 	       !range_preserved(cow, pos, stop);
 }
 
+/*
+ * Not in a work item either: the item blocked in a copy may be the one
+ * that must run for the copy's own read to go out (blk-throttle sends
+ * every throttled bio of a disk from one work item, which calls the hooked
+ * function), and a workqueue runs an item once at a time.
+ */
 bool cbt_cow_may_sleep(struct bio *bio)
 {
 	return !current->bio_list && !(bio->bi_opf & REQ_NOWAIT) &&
+	       !(current->flags & PF_WQ_WORKER) &&
 	       preemptible() && !rcu_preempt_depth();
 }
 

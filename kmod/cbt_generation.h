@@ -48,9 +48,9 @@ static __always_inline u64 cbt_gens_open(const struct cbt_gens *g)
  * must treat continuity as lost.
  */
 static __always_inline bool cbt_gens_follow(struct cbt_gens *g, struct bio *bio,
-					    u64 gen)
+					    u64 gen, unsigned long epoch)
 {
-	return cbt_follow_bio(bio, &g->inflight->n[gen & 1]);
+	return cbt_follow_bio(bio, &g->inflight->n[gen & 1], epoch);
 }
 
 /* Mark blocks [first, last] of @map with @gen; -ENOMEM: a page was missing. */

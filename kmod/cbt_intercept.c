@@ -127,13 +127,15 @@ static __always_inline u64 write_gen(struct cbt_tracker *t,
 	return cow ? max(gen, cbt_cow_first_gen(cow)) : gen;
 }
 
-/* Mark the write in every tracker of its disk. Under RCU. */
+/*
+ * Mark the write in every tracker of its disk. Under RCU; @epoch was read
+ * before the section's first look for trackers.
+ */
 static __always_inline void mark_write(struct bio *bio, sector_t sector,
-				       sector_t end)
+				       sector_t end, unsigned long epoch)
 {
 	struct gendisk *disk = bio->bi_bdev->bd_disk;
 	struct cbt_tracker *t;
-
 	u64 gen;
 
 	cbt_for_each_tracker(t, disk) {
@@ -141,7 +143,7 @@ static __always_inline void mark_write(struct bio *bio, sector_t sector,
 			continue;
 		gen = write_gen(t, cbt_tracker_cow(t));
 		cbt_fault_mark_wait(t, gen);
-		cbt_tracker_mark(t, bio, sector, end, gen);
+		cbt_tracker_mark(t, bio, sector, end, gen, epoch);
 	}
 }
 
@@ -159,10 +161,12 @@ static __always_inline bool hook_write(struct bio *bio)
 	struct cbt_tracker *t;
 	sector_t sector, end;
 	struct cbt_cow *cow;
+	unsigned long epoch;
 
 	if (!write_span(bio, &sector, &end))
 		return false;
 	rcu_read_lock_sched_notrace();
+	epoch = cbt_follow_epoch_read();
 	cbt_for_each_tracker(t, disk) {
 		if (!cbt_tracker_covers(t, sector, end))
 			continue;
@@ -174,7 +178,7 @@ static __always_inline bool hook_write(struct bio *bio)
 		}
 	}
 	if (tracked && !wanted)
-		mark_write(bio, sector, end);
+		mark_write(bio, sector, end, epoch);
 	rcu_read_unlock_sched_notrace();
 	return wanted;
 }
@@ -196,6 +200,7 @@ static bool take_write(struct bio *bio)
 	struct cbt_tracker *t;
 	sector_t sector, end;
 	struct cbt_cow *cow;
+	unsigned long epoch;
 
 	if (!write_span(bio, &sector, &end))
 		return false;
@@ -203,6 +208,7 @@ static bool take_write(struct bio *bio)
 		first = nr;
 		/* Nothing in it sleeps; held writes wait for its end to be seen. */
 		rcu_read_lock_sched();
+		epoch = cbt_follow_epoch_read();
 		cbt_for_each_tracker(t, disk) {
 			cow = cbt_tracker_cow(t);
 			if (!cow || !cbt_tracker_covers(t, sector, end) ||
@@ -217,7 +223,7 @@ static bool take_write(struct bio *bio)
 			nr++;
 		}
 		if (nr == first || defer)
-			mark_write(bio, sector, end);
+			mark_write(bio, sector, end, epoch);
 		rcu_read_unlock_sched();
 		/* Copy here, then look again: a set may have come meanwhile. */
 		for (i = first; i < nr && !defer; i++)
@@ -274,17 +280,19 @@ static void late_write(struct bio *bio)
 	struct cbt_tracker *t;
 	sector_t sector, end;
 	struct cbt_cow *cow;
+	unsigned long epoch;
 
 	if (!write_span(bio, &sector, &end))
 		return;
 	rcu_read_lock_sched_notrace();
+	epoch = cbt_follow_epoch_read();
 	cbt_for_each_tracker(t, disk) {
 		if (!cbt_tracker_covers(t, sector, end))
 			continue;
 		cow = cbt_tracker_cow(t);
 		if (unlikely(cow) && cbt_cow_wanted(cow, sector, end))
 			cbt_cow_fail(cow, -EIO);
-		cbt_tracker_mark(t, bio, sector, end, write_gen(t, cow));
+		cbt_tracker_mark(t, bio, sector, end, write_gen(t, cow), epoch);
 	}
 	rcu_read_unlock_sched_notrace();
 }

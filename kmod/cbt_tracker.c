@@ -398,11 +398,14 @@ static void settle_dm(struct gendisk *disk)
 }
 
 /*
- * The tracker is published. Writes that passed the hook before it could
- * see the tracker were not recorded; the first stamp may be handed out
- * only once every one of them has completed. After a grace period every
- * write reaching the hook (cbt_intercept.c) is recorded, one that
- * blk-throttle held too, when it leaves the throttle. What is left is
+ * The tracker (or its new map) is published. Writes that passed the hook
+ * before it could see the tracker were not recorded; the first stamp may
+ * be handed out only once every one of them has completed. The follow
+ * epoch moves on, so a write followed before (for another tracker of the
+ * disk, or this one's old map) is not taken as followed when it comes
+ * back to the hook. After a grace period every write reaching the hook
+ * (cbt_intercept.c) is recorded, one that blk-throttle held too, when it
+ * leaves the throttle, and a split remainder. What is left is
  * past the hook: requests, and bio-based submissions in progress, which a
  * queue freeze waits for, and bios a dm volume holds, which its internal
  * suspend waits for. Not covered (docs/design.md): a bio past the hook
@@ -414,6 +417,7 @@ static void tracker_settle(struct cbt_tracker *t)
 {
 	struct request_queue *q = t->disk->queue;
 
+	cbt_follow_epoch_advance();
 	synchronize_rcu();
 	settle_dm(t->disk);
 	blk_mq_freeze_queue(q);
@@ -448,7 +452,7 @@ int cbt_tracker_attach(dev_t devt, unsigned int block_size,
 		ret = -EOPNOTSUPP;
 		goto close;
 	}
-	/* A store's writes leave from the module, unseen: never tracked. */
+	/* A store is never tracked: a set on it would copy for its writes. */
 	if (cbt_store_overlaps(o.bdev->bd_disk,
 			       bdev_is_partition(o.bdev) ? o.bdev->bd_start_sect : 0,
 			       bdev_nr_sectors(o.bdev))) {

@@ -107,14 +107,16 @@ static __always_inline u64 cbt_tracker_gen(struct cbt_tracker *t)
 
 /*
  * Record a write of sectors [sector, end) of @t's disk, marked with @gen,
- * and follow it to its completion. What cannot be recorded (no memory for
+ * and follow it to its completion under @epoch (cbt_follow_epoch_read(),
+ * read before @t was found). What cannot be recorded (no memory for
  * a map page or a completion record, a write past the end of a volume that
  * grew) costs continuity: the tracker is flagged LOST and restarts with a
  * new identity at its next use.
  */
 static __always_inline void cbt_tracker_mark(struct cbt_tracker *t,
 					     struct bio *bio, sector_t sector,
-					     sector_t end, u64 gen)
+					     sector_t end, u64 gen,
+					     unsigned long epoch)
 {
 	struct cbt_map *map = cbt_writer_deref(t->map);
 	sector_t limit = t->start + map->nr_sects;
@@ -133,7 +135,7 @@ static __always_inline void cbt_tracker_mark(struct cbt_tracker *t,
 			return;
 		end = limit;
 	}
-	if (!cbt_gens_follow(&t->gens, bio, gen))
+	if (!cbt_gens_follow(&t->gens, bio, gen, epoch))
 		lost = true;
 	sector = max(sector, t->start);
 	if (sector < end &&

@@ -284,6 +284,45 @@ check_closed_files() {
 	xfs_repair -n "$A"
 }
 
+# Writers limited by blk-throttle in reads and writes hit fresh chunks of a
+# live set: a copy's read is throttled too, and blk-throttle sends every
+# held bio of the disk from one work item, which meets the hook again. A
+# copy made in that work item could wait for a chunk whose copier waits
+# for that work item.
+@test "copy-on-write under blk-throttle limits on reads and writes: every write completes, the image holds" {
+	new_loop 64M
+	A=$DEV
+	fill_pattern "$A" 64
+	# A device store: copies to it are made by the writer itself.
+	new_loop 64M
+	S=$DEV
+	cbt attach "$A"
+	snap "$A" --no-freeze --store "$S"
+	io_limited_cgroup cowthrottle "$A" "rbps=131072 wbps=131072"
+	pids=()
+	for j in 1 2 3 4; do
+		(echo $BASHPID >/tmp/cbt-cg/cowthrottle/cgroup.procs &&
+			for k in $(seq 1 24); do
+				dd if=/dev/urandom of="$A" bs=4k count=1 seek=$(((RANDOM % 64) * 4 + j - 1)) \
+					oflag=direct conv=notrunc status=none || exit 1
+			done) &
+		pids+=($!)
+	done
+	# 96 writes of 4 KiB and their copies at 128 KiB/s each way: a few
+	# seconds. A hang leaves the writers in their writes.
+	for i in $(seq 1 120); do
+		alive=0
+		for p in "${pids[@]}"; do ! kill -0 "$p" 2>/dev/null || alive=1; done
+		[ "$alive" -eq 1 ] || break
+		sleep 1
+	done
+	echo "writers still running after ${i} s: $alive"
+	[ "$alive" -eq 0 ]
+	for p in "${pids[@]}"; do wait "$p"; done
+	image_is_pattern "${IMAGES[0]}" 64
+	cbt snapshot destroy "$ID"
+}
+
 @test "a two-volume set is one instant: sequence numbers never out of order across the images" {
 	new_loop 64M; A=$DEV
 	new_loop 64M; B=$DEV

@@ -123,6 +123,18 @@ wait_blocked() {
 	return 1
 }
 
+# io_limited_cgroup NAME DEV LIMITS: a cgroup (v2) /tmp/cbt-cg/NAME whose
+# I/O to the whole disk DEV blk-throttle limits by LIMITS (io.max keys,
+# e.g. "wiops=2"). A process joins it with
+#   echo $BASHPID >/tmp/cbt-cg/NAME/cgroup.procs
+io_limited_cgroup() {
+	mkdir -p /tmp/cbt-cg
+	mountpoint -q /tmp/cbt-cg || mount -t cgroup2 none /tmp/cbt-cg
+	echo +io >/tmp/cbt-cg/cgroup.subtree_control
+	mkdir -p "/tmp/cbt-cg/$1"
+	echo "$(lsblk -dno MAJ:MIN "$2" | tr -d ' ') $3" >"/tmp/cbt-cg/$1/io.max"
+}
+
 # The number of live snapshot sets.
 count_sets() {
 	cbt snapshot list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
