@@ -13,8 +13,9 @@
  * is a few bit tests and the write goes on. Otherwise the hook claims the
  * set (cbt_cow_claim()), and either the submitter copies the missing
  * pieces itself before its write goes on (cbt_cow_copy(): process context,
- * no current->bio_list, not REQ_NOWAIT, the set past its instant, a store
- * of block devices only, and no reclaim I/O meanwhile), or the hook marks
+ * no current->bio_list, not REQ_NOWAIT, not a work item, the set past its
+ * instant, a store of block devices only, and no reclaim I/O meanwhile),
+ * or the hook marks
  * the write and hands it here (cbt_cow_defer()): the set's workqueue waits
  * for the instant to be past (a write that arrives while a set is being
  * taken is held there), copies, and submits the bio, which is already
