@@ -298,27 +298,24 @@ check_closed_files() {
 	S=$DEV
 	cbt attach "$A"
 	snap "$A" --no-freeze --store "$S"
-	io_limited_cgroup cowthrottle "$A" "rbps=131072 wbps=131072"
-	pids=()
-	for j in 1 2 3 4; do
-		(echo $BASHPID >/tmp/cbt-cg/cowthrottle/cgroup.procs &&
-			for k in $(seq 1 24); do
-				dd if=/dev/urandom of="$A" bs=4k count=1 seek=$(((RANDOM % 64) * 4 + j - 1)) \
-					oflag=direct conv=notrunc status=none || exit 1
-			done) &
-		pids+=($!)
-	done
-	# 96 writes of 4 KiB and their copies at 128 KiB/s each way: a few
-	# seconds. A hang leaves the writers in their writes.
-	for i in $(seq 1 120); do
-		alive=0
-		for p in "${pids[@]}"; do ! kill -0 "$p" 2>/dev/null || alive=1; done
-		[ "$alive" -eq 1 ] || break
+	io_limited_cgroup cowthrottle "$A" "rbps=32768 wbps=32768"
+	# 4 writers, 24 writes each of 4 KiB into the same 4 chunks, at 8
+	# writes and 8 copy reads a second: most wait in the throttle.
+	(echo $BASHPID >/tmp/cbt-cg/cowthrottle/cgroup.procs &&
+		exec fio --name=t --filename="$A" --size=256k --rw=randwrite --bs=4k \
+			--direct=1 --ioengine=psync --numjobs=4 --number_ios=24 \
+			--output="$BATS_TEST_TMPDIR/fio") &
+	BGPID=$!
+	# A hang leaves the writers in their writes.
+	for i in $(seq 1 180); do
+		kill -0 $BGPID 2>/dev/null || break
 		sleep 1
 	done
-	echo "writers still running after ${i} s: $alive"
-	[ "$alive" -eq 0 ]
-	for p in "${pids[@]}"; do wait "$p"; done
+	echo "after ${i} s the writers are: $(kill -0 $BGPID 2>/dev/null && echo running || echo done)"
+	run kill -0 $BGPID
+	[ "$status" -ne 0 ]
+	wait $BGPID
+	BGPID=
 	image_is_pattern "${IMAGES[0]}" 64
 	cbt snapshot destroy "$ID"
 }

@@ -139,32 +139,6 @@ not_behind() {
 	not_behind "$L" "$S1" "$held" 1048576
 }
 
-# A write split into 64 KiB pieces whose remainder blk-throttle holds
-# (2 I/Os a second) was followed by the tracker it met first. The volume is
-# detached and attached again meanwhile: the remainder, leaving the
-# throttle, must be recorded by the new tracker, not pass as followed.
-@test "a split write held by blk-throttle across detach and attach is never behind the new first stamp" {
-	new_loop 64M
-	L=$DEV
-	echo 64 >"/sys/block/$(basename "$L")/queue/max_sectors_kb"
-	io_limited_cgroup splitheld "$L" wiops=2
-	cbt attach "$L"
-	(echo $BASHPID >/tmp/cbt-cg/splitheld/cgroup.procs &&
-		exec python3 "$TLIB/timed_write.py" "$L" 1048576 1048576 "$OUT/done") &
-	BGPID=$!
-	wait_blocked $BGPID
-	cbt detach "$L"
-	cbt attach "$L"
-	S1=$(cbt checkpoint "$L" --timeout 10000)
-	# 16 pieces at 2 a second: still in its write after the stamp.
-	held=0
-	[ "$(awk '{print $3}' "/proc/$BGPID/stat" 2>/dev/null)" != D ] || held=1
-	[ "$held" -eq 1 ]
-	wait $BGPID
-	BGPID=
-	changes_include "$L" "$S1" $((1048576 + 1048576 - 4096))
-}
-
 @test "a second write to a block racing a checkpoint is never hidden by the first (fault injection)" {
 	load_fault_module
 	new_loop 64M
