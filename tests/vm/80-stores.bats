@@ -337,10 +337,11 @@ taken() {
 	L=$DEV
 	sz=$(blockdev --getsz "$L")
 	modprobe dm-delay
-	# The last 64 KiB of the volume hold writes 15 s, not flushes
-	# (the filesystem, before it, could not freeze in time otherwise).
+	# The last 64 KiB of the volume hold writes 30 s, not flushes
+	# (the filesystem, before it, could not freeze in time otherwise); a
+	# debug kernel takes seconds to fail the set and sync a file.
 	dmsetup create --noudevsync cbt-sdelay --table "0 $((sz - 128)) linear $L 0
-$((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 15000 $L $((sz - 128)) 0"
+$((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 30000 $L $((sz - 128)) 0"
 	D=/dev/dm-$(dmsetup info -c --noheadings -o minor cbt-sdelay | tr -d ' ')
 	mkfs.ext4 -q "$D" $(((sz - 2048) / 2))k
 	mount "$D" /tmp/cbt-o
@@ -348,7 +349,7 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 15000 $L $((sz - 128
 	python3 "$TLIB/timed_write.py" "$D" $(((sz - 64) * 512)) 4096 "$OUT/done" &
 	BGPID=$!
 	wait_delayed_write cbt-sdelay
-	"$CBT" checkpoint "$D" --timeout 30000 >/dev/null &
+	"$CBT" checkpoint "$D" --timeout 60000 >/dev/null &
 	CK=$!
 	wait_blocked $CK
 	t0=$(now_ns)
