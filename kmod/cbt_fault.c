@@ -9,6 +9,7 @@
 #include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+#include "cbt_cow.h"
 #include "cbt_fault.h"
 #include "cbt_tracker.h"
 
@@ -31,6 +32,14 @@ MODULE_PARM_DESC(fault_mark_extra_ms, "then wait this much more");
 static atomic_t fault_mark_waiting = ATOMIC_INIT(0);
 static atomic_t fault_mark_seen = ATOMIC_INIT(0);
 
+/*
+ * Waiting writes that another write, of a later generation, overtook: it
+ * came to mark while they waited (read-only). One waiting write at a time.
+ */
+static atomic_t fault_mark_overtaken = ATOMIC_INIT(0);
+static atomic_t overtakers = ATOMIC_INIT(0);
+static u64 waiter_gen = U64_MAX;
+
 static int counter_get(char *buf, const struct kernel_param *kp)
 {
 	return sysfs_emit(buf, "%d\n", atomic_read((atomic_t *)kp->arg));
@@ -43,21 +52,71 @@ module_param_cb(fault_mark_waiting, &counter_ops, &fault_mark_waiting, 0400);
 MODULE_PARM_DESC(fault_mark_waiting, "writes waiting between reading the generation and marking");
 module_param_cb(fault_mark_seen, &counter_ops, &fault_mark_seen, 0400);
 MODULE_PARM_DESC(fault_mark_seen, "waiting writes that saw the next generation open");
+module_param_cb(fault_mark_overtaken, &counter_ops, &fault_mark_overtaken, 0400);
+MODULE_PARM_DESC(fault_mark_overtaken, "waiting writes that a write of a later generation overtook");
+
+/*
+ * The generation a write to @t would mark now: the open one, or, once a
+ * snapshot holds writes before its instant, the first one after it.
+ */
+static u64 gen_now(struct cbt_tracker *t)
+{
+	struct cbt_cow *cow = cbt_tracker_cow(t);
+	u64 gen = cbt_tracker_gen(t);
+
+	return cow ? max(gen, cbt_cow_first_gen(cow)) : gen;
+}
+
+static bool waits(void)
+{
+	size_t len = strcspn(fault_mark_comm, "\n");
+
+	return len && strlen(current->comm) == len &&
+	       !strncmp(current->comm, fault_mark_comm, len);
+}
 
 void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
 {
 	unsigned long deadline;
+	int before;
 
-	if (!fault_mark_comm[0] ||
-	    strncmp(current->comm, fault_mark_comm, strcspn(fault_mark_comm, "\n")) ||
-	    strlen(current->comm) != strcspn(fault_mark_comm, "\n"))
+	if (!waits()) {
+		if (atomic_read(&fault_mark_waiting) && gen > READ_ONCE(waiter_gen))
+			atomic_inc(&overtakers);
 		return;
+	}
+	WRITE_ONCE(waiter_gen, gen);
 	atomic_inc(&fault_mark_waiting);
 	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_mark_wait_ms));
-	while (cbt_tracker_gen(t) == gen && time_before(jiffies, deadline))
+	while (gen_now(t) == gen && time_before(jiffies, deadline))
 		cpu_relax();
-	if (cbt_tracker_gen(t) != gen)
+	if (gen_now(t) != gen)
 		atomic_inc(&fault_mark_seen);
+	before = atomic_read(&overtakers);
 	mdelay(READ_ONCE(fault_mark_extra_ms));
+	if (atomic_read(&overtakers) != before)
+		atomic_inc(&fault_mark_overtaken);
 	atomic_dec(&fault_mark_waiting);
+	WRITE_ONCE(waiter_gen, U64_MAX);
+}
+
+static unsigned int fault_instant_wait_ms;
+module_param(fault_instant_wait_ms, uint, 0600);
+MODULE_PARM_DESC(fault_instant_wait_ms, "before a new generation opens, wait this long at most for a write waiting in the mark window");
+
+static atomic_t fault_instant_waiting = ATOMIC_INIT(0);
+module_param_cb(fault_instant_waiting, &counter_ops, &fault_instant_waiting, 0400);
+MODULE_PARM_DESC(fault_instant_waiting, "checkpoints and snapshots waiting before their instant");
+
+void cbt_fault_instant_wait(void)
+{
+	unsigned long deadline;
+
+	if (!READ_ONCE(fault_instant_wait_ms))
+		return;
+	atomic_inc(&fault_instant_waiting);
+	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_instant_wait_ms));
+	while (!atomic_read(&fault_mark_waiting) && time_before(jiffies, deadline))
+		msleep(1);
+	atomic_dec(&fault_instant_waiting);
 }

@@ -15,13 +15,28 @@ struct cbt_tracker;
 /*
  * Between reading the generation a write marks (@gen) and marking: a
  * write whose submitter's command name is the fault_mark_comm parameter
- * waits (spinning, as the hook may not sleep) until the tracker has opened
- * another generation or fault_mark_wait_ms have passed, then
- * fault_mark_extra_ms more.
+ * waits (spinning, as the hook may not sleep) until a write would mark
+ * another generation (the tracker opened the next one, or a snapshot set's
+ * copy-on-write now holds writes for the one after its instant) or
+ * fault_mark_wait_ms have passed, then fault_mark_extra_ms more. Counters
+ * say how many waited, saw the next generation, and were overtaken by a
+ * write of a later generation that came to mark meanwhile.
  */
 void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen);
+
+/*
+ * Just before a checkpoint or a snapshot opens the next generation (the
+ * caller may sleep and holds the trackers' locks): when fault_instant_wait_ms
+ * is set, wait that long at most for a write to be waiting in
+ * cbt_fault_mark_wait(), so that a test can place one there first.
+ */
+void cbt_fault_instant_wait(void);
 #else
 static inline void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
+{
+}
+
+static inline void cbt_fault_instant_wait(void)
 {
 }
 #endif

@@ -51,6 +51,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include "cbt_compat.h"
+#include "cbt_fault.h"
 #include "cbt_image.h"
 #include "cbt_snapshot.h"
 #include "cbt_stack.h"
@@ -137,6 +138,7 @@ static int switch_generations(struct cbt_snapset *set, unsigned long deadline)
 	unsigned int i;
 	int ret = 0;
 
+	cbt_fault_instant_wait();
 	for (i = 0; i < set->nr; i++) {
 		cow = set->members[i];
 		cow->first_gen = cbt_tracker_first_gen(cow->tracker);

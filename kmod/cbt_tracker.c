@@ -30,6 +30,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#include "cbt_fault.h"
 #include "cbt_intercept.h"
 #include "cbt_store.h"
 #include "cbt_tracker.h"
@@ -197,6 +198,7 @@ int cbt_tracker_checkpoint(struct cbt_tracker *t, unsigned int timeout_ms,
 		ret = cbt_tracker_prepare(t, deadline);
 		if (ret)
 			break;
+		cbt_fault_instant_wait();
 		cbt_tracker_close(t);
 		synchronize_rcu_expedited();	/* nobody marks the closed one */
 		ret = cbt_tracker_drain(t, deadline);
