@@ -118,5 +118,26 @@ void cbt_fault_instant_wait(void)
 	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_instant_wait_ms));
 	while (!atomic_read(&fault_mark_waiting) && time_before(jiffies, deadline))
 		msleep(1);
+	if (!atomic_read(&fault_mark_waiting))
+		pr_warn("cbt: fault: no write came to wait before the instant\n");
 	atomic_dec(&fault_instant_waiting);
+}
+
+static unsigned int fault_member_wait_ms;
+module_param(fault_member_wait_ms, uint, 0600);
+MODULE_PARM_DESC(fault_member_wait_ms, "a snapshot set waits this long between finding a member's tracker and claiming it");
+
+static atomic_t fault_member_waiting = ATOMIC_INIT(0);
+module_param_cb(fault_member_waiting, &counter_ops, &fault_member_waiting, 0400);
+MODULE_PARM_DESC(fault_member_waiting, "snapshot sets waiting between finding a member's tracker and claiming it");
+
+void cbt_fault_member_wait(void)
+{
+	unsigned int ms = READ_ONCE(fault_member_wait_ms);
+
+	if (!ms)
+		return;
+	atomic_inc(&fault_member_waiting);
+	msleep(ms);
+	atomic_dec(&fault_member_waiting);
 }

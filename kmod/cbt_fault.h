@@ -31,12 +31,23 @@ void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen);
  * cbt_fault_mark_wait(), so that a test can place one there first.
  */
 void cbt_fault_instant_wait(void);
+
+/*
+ * Between a snapshot set's finding a member's tracker and claiming it (the
+ * caller may sleep): fault_member_wait_ms, so that a test can detach the
+ * member there.
+ */
+void cbt_fault_member_wait(void);
 #else
 static inline void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
 {
 }
 
 static inline void cbt_fault_instant_wait(void)
+{
+}
+
+static inline void cbt_fault_member_wait(void)
 {
 }
 #endif

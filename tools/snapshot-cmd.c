@@ -195,6 +195,8 @@ static int snap_create(int argc, char **argv)
 		cbt_close(ctx);
 		if (ret == -ENOENT)
 			fail_msg("snapshot create: a volume is not tracked, or a store path does not exist (attach the volumes first)");
+		else if (ret == -ENODEV)
+			fail_msg("snapshot create: a volume was detached or went away while the set was made: it is not tracked");
 		else
 			report(ret, "snapshot create");
 		return 1;

@@ -17,7 +17,9 @@ setup() {
 
 teardown() {
 	local d id
-	pkill -CONT -x fio || true
+	# dd and slowdd waiting on their FIFOs see them end.
+	exec 7>&- 8>&- 9>&-
+	[ -z "${FIOPIDS:-}" ] || kill -CONT $FIOPIDS 2>/dev/null || true
 	[ -z "${BGPID:-}" ] || { kill $BGPID 2>/dev/null; wait $BGPID 2>/dev/null || true; }
 	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
@@ -191,42 +193,59 @@ not_behind() {
 	changes_include "$D" "$(cat "$OUT/s1")" 32768
 }
 
-# fault KNOB [VALUE]: set a fault injection knob, or print it.
-fault() {
-	if [ $# -eq 2 ]; then
-		echo "$2" >"/sys/module/cbt/parameters/$1"
-	else
-		cat "/sys/module/cbt/parameters/$1"
-	fi
+# The race below is timed by the test in a slow guest, where starting a
+# program can take seconds (its binary comes over 9p): in its window the
+# test runs shell builtins only, and every program is started before.
+
+# nap: a 10 ms pause without starting a program (fd 9: a FIFO nobody
+# writes, opened by setup_nap).
+setup_nap() {
+	mkfifo "$OUT/never"
+	exec 9<>"$OUT/never"
+}
+nap() {
+	read -rt 0.01 -u 9 _ || true
 }
 
-# wait_fault KNOB N: until the counter KNOB reaches N, up to 30 s.
-wait_fault() {
-	local i v
-	for i in $(seq 1 3000); do
+# wait_counter KNOB N: until the fault injection counter KNOB reaches N,
+# up to 60 s.
+wait_counter() {
+	local v end=$((SECONDS + 60))
+	while [ $SECONDS -lt $end ]; do
 		read -r v <"/sys/module/cbt/parameters/$1"
 		[ "$v" -ge "$2" ] && return 0
-		sleep 0.01
+		nap
 	done
 	echo "$1 never reached $2" >&2
 	grep . /sys/module/cbt/parameters/fault_* >&2
-	ps -eo pid,stat,wchan:32,comm >&2
+	ps -eo pid,stat,wchan:32,args | grep -E "dd|cbt|fio" >&2
+	for p in $(pgrep -x slowdd) $(pgrep -x dd); do cat "/proc/$p/stack" >&2; done
+	cat "$OUT/slowdd.err" >&2
+	[ -z "${a:-}" ] || { kill -0 "$a" 2>/dev/null || { wait "$a"; echo "slowdd exit $?" >&2; }; }
 	return 1
 }
 
-# fio_signal SIG: send SIG to every fio process; with STOP, return once
-# all are stopped (their writes submitted so far are marked by then).
-fio_signal() {
-	local p i st
-	pkill "-$1" -x fio
-	[ "$1" = STOP ] || return 0
-	for p in $(pgrep -x fio); do
-		for i in $(seq 1 300); do
-			read -r _ _ st _ <"/proc/$p/stat" || break
-			[ "$st" = T ] && break
-			sleep 0.01
-		done
+# wait_state PID STATES: until process PID is in one of STATES (letters of
+# /proc/PID/stat) or gone, up to 30 s.
+wait_state() {
+	local st end=$((SECONDS + 30))
+	while [ $SECONDS -lt $end ]; do
+		read -r _ _ st _ 2>/dev/null <"/proc/$1/stat" || return 0
+		[[ "$2" == *"$st"* ]] && return 0
+		nap
 	done
+	echo "process $1 never in $2" >&2
+	return 1
+}
+
+# fio_signal SIG: send SIG to the fio processes ($FIOPIDS); with STOP,
+# return once all are stopped (their writes submitted so far are marked).
+fio_signal() {
+	local p
+	kill "-$1" $FIOPIDS
+	if [ "$1" = STOP ]; then
+		for p in $FIOPIDS; do wait_state "$p" T; done
+	fi
 }
 
 # race_instant KIND I: while fio hammers the first four 64 KiB blocks of
@@ -238,26 +257,42 @@ fio_signal() {
 # $RACED to 1 when it went so (a later write overtook slowdd's, and fio
 # stopped in time).
 race_instant() {
-	local seen overtaken creator a b waiting
-	seen=$(fault fault_mark_seen)
-	overtaken=$(fault fault_mark_overtaken)
+	local seen overtaken creator a b waiting da db
+	# Each write its own data; dd and slowdd wait for it on a FIFO.
+	da=$(head -c 49152 /dev/urandom | base64 -w0)
+	db=$(head -c 49152 /dev/urandom | base64 -w0)
+	rm -f "$OUT/fa" "$OUT/fb"
+	mkfifo "$OUT/fa" "$OUT/fb"
+	"$OUT/slowdd" if="$OUT/fa" of="$D" bs=64K seek=1 count=1 iflag=fullblock \
+		oflag=direct conv=notrunc 2>"$OUT/slowdd.err" &
+	a=$!
+	dd if="$OUT/fb" of="$D" bs=64K seek=1 count=1 iflag=fullblock \
+		oflag=direct conv=notrunc status=none &
+	b=$!
+	exec 7>"$OUT/fa" 8>"$OUT/fb"
+	read -r seen </sys/module/cbt/parameters/fault_mark_seen
+	read -r overtaken </sys/module/cbt/parameters/fault_mark_overtaken
 	if [ "$1" = checkpoint ]; then
 		cbt checkpoint "$D" >"$OUT/stamp$2" &
 	else
 		cbt snapshot create "$D" --store "$OUT/store$2:8M" --no-freeze \
-			--hold 30000 >"$OUT/set$2" &
+			--hold 60000 >"$OUT/set$2" &
 	fi
 	creator=$!
-	wait_fault fault_instant_waiting 1
-	"$OUT/slowdd" if=/dev/urandom of="$D" bs=64K seek=1 count=1 \
-		oflag=direct conv=notrunc status=none &
-	a=$!
-	wait_fault fault_mark_seen $((seen + 1))
-	dd if=/dev/urandom of="$D" bs=64K seek=1 count=1 oflag=direct \
-		conv=notrunc status=none &
-	b=$!
+	wait_counter fault_instant_waiting 1
+	echo "<3>cbt-test: $1 $2: at the instant" >/dev/kmsg
+	printf '%s' "$da" >&7
+	exec 7>&-
+	wait_counter fault_mark_seen $((seen + 1))
+	echo "<3>cbt-test: $1 $2: slowdd saw it" >/dev/kmsg
+	printf '%s' "$db" >&8
+	exec 8>&-
+	# dd's write is marked once it is done (checkpoint) or held by
+	# copy-on-write (snapshot: until the set is ready, after slowdd's).
+	wait_state $b DZ
 	fio_signal STOP
-	waiting=$(fault fault_mark_waiting)
+	read -r waiting </sys/module/cbt/parameters/fault_mark_waiting
+	echo "<3>cbt-test: $1 $2: fio stopped, slowdd waiting $waiting" >/dev/kmsg
 	wait $creator
 	wait $a
 	wait $b
@@ -267,12 +302,13 @@ race_instant() {
 
 # Writers hammer a few blocks while checkpoints and snapshot sets come and
 # go. At each instant fault injection holds one write between reading the
-# generation and marking until a second write to its block has marked the
+# generation and marking until later writes to its block have marked the
 # next generation. Ground truth: each set's image is the volume at its
 # stamp, and every block that differs from it afterwards must be reported
-# since that stamp; each checkpoint's stamp reports the second write.
+# since that stamp; each checkpoint's stamp reports the later write.
 @test "writers hammering a few blocks while sets and checkpoints loop: every later change is reported" {
 	load_fault_module
+	setup_nap
 	D=$(nullb_make cbthammer 64)
 	NULLB=cbthammer
 	dd if=/dev/urandom of="$D" bs=1M count=4 oflag=direct status=none
@@ -281,12 +317,18 @@ race_instant() {
 	fault fault_mark_comm slowdd
 	fault fault_mark_wait_ms 10000
 	fault fault_mark_extra_ms 5000
-	fault fault_instant_wait_ms 10000
+	fault fault_instant_wait_ms 60000
 	fio --name=h --filename="$D" --size=256K --rw=randwrite --bs=64k \
 		--direct=1 --ioengine=libaio --iodepth=4 --numjobs=2 \
 		--refill_buffers --time_based --runtime=900 --output=/dev/null &
 	BGPID=$!
-	sleep 1
+	# fio and its two jobs.
+	for i in $(seq 1 100); do
+		FIOPIDS=$(pgrep -x fio | xargs)
+		[ "$(echo "$FIOPIDS" | wc -w)" -lt 3 ] || break
+		sleep 0.1
+	done
+	[ "$(echo "$FIOPIDS" | wc -w)" -eq 3 ]
 	raced=0
 	for i in $(seq 1 4); do
 		race_instant checkpoint "c$i"

@@ -40,6 +40,7 @@ teardown() {
 		cbt detach "${d}p1" 2>/dev/null || true
 	done
 	for d in "${LOOPS[@]}"; do del_loop "$d"; done
+	unload_fault_module
 	rm -rf "${BATS_TEST_TMPDIR:?}"/*
 }
 
@@ -330,6 +331,32 @@ taken() {
 	echo "sets made: $made in $tries tries, racer detaches: $(wc -l <"$OUT/detached")"
 	[ "$made" -ge 5 ]
 	[ -s "$OUT/detached" ]
+}
+
+# The window the loop above can only hope to hit, held open: the set has
+# found its member's tracker but not claimed it yet when detach comes.
+@test "a member detached while its snapshot set is being made fails the set (fault injection)" {
+	load_fault_module
+	new_loop 64M
+	A=$DEV
+	cbt attach "$A"
+	fault fault_member_wait_ms 3000
+	cbt snapshot create "$A" --store "$OUT/store:16M" --no-freeze \
+		>"$OUT/out" 2>"$OUT/err" &
+	BGPID=$!
+	wait_fault fault_member_waiting 1
+	# Not claimed yet: the member can still be detached.
+	cbt detach "$A"
+	st=0
+	wait $BGPID || st=$?
+	BGPID=
+	fault fault_member_wait_ms 0
+	cat "$OUT/out" "$OUT/err"
+	[ "$st" -ne 0 ]
+	grep -q "not tracked" "$OUT/err"
+	[ "$(count_sets)" -eq 0 ]
+	run cbt status "$A"
+	[ "$status" -ne 0 ]
 }
 
 @test "the hold bound holds while a checkpoint drains a held write: nothing stays frozen" {

@@ -153,6 +153,27 @@ load_fault_module() {
 	[ -e /sys/module/cbt/parameters/fault_mark_comm ]
 }
 
+# fault KNOB [VALUE]: set a knob of the fault injection module, or print it.
+fault() {
+	if [ $# -eq 2 ]; then
+		echo "$2" >"/sys/module/cbt/parameters/$1"
+	else
+		cat "/sys/module/cbt/parameters/$1"
+	fi
+}
+
+# wait_fault KNOB N: until its counter KNOB reaches N, up to 30 s.
+wait_fault() {
+	local v end=$((SECONDS + 30))
+	while [ $SECONDS -lt $end ]; do
+		read -r v <"/sys/module/cbt/parameters/$1"
+		[ "$v" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	echo "$1 never reached $2" >&2
+	return 1
+}
+
 # And back to the regular one.
 unload_fault_module() {
 	if [ -e /sys/module/cbt/parameters/fault_mark_comm ]; then
