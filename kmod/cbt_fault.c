@@ -5,8 +5,11 @@
  */
 #include <linux/delay.h>
 #include <linux/jiffies.h>
+#include <linux/minmax.h>
 #include <linux/moduleparam.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
 #include "cbt_cow.h"
@@ -33,12 +36,21 @@ static atomic_t fault_mark_waiting = ATOMIC_INIT(0);
 static atomic_t fault_mark_seen = ATOMIC_INIT(0);
 
 /*
- * Waiting writes that another write, of a later generation, overtook: it
- * came to mark while they waited (read-only). One waiting write at a time.
+ * Waiting writes that a write of a later generation to the same tracker
+ * and blocks overtook: it came to mark while they waited (read-only). The
+ * waiting write is described under waiter_lock; one at a time.
  */
 static atomic_t fault_mark_overtaken = ATOMIC_INIT(0);
-static atomic_t overtakers = ATOMIC_INIT(0);
-static u64 waiter_gen = U64_MAX;
+static DEFINE_SPINLOCK(waiter_lock);
+static struct {
+	struct cbt_tracker *t;
+	u64 gen;
+	sector_t sector, end;
+	bool overtaken;
+} waiter;
+
+/* The longest the spin may last: under the soft lockup and RCU stall limits. */
+#define FAULT_MARK_MAX_MS	15000
 
 static int counter_get(char *buf, const struct kernel_param *kp)
 {
@@ -75,29 +87,71 @@ static bool waits(void)
 	       !strncmp(current->comm, fault_mark_comm, len);
 }
 
-void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
+/* A write that does not wait: does it overtake the one waiting? */
+static void note_overtaker(struct cbt_tracker *t, u64 gen, sector_t sector,
+			   sector_t end)
 {
+	unsigned long flags;
+
+	if (!atomic_read(&fault_mark_waiting))
+		return;
+	spin_lock_irqsave(&waiter_lock, flags);
+	if (waiter.t == t && gen > waiter.gen && sector < waiter.end &&
+	    end > waiter.sector)
+		waiter.overtaken = true;
+	spin_unlock_irqrestore(&waiter_lock, flags);
+}
+
+static void set_waiter(struct cbt_tracker *t, u64 gen, sector_t sector,
+		       sector_t end)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&waiter_lock, flags);
+	waiter.t = t;
+	waiter.gen = gen;
+	waiter.sector = sector;
+	waiter.end = end;
+	waiter.overtaken = false;
+	spin_unlock_irqrestore(&waiter_lock, flags);
+}
+
+/* The waiting write is done waiting: was it overtaken? */
+static bool clear_waiter(void)
+{
+	unsigned long flags;
+	bool overtaken;
+
+	spin_lock_irqsave(&waiter_lock, flags);
+	overtaken = waiter.overtaken;
+	waiter.t = NULL;
+	spin_unlock_irqrestore(&waiter_lock, flags);
+	return overtaken;
+}
+
+void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
+			 sector_t end)
+{
+	unsigned int wait_ms = min(READ_ONCE(fault_mark_wait_ms), FAULT_MARK_MAX_MS);
+	unsigned int extra_ms = min(READ_ONCE(fault_mark_extra_ms),
+				    FAULT_MARK_MAX_MS - wait_ms);
 	unsigned long deadline;
-	int before;
 
 	if (!waits()) {
-		if (atomic_read(&fault_mark_waiting) && gen > READ_ONCE(waiter_gen))
-			atomic_inc(&overtakers);
+		note_overtaker(t, gen, sector, end);
 		return;
 	}
-	WRITE_ONCE(waiter_gen, gen);
+	set_waiter(t, gen, sector, end);
 	atomic_inc(&fault_mark_waiting);
-	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_mark_wait_ms));
+	deadline = jiffies + msecs_to_jiffies(wait_ms);
 	while (gen_now(t) == gen && time_before(jiffies, deadline))
 		cpu_relax();
 	if (gen_now(t) != gen)
 		atomic_inc(&fault_mark_seen);
-	before = atomic_read(&overtakers);
-	mdelay(READ_ONCE(fault_mark_extra_ms));
-	if (atomic_read(&overtakers) != before)
+	mdelay(extra_ms);
+	if (clear_waiter())
 		atomic_inc(&fault_mark_overtaken);
 	atomic_dec(&fault_mark_waiting);
-	WRITE_ONCE(waiter_gen, U64_MAX);
 }
 
 static unsigned int fault_instant_wait_ms;
@@ -116,7 +170,8 @@ void cbt_fault_instant_wait(void)
 		return;
 	atomic_inc(&fault_instant_waiting);
 	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_instant_wait_ms));
-	while (!atomic_read(&fault_mark_waiting) && time_before(jiffies, deadline))
+	while (!atomic_read(&fault_mark_waiting) &&
+	       time_before(jiffies, deadline) && !fatal_signal_pending(current))
 		msleep(1);
 	if (!atomic_read(&fault_mark_waiting))
 		pr_warn("cbt: fault: no write came to wait before the instant\n");
@@ -125,19 +180,22 @@ void cbt_fault_instant_wait(void)
 
 static unsigned int fault_member_wait_ms;
 module_param(fault_member_wait_ms, uint, 0600);
-MODULE_PARM_DESC(fault_member_wait_ms, "a snapshot set waits this long between finding a member's tracker and claiming it");
+MODULE_PARM_DESC(fault_member_wait_ms, "a snapshot set waits this long at most, between finding a member's tracker and claiming it, for the member to be detached");
 
 static atomic_t fault_member_waiting = ATOMIC_INIT(0);
 module_param_cb(fault_member_waiting, &counter_ops, &fault_member_waiting, 0400);
 MODULE_PARM_DESC(fault_member_waiting, "snapshot sets waiting between finding a member's tracker and claiming it");
 
-void cbt_fault_member_wait(void)
+void cbt_fault_member_wait(struct cbt_tracker *t)
 {
-	unsigned int ms = READ_ONCE(fault_member_wait_ms);
+	unsigned long deadline;
 
-	if (!ms)
+	if (!READ_ONCE(fault_member_wait_ms))
 		return;
 	atomic_inc(&fault_member_waiting);
-	msleep(ms);
+	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_member_wait_ms));
+	while (!test_bit(CBT_TRACKER_DETACHED, &t->flags) &&
+	       time_before(jiffies, deadline) && !fatal_signal_pending(current))
+		msleep(1);
 	atomic_dec(&fault_member_waiting);
 }

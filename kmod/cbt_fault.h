@@ -7,6 +7,7 @@
 #ifndef CBT_FAULT_H
 #define CBT_FAULT_H
 
+#include <linux/blk_types.h>
 #include <linux/types.h>
 
 struct cbt_tracker;
@@ -18,28 +19,32 @@ struct cbt_tracker;
  * waits (spinning, as the hook may not sleep) until a write would mark
  * another generation (the tracker opened the next one, or a snapshot set's
  * copy-on-write now holds writes for the one after its instant) or
- * fault_mark_wait_ms have passed, then fault_mark_extra_ms more. Counters
- * say how many waited, saw the next generation, and were overtaken by a
- * write of a later generation that came to mark meanwhile.
+ * fault_mark_wait_ms have passed, then fault_mark_extra_ms more (15 s in
+ * all at most). Counters say how many waited, saw the next generation, and
+ * were overtaken: a write of a later generation to the same tracker and
+ * blocks came to mark meanwhile.
  */
-void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen);
+void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
+			 sector_t end);
 
 /*
  * Just before a checkpoint or a snapshot opens the next generation (the
  * caller may sleep and holds the trackers' locks): when fault_instant_wait_ms
- * is set, wait that long at most for a write to be waiting in
- * cbt_fault_mark_wait(), so that a test can place one there first.
+ * is set, wait that long at most (or until killed) for a write to be
+ * waiting in cbt_fault_mark_wait(), so that a test can place one there
+ * first. A snapshot that freezes waits with the filesystems frozen.
  */
 void cbt_fault_instant_wait(void);
 
 /*
- * Between a snapshot set's finding a member's tracker and claiming it (the
- * caller may sleep): fault_member_wait_ms, so that a test can detach the
- * member there.
+ * Between a snapshot set's finding a member's tracker @t and claiming it
+ * (the caller may sleep): wait until @t is detached, fault_member_wait_ms
+ * at most, so that a test can detach the member there.
  */
-void cbt_fault_member_wait(void);
+void cbt_fault_member_wait(struct cbt_tracker *t);
 #else
-static inline void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen)
+static inline void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen,
+				       sector_t sector, sector_t end)
 {
 }
 
@@ -47,7 +52,7 @@ static inline void cbt_fault_instant_wait(void)
 {
 }
 
-static inline void cbt_fault_member_wait(void)
+static inline void cbt_fault_member_wait(struct cbt_tracker *t)
 {
 }
 #endif

@@ -142,7 +142,7 @@ static __always_inline void mark_write(struct bio *bio, sector_t sector,
 		if (!cbt_tracker_covers(t, sector, end))
 			continue;
 		gen = write_gen(t, cbt_tracker_cow(t));
-		cbt_fault_mark_wait(t, gen);
+		cbt_fault_mark_wait(t, gen, sector, end);
 		cbt_tracker_mark(t, bio, sector, end, gen, epoch);
 	}
 }

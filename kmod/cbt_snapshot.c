@@ -425,7 +425,7 @@ static int gather_members(struct cbt_snapset *set, struct cbt_snap_member *m,
 				return -EINVAL;
 			}
 		}
-		cbt_fault_member_wait();
+		cbt_fault_member_wait(t);
 		ret = cbt_tracker_claim(t, set);
 		if (ret) {
 			cbt_tracker_put(t);

@@ -196,7 +196,7 @@ static int snap_create(int argc, char **argv)
 		if (ret == -ENOENT)
 			fail_msg("snapshot create: a volume is not tracked, or a store path does not exist (attach the volumes first)");
 		else if (ret == -ENODEV)
-			fail_msg("snapshot create: a volume was detached or went away while the set was made: it is not tracked");
+			fail_msg("snapshot create: a volume was detached, or its device went away, while the set was being made");
 		else
 			report(ret, "snapshot create");
 		return 1;

@@ -16,9 +16,16 @@ setup() {
 }
 
 teardown() {
-	local d id
-	# dd and slowdd waiting on their FIFOs see them end.
+	local d id p
+	# No checkpoint elsewhere waits at its instant; a creator, slowdd or
+	# dd of a failed race is ended (they wait on the FIFOs, closed here).
+	if [ -e /sys/module/cbt/parameters/fault_instant_wait_ms ]; then
+		fault fault_instant_wait_ms 0
+		fault fault_mark_comm ''
+	fi
 	exec 7>&- 8>&- 9>&-
+	for p in ${RACERS:-}; do kill "$p" 2>/dev/null || true; done
+	for p in ${RACERS:-}; do wait "$p" 2>/dev/null || true; done
 	[ -z "${FIOPIDS:-}" ] || kill -CONT $FIOPIDS 2>/dev/null || true
 	[ -z "${BGPID:-}" ] || { kill $BGPID 2>/dev/null; wait $BGPID 2>/dev/null || true; }
 	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
@@ -195,7 +202,10 @@ not_behind() {
 
 # The race below is timed by the test in a slow guest, where starting a
 # program can take seconds (its binary comes over 9p): in its window the
-# test runs shell builtins only, and every program is started before.
+# test runs shell builtins only, and every program is started before. The
+# write held in the hook spins with preemption off: it has CPU 0 to itself,
+# everything else runs on CPU 1 (else a creator or the test queued behind
+# it would wait out the spin).
 
 # nap: a 10 ms pause without starting a program (fd 9: a FIFO nobody
 # writes, opened by setup_nap).
@@ -254,8 +264,8 @@ fio_signal() {
 # generation and marking: slowdd's, which marks only after later writes
 # (fio's, and dd's to block 1) have marked the next one. fio is stopped
 # before slowdd's write marks, so that nothing marks its block again. Sets
-# $RACED to 1 when it went so (a later write overtook slowdd's, and fio
-# stopped in time).
+# $RACED to 1 when it went so (a write of the next generation to block 1
+# overtook slowdd's, and fio stopped in time).
 race_instant() {
 	local seen overtaken creator a b waiting da db
 	# Each write its own data; dd and slowdd wait for it on a FIFO.
@@ -263,7 +273,7 @@ race_instant() {
 	db=$(head -c 49152 /dev/urandom | base64 -w0)
 	rm -f "$OUT/fa" "$OUT/fb"
 	mkfifo "$OUT/fa" "$OUT/fb"
-	"$OUT/slowdd" if="$OUT/fa" of="$D" bs=64K seek=1 count=1 iflag=fullblock \
+	taskset -c 0 "$OUT/slowdd" if="$OUT/fa" of="$D" bs=64K seek=1 count=1 iflag=fullblock \
 		oflag=direct conv=notrunc 2>"$OUT/slowdd.err" &
 	a=$!
 	dd if="$OUT/fb" of="$D" bs=64K seek=1 count=1 iflag=fullblock \
@@ -273,12 +283,13 @@ race_instant() {
 	read -r seen </sys/module/cbt/parameters/fault_mark_seen
 	read -r overtaken </sys/module/cbt/parameters/fault_mark_overtaken
 	if [ "$1" = checkpoint ]; then
-		cbt checkpoint "$D" >"$OUT/stamp$2" &
+		cbt checkpoint "$D" >"$OUT/stamp$2" 7>&- 8>&- &
 	else
 		cbt snapshot create "$D" --store "$OUT/store$2:8M" --no-freeze \
-			--hold 60000 >"$OUT/set$2" &
+			--hold 60000 >"$OUT/set$2" 7>&- 8>&- &
 	fi
 	creator=$!
+	RACERS="$a $b $creator"
 	wait_counter fault_instant_waiting 1
 	echo "<3>cbt-test: $1 $2: at the instant" >/dev/kmsg
 	printf '%s' "$da" >&7
@@ -289,13 +300,18 @@ race_instant() {
 	exec 8>&-
 	# dd's write is marked once it is done (checkpoint) or held by
 	# copy-on-write (snapshot: until the set is ready, after slowdd's).
-	wait_state $b DZ
+	if [ "$1" = checkpoint ]; then
+		wait $b
+	else
+		wait_state $b D
+	fi
 	fio_signal STOP
 	read -r waiting </sys/module/cbt/parameters/fault_mark_waiting
 	echo "<3>cbt-test: $1 $2: fio stopped, slowdd waiting $waiting" >/dev/kmsg
 	wait $creator
 	wait $a
-	wait $b
+	[ "$1" = checkpoint ] || wait $b
+	RACERS=
 	RACED=0
 	[ "$waiting" -eq 0 ] || [ "$(fault fault_mark_overtaken)" -eq "$overtaken" ] || RACED=1
 }
@@ -307,6 +323,8 @@ race_instant() {
 # stamp, and every block that differs from it afterwards must be reported
 # since that stamp; each checkpoint's stamp reports the later write.
 @test "writers hammering a few blocks while sets and checkpoints loop: every later change is reported" {
+	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
+	taskset -pc 1 $BASHPID >/dev/null
 	load_fault_module
 	setup_nap
 	D=$(nullb_make cbthammer 64)
