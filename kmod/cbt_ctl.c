@@ -11,13 +11,14 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "cbt_ctl.h"
+#include "cbt_fault.h"
+#include "cbt_ioctl.h"
 #include "cbt_snapshot.h"
 #include "cbt_tracker.h"
-#include <linux/sched/signal.h>
-#include "cbt_ioctl.h"
 
 #define CBT_VERSION_MAJOR	0
 #define CBT_VERSION_MINOR	1
@@ -57,6 +58,13 @@ static int ctl_version(void __user *arg)
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+/* Drop a request's reference: nothing of @t may be read after this. */
+static void put_tracker(struct cbt_tracker *t)
+{
+	cbt_tracker_put(t);
+	cbt_fault_put_wait();
+}
+
 static int ctl_attach(void __user *arg)
 {
 	struct cbt_tracker_status st;
@@ -76,7 +84,7 @@ static int ctl_attach(void __user *arg)
 	if (ret)
 		return ret;
 	ret = cbt_tracker_status(t, &st);
-	cbt_tracker_put(t);
+	put_tracker(t);
 	if (ret)
 		return ret;
 	memcpy(a.head.uuid, &st.uuid, CBT_UUID_SIZE);
@@ -131,7 +139,7 @@ static int ctl_status(void __user *arg)
 	memset(&s, 0, sizeof(s));
 	s.dev.major = MAJOR(t->devt);
 	s.dev.minor = MINOR(t->devt);
-	cbt_tracker_put(t);
+	put_tracker(t);
 	if (ret)
 		return ret;
 	s.state = st.lost ? CBT_STATE_LOST : 0;
@@ -201,7 +209,7 @@ static int ctl_checkpoint(void __user *arg)
 	if (ret)
 		return ret;
 	ret = cbt_tracker_checkpoint(t, c.timeout_ms, &uuid, &gen);
-	cbt_tracker_put(t);
+	put_tracker(t);
 	if (ret)
 		return ret;
 	memcpy(c.stamp.uuid, &uuid, CBT_UUID_SIZE);
@@ -402,7 +410,7 @@ static int ctl_changes(void __user *arg)
 done:
 	ret = copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
 put:
-	cbt_tracker_put(t);
+	put_tracker(t);
 	return ret;
 }
 

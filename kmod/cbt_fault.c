@@ -7,6 +7,7 @@
 #include <linux/jiffies.h>
 #include <linux/minmax.h>
 #include <linux/moduleparam.h>
+#include <linux/poison.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/spinlock.h>
@@ -198,4 +199,38 @@ void cbt_fault_member_wait(struct cbt_tracker *t)
 	       time_before(jiffies, deadline) && !fatal_signal_pending(current))
 		msleep(1);
 	atomic_dec(&fault_member_waiting);
+}
+
+/* Trackers freed since the module was loaded (read-only). */
+static atomic_t fault_trackers_freed = ATOMIC_INIT(0);
+module_param_cb(fault_trackers_freed, &counter_ops, &fault_trackers_freed, 0400);
+MODULE_PARM_DESC(fault_trackers_freed, "trackers freed");
+
+void cbt_fault_tracker_freed(struct cbt_tracker *t)
+{
+	memset(t, POISON_FREE, sizeof(*t));
+	atomic_inc(&fault_trackers_freed);
+}
+
+static unsigned int fault_put_wait_ms;
+module_param(fault_put_wait_ms, uint, 0600);
+MODULE_PARM_DESC(fault_put_wait_ms, "a control ioctl waits this long at most, after dropping its tracker, for a tracker to be freed");
+
+static atomic_t fault_put_waiting = ATOMIC_INIT(0);
+module_param_cb(fault_put_waiting, &counter_ops, &fault_put_waiting, 0400);
+MODULE_PARM_DESC(fault_put_waiting, "control ioctls waiting after dropping their tracker");
+
+void cbt_fault_put_wait(void)
+{
+	int freed = atomic_read(&fault_trackers_freed);
+	unsigned long deadline;
+
+	if (!READ_ONCE(fault_put_wait_ms))
+		return;
+	atomic_inc(&fault_put_waiting);
+	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_put_wait_ms));
+	while (atomic_read(&fault_trackers_freed) == freed &&
+	       time_before(jiffies, deadline) && !fatal_signal_pending(current))
+		msleep(1);
+	atomic_dec(&fault_put_waiting);
 }

@@ -42,6 +42,21 @@ void cbt_fault_instant_wait(void);
  * at most, so that a test can detach the member there.
  */
 void cbt_fault_member_wait(struct cbt_tracker *t);
+
+/*
+ * A tracker's memory is about to be freed: fill it with POISON_FREE, so
+ * that a read through a dropped reference finds garbage at once, and count
+ * it for cbt_fault_put_wait().
+ */
+void cbt_fault_tracker_freed(struct cbt_tracker *t);
+
+/*
+ * Just after a control ioctl has dropped its reference to a tracker (the
+ * caller may sleep): when fault_put_wait_ms is set, wait that long at most
+ * (or until killed) for a tracker to be freed, so that a test can detach
+ * the device there and see the ioctl read nothing of it afterwards.
+ */
+void cbt_fault_put_wait(void);
 #else
 static inline void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen,
 				       sector_t sector, sector_t end)
@@ -53,6 +68,14 @@ static inline void cbt_fault_instant_wait(void)
 }
 
 static inline void cbt_fault_member_wait(struct cbt_tracker *t)
+{
+}
+
+static inline void cbt_fault_tracker_freed(struct cbt_tracker *t)
+{
+}
+
+static inline void cbt_fault_put_wait(void)
 {
 }
 #endif

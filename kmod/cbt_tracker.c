@@ -290,6 +290,7 @@ static void tracker_free(struct work_struct *work)
 	cbt_gens_destroy(&t->gens);	/* nor is any write of its in flight */
 	cbt_map_free(rcu_dereference_protected(t->map, true));
 	put_device(&t->bdev->bd_device);
+	cbt_fault_tracker_freed(t);
 	kfree(t);
 	cbt_intercept_put();	/* the hooks go with the last tracker */
 }

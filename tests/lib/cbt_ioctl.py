@@ -18,11 +18,13 @@ SNAP_CREATE = struct.Struct("=Q II iI II Q 4Q")       # struct cbt_snap_create
 SNAP_DESTROY = struct.Struct("=II 2Q")                # struct cbt_snap_destroy
 CHANGES = struct.Struct("=II II 16sQ QQQQ QQ 4Q")     # struct cbt_changes
 CHECKPOINT = struct.Struct("=II II 2Q 16sQ")          # struct cbt_checkpoint
+STATUS = struct.Struct("=II II 16sQ QQQQQ II 6Q")     # struct cbt_status
 
 IOC_SNAP_CREATE = _ioc(_IOC_READ | _IOC_WRITE, 0x10, SNAP_CREATE.size)
 IOC_SNAP_DESTROY = _ioc(_IOC_WRITE, 0x12, SNAP_DESTROY.size)
 IOC_CHANGES = _ioc(_IOC_READ | _IOC_WRITE, 0x06, CHANGES.size)
 IOC_CHECKPOINT = _ioc(_IOC_READ | _IOC_WRITE, 0x05, CHECKPOINT.size)
+IOC_STATUS = _ioc(_IOC_READ | _IOC_WRITE, 0x03, STATUS.size)
 
 
 def devno(path):
@@ -47,3 +49,14 @@ def checkpoint(fd, path, timeout_ms=0):
     fcntl.ioctl(fd, IOC_CHECKPOINT, req, True)
     u, g = CHECKPOINT.unpack(req)[6:8]
     return f"{uuid.UUID(bytes=u)}:{g}"
+
+
+def status(fd, path):
+    """The tracker of PATH as CBT_IOC_STATUS answers through control fd FD:
+    the device numbers it reports back and the bytes it tracks."""
+    maj, mnr = devno(path)
+    req = bytearray(STATUS.size)
+    STATUS.pack_into(req, 0, maj, mnr, *([0] * 2), b"\0" * 16, *([0] * 14))
+    fcntl.ioctl(fd, IOC_STATUS, req, True)
+    f = STATUS.unpack(req)
+    return f[0], f[1], f[7]

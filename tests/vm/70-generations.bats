@@ -22,6 +22,7 @@ teardown() {
 	if [ -e /sys/module/cbt/parameters/fault_instant_wait_ms ]; then
 		fault fault_instant_wait_ms 0
 		fault fault_mark_comm ''
+		fault fault_put_wait_ms 0
 	fi
 	exec 7>&- 8>&- 9>&-
 	for p in ${RACERS:-}; do kill "$p" 2>/dev/null || true; done
@@ -406,6 +407,33 @@ race_instant() {
 	STAMP=$S2 verify_changes "$DEV" 4096 --exact
 	after2=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
 	[ "$after2" -le $((after + 4 * 4096)) ]
+}
+
+@test "a status whose tracker is detached under it reads nothing freed (fault injection)" {
+	load_fault_module
+	new_loop 64M
+	L=$DEV
+	cbt attach "$L"
+	freed=$(fault fault_trackers_freed)
+	# The status drops its reference, then waits until a tracker is freed
+	# (the fault module fills a freed tracker with POISON_FREE).
+	fault fault_put_wait_ms 30000
+	PYTHONPATH=$TLIB python3 - "$L" >"$OUT/status" <<'PY' &
+import sys
+import cbt_ioctl as c
+print(*c.status(c.ctl(), sys.argv[1]))
+PY
+	BGPID=$!
+	wait_fault fault_put_waiting 1
+	cbt detach "$L"
+	wait $BGPID
+	BGPID=
+	fault fault_put_wait_ms 0
+	cat "$OUT/status"
+	# The tracker was freed while the status waited...
+	[ "$(fault fault_trackers_freed)" -gt "$freed" ]
+	# ...and what it answered was read before.
+	[ "$(cat "$OUT/status")" = "$(stat -c '%Hr %Lr' "$L") $((64 << 20))" ]
 }
 
 @test "status racing detach and attach reads nothing freed" {
