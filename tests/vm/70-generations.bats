@@ -139,7 +139,7 @@ not_behind() {
 	(echo $BASHPID >/tmp/cbt-cg/slow/cgroup.procs &&
 		exec python3 "$TLIB/timed_write.py" "$L" 1048576 65536 "$OUT/done") &
 	BGPID=$!
-	wait_blocked $BGPID
+	wait_blocked $BGPID blkdev_direct_IO
 	cbt attach "$L"
 	S1=$(cbt checkpoint "$L" --timeout 10000)
 	# Still in its write after the stamp: the write completes after it.

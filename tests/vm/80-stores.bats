@@ -379,7 +379,7 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 30000 $L $((sz - 128
 	wait_delayed_write cbt-sdelay
 	"$CBT" checkpoint "$D" --timeout 60000 >/dev/null &
 	CK=$!
-	wait_blocked $CK
+	wait_blocked $CK cbt_tracker_checkpoint
 	t0=$(now_ns)
 	run cbt snapshot create "$D" --store "$OUT/store:64M" --hold 1000
 	echo "snapshot create: $status after $((($(now_ns) - t0) / 1000000)) ms: $output"
@@ -401,7 +401,7 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 30000 $L $((sz - 128
 	mount "$L" /tmp/cbt-o
 	cbt attach "$L"
 	S=$(cbt checkpoint "$L")
-	dd if=/dev/urandom of="$L" bs=64k count=64 seek=2048 oflag=direct conv=notrunc status=none
+	dd if=/dev/urandom of=/tmp/cbt-o/data bs=64k count=64 conv=fsync status=none
 	truncate -s 1M /tmp/cbt-o/buf
 	sync
 	fsfreeze -f /tmp/cbt-o
@@ -409,7 +409,7 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 30000 $L $((sz - 128
 	# first write to it waits for the thaw.
 	python3 "$TLIB/changes_mmap.py" "$L" "$S" /tmp/cbt-o/buf >"$OUT/q" &
 	BGPID=$!
-	wait_blocked $BGPID
+	wait_blocked $BGPID do_page_mkwrite
 	run timeout 60 "$CBT" snapshot create "$L" --store "$OUT/store:64M" --hold 5000
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -111,15 +111,20 @@ wait_delayed_write() {
 	return 1
 }
 
-# Wait until process PID sleeps uninterruptibly (D: in a write, a fault,
-# a lock), up to 30 s.
+# wait_blocked PID FUNCTION: until process PID sleeps uninterruptibly (D)
+# with FUNCTION on its kernel stack, up to 30 s. The function tells where
+# (a D state alone may be a page of the program being read in over 9p).
 wait_blocked() {
 	local i
 	for i in $(seq 1 300); do
-		[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = D ] && return 0
+		if [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = D ] &&
+			grep -q "$2" "/proc/$1/stack" 2>/dev/null; then
+			return 0
+		fi
 		sleep 0.1
 	done
-	echo "process $1 never blocked" >&2
+	echo "process $1 never blocked in $2" >&2
+	cat "/proc/$1/stack" >&2 2>/dev/null || true
 	return 1
 }
 
