@@ -9,6 +9,7 @@
 #include <linux/moduleparam.h>
 #include <linux/poison.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -233,4 +234,16 @@ void cbt_fault_put_wait(void)
 	       time_before(jiffies, deadline) && !fatal_signal_pending(current))
 		msleep(1);
 	atomic_dec(&fault_put_waiting);
+}
+
+static atomic_t fault_store_reclaim_io = ATOMIC_INIT(0);
+module_param_cb(fault_store_reclaim_io, &counter_ops, &fault_store_reclaim_io, 0400);
+MODULE_PARM_DESC(fault_store_reclaim_io, "store I/O run where reclaim could write (to a member)");
+
+void cbt_fault_store_io(void)
+{
+	if (current_gfp_context(GFP_KERNEL) & __GFP_IO) {
+		atomic_inc(&fault_store_reclaim_io);
+		pr_warn_once("cbt: fault: store I/O where reclaim may write\n");
+	}
 }

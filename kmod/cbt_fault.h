@@ -57,6 +57,13 @@ void cbt_fault_tracker_freed(struct cbt_tracker *t);
  * the device there and see the ioctl read nothing of it afterwards.
  */
 void cbt_fault_put_wait(void);
+
+/*
+ * Store I/O is about to run: count it in fault_store_reclaim_io when the
+ * task may still start reclaim I/O, which could be a write to a member
+ * (swap on it) waiting for this very copy. Nothing waits.
+ */
+void cbt_fault_store_io(void);
 #else
 static inline void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen,
 				       sector_t sector, sector_t end)
@@ -76,6 +83,10 @@ static inline void cbt_fault_tracker_freed(struct cbt_tracker *t)
 }
 
 static inline void cbt_fault_put_wait(void)
+{
+}
+
+static inline void cbt_fault_store_io(void)
 {
 }
 #endif

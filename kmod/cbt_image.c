@@ -20,6 +20,7 @@
 #include <linux/idr.h>
 #include <linux/mempool.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include "cbt_compat.h"
 #include "cbt_cow.h"
@@ -161,8 +162,11 @@ static void image_work_fn(struct work_struct *work)
 	struct cbt_cow *cow = w->cow;
 	struct cbt_cow_set *set = cow->set;
 	struct bio *bio = w->bio;
+	unsigned int noio;
 	blk_status_t st;
 
+	/* Under a chunk's lock, reclaim must not write to a member: see cbt_cow_copy(). */
+	noio = memalloc_noio_save();
 	if (!cbt_cow_set_usable(set))
 		st = BLK_STS_IOERR;
 	else if (bio_op(bio) == REQ_OP_READ)
@@ -173,6 +177,7 @@ static void image_work_fn(struct work_struct *work)
 		st = BLK_STS_OK;	/* the store is not kept across reboots */
 	else
 		st = BLK_STS_NOTSUPP;
+	memalloc_noio_restore(noio);
 	mempool_free(w, image_work_pool);
 	bio->bi_status = st;
 	bio_endio(bio);

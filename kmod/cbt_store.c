@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/fs.h>
+#include "cbt_fault.h"
 #include "cbt_store.h"
 
 struct cbt_bio_wait {
@@ -286,6 +287,7 @@ int cbt_store_bio(struct cbt_store *s, u64 slot, unsigned int off,
 	loff_t pos;
 	int ret = 0;
 
+	cbt_fault_store_io();
 	file = slot_place(s, slot, &pos, &bdev);
 	if (!file)
 		return -EIO;

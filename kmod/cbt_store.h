@@ -66,8 +66,10 @@ void cbt_store_usage(struct cbt_store *s, u64 *capacity, u64 *used,
 		     unsigned int *files);
 /*
  * Read or write (by its op) the data of @bio at byte @off within @slot, in
- * process context. On a block device the bio itself goes there (its device
- * and sector are changed); on a file its pages are copied through the VFS.
+ * process context, with reclaim I/O off (memalloc_noio_save(): it could
+ * be a write to a member waiting for this copy). On a block device the bio
+ * itself goes there (its device and sector are changed); on a file its
+ * pages are copied through the VFS.
  */
 int cbt_store_bio(struct cbt_store *s, u64 slot, unsigned int off,
 		  struct bio *bio);

@@ -117,6 +117,8 @@ origin_case() {
 }
 
 @test "swap on a member with a file store under memory pressure: no deadlock, the kernel goes on" {
+	# The test module counts store I/O that could start reclaim I/O.
+	load_fault_module
 	# Both on the guest's disk, not in its memory: swap on a partition
 	# (the member), the store a file on ext4 on the other.
 	[ -b /dev/vda ]
@@ -147,6 +149,11 @@ print(len(chunks), sum(c[0] for c in chunks))"'
 	[ "$status" -eq 0 ]
 	# Every page came back from swap intact.
 	[ "$output" = "384 46080" ]
+	# The image reads what swap wrote over from the store.
+	img=$(echo "$out" | sed -n 2p | awk '{print $3}')
+	timeout 600 dd if="$img" of=/dev/null bs=1M count=256 status=none
+	# No copy and no image I/O ran where reclaim could write to the member.
+	[ "$(fault fault_store_reclaim_io)" -eq 0 ]
 	# The set lives on or gave way; either way tracking goes on.
 	cbt snapshot list >/dev/null
 	cbt snapshot destroy "$id"
