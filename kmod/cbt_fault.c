@@ -3,17 +3,20 @@
  * cbt_fault.c - fault injection for the tests (see cbt_fault.h). Built only
  * into the test module (make -C kmod faults).
  */
+#include <linux/bio.h>
 #include <linux/delay.h>
 #include <linux/jiffies.h>
 #include <linux/minmax.h>
 #include <linux/moduleparam.h>
 #include <linux/poison.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+#include "cbt_completion.h"
 #include "cbt_cow.h"
 #include "cbt_fault.h"
 #include "cbt_tracker.h"
@@ -54,6 +57,10 @@ static struct {
 /* The longest the spin may last: under the soft lockup and RCU stall limits. */
 #define FAULT_MARK_MAX_MS	15000
 
+static bool fault_mark_remainders;
+module_param(fault_mark_remainders, bool, 0600);
+MODULE_PARM_DESC(fault_mark_remainders, "only split remainders of writes of fault_mark_comm wait, as they come to the hook again");
+
 static int counter_get(char *buf, const struct kernel_param *kp)
 {
 	return sysfs_emit(buf, "%d\n", atomic_read((atomic_t *)kp->arg));
@@ -81,11 +88,13 @@ static u64 gen_now(struct cbt_tracker *t)
 	return cow ? max(gen, cbt_cow_first_gen(cow)) : gen;
 }
 
-static bool waits(void)
+/* Does this task's write wait: a remainder's pass (@remainder), or a mark? */
+static bool waits(bool remainder)
 {
 	size_t len = strcspn(fault_mark_comm, "\n");
 
-	return len && strlen(current->comm) == len &&
+	return len && remainder == READ_ONCE(fault_mark_remainders) &&
+	       strlen(current->comm) == len &&
 	       !strncmp(current->comm, fault_mark_comm, len);
 }
 
@@ -131,18 +140,14 @@ static bool clear_waiter(void)
 	return overtaken;
 }
 
-void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
-			 sector_t end)
+static void mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
+		      sector_t end)
 {
 	unsigned int wait_ms = min(READ_ONCE(fault_mark_wait_ms), FAULT_MARK_MAX_MS);
 	unsigned int extra_ms = min(READ_ONCE(fault_mark_extra_ms),
 				    FAULT_MARK_MAX_MS - wait_ms);
 	unsigned long deadline;
 
-	if (!waits()) {
-		note_overtaker(t, gen, sector, end);
-		return;
-	}
 	set_waiter(t, gen, sector, end);
 	atomic_inc(&fault_mark_waiting);
 	deadline = jiffies + msecs_to_jiffies(wait_ms);
@@ -154,6 +159,38 @@ void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
 	if (clear_waiter())
 		atomic_inc(&fault_mark_overtaken);
 	atomic_dec(&fault_mark_waiting);
+}
+
+void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
+			 sector_t end)
+{
+	if (waits(false))
+		mark_wait(t, gen, sector, end);
+	else
+		note_overtaker(t, gen, sector, end);
+}
+
+/* The bio that last waited as a remainder: it waits on its first pass again only. */
+static struct bio *remainder_waited;
+
+void cbt_fault_remainder_wait(struct bio *bio)
+{
+	sector_t sector = bio->bi_iter.bi_sector;	/* whole-disk: remapped */
+	sector_t end = sector + bio_sectors(bio);
+	struct cbt_tracker *t;
+
+	if (!cbt_bio_followed(bio) || !waits(true) ||
+	    READ_ONCE(remainder_waited) == bio)
+		return;
+	WRITE_ONCE(remainder_waited, bio);
+	rcu_read_lock_sched();
+	cbt_for_each_tracker(t, bio->bi_bdev->bd_disk) {
+		if (cbt_tracker_covers(t, sector, end)) {
+			mark_wait(t, gen_now(t), sector, end);
+			break;
+		}
+	}
+	rcu_read_unlock_sched();
 }
 
 static unsigned int fault_instant_wait_ms;

@@ -22,10 +22,21 @@ struct cbt_tracker;
  * fault_mark_wait_ms have passed, then fault_mark_extra_ms more (15 s in
  * all at most). Counters say how many waited, saw the next generation, and
  * were overtaken: a write of a later generation to the same tracker and
- * blocks came to mark meanwhile.
+ * blocks came to mark meanwhile. With fault_mark_remainders set, only
+ * remainders wait, in cbt_fault_remainder_wait().
  */
 void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
 			 sector_t end);
+
+/*
+ * A write comes to the hook (preemptible, before anything else looks at
+ * it): when fault_mark_remainders is set and @bio, of that command, is
+ * followed already (a split remainder passing again), it waits there as
+ * cbt_fault_mark_wait() says, on the first tracker of its disk that covers
+ * it, and on its first pass again only: a snapshot's instant can then fall
+ * between a write's first pass and its remainder's.
+ */
+void cbt_fault_remainder_wait(struct bio *bio);
 
 /*
  * Just before a checkpoint or a snapshot opens the next generation (the
@@ -67,6 +78,10 @@ void cbt_fault_store_io(void);
 #else
 static inline void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen,
 				       sector_t sector, sector_t end)
+{
+}
+
+static inline void cbt_fault_remainder_wait(struct bio *bio)
 {
 }
 

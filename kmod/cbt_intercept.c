@@ -261,6 +261,7 @@ static void notrace cbt_main_callback(unsigned long ip, unsigned long parent_ip,
 		return;
 	if (!cbt_disk_maybe_tracked(bio->bi_bdev->bd_disk))
 		return;
+	cbt_fault_remainder_wait(bio);
 	if (cbt_bio_followed(bio))
 		return;
 	if (!hook_write(bio))

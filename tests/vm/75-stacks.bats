@@ -14,6 +14,11 @@ setup() {
 
 teardown() {
 	local d id
+	if [ -e /sys/module/cbt/parameters/fault_instant_wait_ms ]; then
+		fault fault_instant_wait_ms 0
+		fault fault_mark_comm ''
+		fault fault_mark_remainders 0
+	fi
 	[ -z "${BGPID:-}" ] || { kill $BGPID 2>/dev/null; wait $BGPID 2>/dev/null || true; }
 	umount /tmp/cbt-i 2>/dev/null || true
 	umount /tmp/cbt-o 2>/dev/null || true
@@ -31,6 +36,7 @@ teardown() {
 		case "$d" in /dev/loop*) del_loop "$d" ;; esac
 	done
 	[ -z "${ZONED:-}" ] || { cbt detach "$ZONED" 2>/dev/null || true; nullb_remove cbtzoned; }
+	unload_fault_module
 	rm -rf "${BATS_TEST_TMPDIR:?}"/*
 }
 
@@ -117,6 +123,53 @@ split_case() {
 	kill $BGPID
 	wait $BGPID || true
 	BGPID=
+}
+
+@test "a snapshot instant between a split write's first pass and its remainder's neither stalls nor tears (fault injection)" {
+	# The remainder waits in the hook with preemption off: on CPU 0,
+	# everything else on CPU 1.
+	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
+	load_fault_module
+	D=$(make_loop 256M -P)
+	LOOPS+=("$D")
+	partition "$D"
+	P2=$(part "$D" 2)
+	echo 64 >"/sys/block/$(basename "$D")/queue/max_sectors_kb"
+	dd if=/dev/urandom of="$OUT/pattern" bs=1M count=8 status=none
+	dd if="$OUT/pattern" of="$P2" bs=1M oflag=direct conv=notrunc status=none
+	head -c 524288 /dev/urandom >"$OUT/w"
+	cbt attach "$P2"
+	cp /usr/bin/dd "$OUT/splitdd"
+	taskset -pc 1 $BASHPID >/dev/null
+	# splitdd's one 512 KiB bio passes the hook (marked before the
+	# instant); its first 64 KiB go to the disk, and the remainder waits on
+	# its way back to the hook until the set holds new writes.
+	fault fault_mark_comm splitdd
+	fault fault_mark_remainders 1
+	fault fault_mark_wait_ms 10000
+	fault fault_instant_wait_ms 20000
+	seen=$(fault fault_mark_seen)
+	taskset -c 1 "$CBT" snapshot create "$P2" --store "$OUT/store:64M" --no-freeze \
+		--hold 30000 >"$OUT/out" 2>"$OUT/err" &
+	BGPID=$!
+	wait_fault fault_instant_waiting 1
+	taskset -c 0 "$OUT/splitdd" if="$OUT/w" of="$P2" bs=512k count=1 seek=4 \
+		oflag=direct conv=notrunc status=none
+	st=0
+	wait $BGPID || st=$?
+	BGPID=
+	fault fault_instant_wait_ms 0
+	fault fault_mark_comm ''
+	cat "$OUT/out" "$OUT/err"
+	# The remainder was held across the set's publication...
+	[ "$(fault fault_mark_seen)" -gt "$seen" ]
+	# ...and the set was made: the write it belongs to drained.
+	[ "$st" -eq 0 ]
+	# That write is before the instant: wholly in the image.
+	cp "$OUT/pattern" "$OUT/expect"
+	dd if="$OUT/w" of="$OUT/expect" bs=512k seek=4 conv=notrunc status=none
+	img=$(sed -n 2p "$OUT/out" | awk '{print $3}')
+	cmp -n 8388608 "$img" "$OUT/expect"
 }
 
 # Files written and closed (not synced) before the snapshot.
