@@ -36,6 +36,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include "cbt_cow.h"
+#include "cbt_fault.h"
 #include "cbt_tracker.h"
 
 #define CBT_COW_RESERVE		256
@@ -285,6 +286,7 @@ void cbt_cow_claim(struct cbt_cow *cow, bool may_sleep, sector_t sector,
 	claim->cow = cow;
 	if (!member_span(cow, sector, end, &claim->pos, &claim->end))
 		claim->pos = claim->end = 0;
+	cbt_fault_claim(cow, claim->pos, claim->end);
 	cbt_cow_set_get(cs);
 	atomic_inc(&cs->claims);
 	if (claim->inline_copy)
@@ -319,6 +321,7 @@ static void copy_range(struct cbt_cow *cow, u64 pos, u64 end)
 			continue;
 		lock = cbt_cow_lock(cow, chunk);
 		down_write(lock);
+		cbt_fault_copy_wait(cow, pos, next);
 		cbt_cow_copy_locked(cow, chunk, pos, next);
 		up_write(lock);
 	}

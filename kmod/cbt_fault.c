@@ -88,14 +88,20 @@ static u64 gen_now(struct cbt_tracker *t)
 	return cow ? max(gen, cbt_cow_first_gen(cow)) : gen;
 }
 
+/* Is this task's command name @comm (a parameter, maybe with a newline)? */
+static bool comm_is(const char *comm)
+{
+	size_t len = strcspn(comm, "\n");
+
+	return len && strlen(current->comm) == len &&
+	       !strncmp(current->comm, comm, len);
+}
+
 /* Does this task's write wait: a remainder's pass (@remainder), or a mark? */
 static bool waits(bool remainder)
 {
-	size_t len = strcspn(fault_mark_comm, "\n");
-
-	return len && remainder == READ_ONCE(fault_mark_remainders) &&
-	       strlen(current->comm) == len &&
-	       !strncmp(current->comm, fault_mark_comm, len);
+	return remainder == READ_ONCE(fault_mark_remainders) &&
+	       comm_is(fault_mark_comm);
 }
 
 /* A write that does not wait: does it overtake the one waiting? */
@@ -283,4 +289,86 @@ void cbt_fault_store_io(void)
 		atomic_inc(&fault_store_reclaim_io);
 		pr_warn_once("cbt: fault: store I/O where reclaim may write\n");
 	}
+}
+
+static char fault_copy_comm[TASK_COMM_LEN];
+module_param_string(fault_copy_comm, fault_copy_comm, sizeof(fault_copy_comm), 0600);
+MODULE_PARM_DESC(fault_copy_comm, "copies made by this command wait, holding their chunk, for another write to claim it");
+
+static unsigned int fault_copy_wait_ms;
+module_param(fault_copy_wait_ms, uint, 0600);
+MODULE_PARM_DESC(fault_copy_wait_ms, "longest wait for another write to claim the chunk");
+
+/* Copies waiting now; copies whose chunk another write claimed meanwhile. */
+static atomic_t fault_copy_waiting = ATOMIC_INIT(0);
+static atomic_t fault_copy_met = ATOMIC_INIT(0);
+module_param_cb(fault_copy_waiting, &counter_ops, &fault_copy_waiting, 0400);
+MODULE_PARM_DESC(fault_copy_waiting, "copies waiting, holding their chunk");
+module_param_cb(fault_copy_met, &counter_ops, &fault_copy_met, 0400);
+MODULE_PARM_DESC(fault_copy_met, "waiting copies whose chunk another write claimed");
+
+/* The waiting copy, under waiter_lock; one at a time. */
+static struct {
+	struct cbt_cow *cow;
+	struct task_struct *task;
+	u64 pos, end;
+	bool met;
+} copier;
+
+static void set_copier(struct cbt_cow *cow, u64 pos, u64 end)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&waiter_lock, flags);
+	copier.cow = cow;
+	copier.task = current;
+	copier.pos = pos;
+	copier.end = end;
+	copier.met = false;
+	spin_unlock_irqrestore(&waiter_lock, flags);
+}
+
+static bool copier_met(bool clear)
+{
+	unsigned long flags;
+	bool met;
+
+	spin_lock_irqsave(&waiter_lock, flags);
+	met = copier.met;
+	if (clear)
+		copier.cow = NULL;
+	spin_unlock_irqrestore(&waiter_lock, flags);
+	return met;
+}
+
+void cbt_fault_copy_wait(struct cbt_cow *cow, u64 pos, u64 end)
+{
+	unsigned long deadline;
+
+	if (!comm_is(fault_copy_comm))
+		return;
+	set_copier(cow, pos, end);
+	atomic_inc(&fault_copy_waiting);
+	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_copy_wait_ms));
+	while (!copier_met(false) && time_before(jiffies, deadline) &&
+	       !fatal_signal_pending(current))
+		msleep(1);
+	if (copier_met(true)) {
+		atomic_inc(&fault_copy_met);
+		msleep(200);
+	}
+	atomic_dec(&fault_copy_waiting);
+}
+
+void cbt_fault_claim(struct cbt_cow *cow, u64 pos, u64 end)
+{
+	unsigned long flags;
+
+	if (!atomic_read(&fault_copy_waiting))
+		return;
+	spin_lock_irqsave(&waiter_lock, flags);
+	if (copier.cow == cow && copier.task != current && pos < copier.end &&
+	    end > copier.pos)
+		copier.met = true;
+	spin_unlock_irqrestore(&waiter_lock, flags);
 }

@@ -10,6 +10,7 @@
 #include <linux/blk_types.h>
 #include <linux/types.h>
 
+struct cbt_cow;
 struct cbt_tracker;
 
 #ifdef CBT_FAULTS
@@ -55,6 +56,18 @@ void cbt_fault_instant_wait(void);
 void cbt_fault_member_wait(struct cbt_tracker *t);
 
 /*
+ * A copy of @cow's bytes [pos, end) holds its chunk's lock and is about to
+ * read the origin (process context): when the copier's command name is the
+ * fault_copy_comm parameter, it waits until another task claims a copy of
+ * those bytes (cbt_fault_claim()), fault_copy_wait_ms at most (or until
+ * killed), then 200 ms more for that task to come to the lock.
+ */
+void cbt_fault_copy_wait(struct cbt_cow *cow, u64 pos, u64 end);
+
+/* A write claims a copy of @cow's bytes [pos, end) (under RCU). */
+void cbt_fault_claim(struct cbt_cow *cow, u64 pos, u64 end);
+
+/*
  * A tracker's memory is about to be freed: fill it with POISON_FREE, so
  * that a read through a dropped reference finds garbage at once, and count
  * it for cbt_fault_put_wait().
@@ -90,6 +103,14 @@ static inline void cbt_fault_instant_wait(void)
 }
 
 static inline void cbt_fault_member_wait(struct cbt_tracker *t)
+{
+}
+
+static inline void cbt_fault_copy_wait(struct cbt_cow *cow, u64 pos, u64 end)
+{
+}
+
+static inline void cbt_fault_claim(struct cbt_cow *cow, u64 pos, u64 end)
 {
 }
 

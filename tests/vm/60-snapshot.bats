@@ -17,6 +17,9 @@ teardown() {
 	umount /tmp/cbt-o 2>/dev/null || true
 	umount /tmp/cbt-s 2>/dev/null || true
 	[ -z "${BGPID:-}" ] || { kill "$BGPID" 2>/dev/null; wait "$BGPID" 2>/dev/null || true; }
+	[ ! -e /sys/module/cbt/parameters/fault_copy_comm ] || fault fault_copy_comm ''
+	for p in ${RACERS:-}; do kill "$p" 2>/dev/null || true; done
+	for p in ${RACERS:-}; do wait "$p" 2>/dev/null || true; done
 	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
 	done
@@ -29,6 +32,10 @@ teardown() {
 		cbt detach "$l" 2>/dev/null || true
 		del_loop "$l"
 	done
+	for d in rd wr; do
+		[ ! -d "/tmp/cbt-cg/$d" ] || rmdir "/tmp/cbt-cg/$d" 2>/dev/null || true
+	done
+	unload_fault_module
 	# Stores and patterns live on the guest's tmpfs: free them now, not
 	# when the whole run ends, or later tests run out of space.
 	rm -rf "${BATS_TEST_TMPDIR:?}"/*
@@ -318,6 +325,48 @@ check_closed_files() {
 	BGPID=
 	image_is_pattern "${IMAGES[0]}" 64
 	cbt snapshot destroy "$ID"
+}
+
+@test "a copy whose read waits in blk-throttle while the throttle's work item brings a write to its chunk: no deadlock (fault injection)" {
+	load_fault_module
+	new_loop 64M
+	A=$DEV
+	fill_pattern "$A" 64
+	new_loop 64M
+	S=$DEV
+	cbt attach "$A"
+	snap "$A" --no-freeze --store "$S"
+	# Reads limited in one cgroup, writes in the other.
+	io_limited_cgroup rd "$A" "rbps=16384"
+	io_limited_cgroup wr "$A" "wbps=16384"
+	cp /usr/bin/dd "$BATS_TEST_TMPDIR/copydd"
+	fault fault_copy_comm copydd
+	fault fault_copy_wait_ms 30000
+	# copydd's write passes blk-throttle and copies its chunk itself,
+	# holding it...
+	(echo $BASHPID >/tmp/cbt-cg/rd/cgroup.procs &&
+		exec "$BATS_TEST_TMPDIR/copydd" if=/dev/urandom of="$A" bs=4k count=1 \
+			oflag=direct conv=notrunc status=none) &
+	RACERS=$!
+	wait_fault fault_copy_waiting 1
+	# ...until a write to the same block, held by blk-throttle, comes to
+	# the hook from the throttle's work item; then the copy's 64 KiB read
+	# waits in blk-throttle (about 4 s) for that same work item.
+	(echo $BASHPID >/tmp/cbt-cg/wr/cgroup.procs &&
+		exec dd if=/dev/urandom of="$A" bs=4k count=1 \
+			oflag=direct conv=notrunc status=none) &
+	RACERS="$RACERS $!"
+	wait_fault fault_copy_met 1
+	for i in $(seq 1 60); do
+		[ -d "/proc/${RACERS% *}" ] || [ -d "/proc/${RACERS#* }" ] || break
+		sleep 1
+	done
+	echo "after $i s: $(ps -o pid,stat,wchan:32,comm -p "${RACERS% *},${RACERS#* }" 2>&1)"
+	[ ! -d "/proc/${RACERS% *}" ]
+	[ ! -d "/proc/${RACERS#* }" ]
+	for p in $RACERS; do wait "$p"; done
+	RACERS=
+	image_is_pattern "${IMAGES[0]}" 64
 }
 
 @test "a two-volume set is one instant: sequence numbers never out of order across the images" {
