@@ -58,8 +58,23 @@ static struct {
 #define FAULT_MARK_MAX_MS	15000
 
 static bool fault_mark_remainders;
-module_param(fault_mark_remainders, bool, 0600);
-MODULE_PARM_DESC(fault_mark_remainders, "only split remainders of writes of fault_mark_comm wait, as they come to the hook again");
+
+/* The bio that last waited as a remainder: it waits on its first pass again only. */
+static struct bio *remainder_waited;
+
+/* Setting fault_mark_remainders forgets the last remainder (its memory may be reused). */
+static int remainders_set(const char *val, const struct kernel_param *kp)
+{
+	WRITE_ONCE(remainder_waited, NULL);
+	return param_set_bool(val, kp);
+}
+
+static const struct kernel_param_ops remainders_ops = {
+	.set = remainders_set,
+	.get = param_get_bool,
+};
+module_param_cb(fault_mark_remainders, &remainders_ops, &fault_mark_remainders, 0600);
+MODULE_PARM_DESC(fault_mark_remainders, "writes of fault_mark_comm wait as they come to the hook again, followed already (split remainders), not before marking");
 
 static int counter_get(char *buf, const struct kernel_param *kp)
 {
@@ -175,9 +190,6 @@ void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
 	else
 		note_overtaker(t, gen, sector, end);
 }
-
-/* The bio that last waited as a remainder: it waits on its first pass again only. */
-static struct bio *remainder_waited;
 
 void cbt_fault_remainder_wait(struct bio *bio)
 {
@@ -349,7 +361,8 @@ void cbt_fault_copy_wait(struct cbt_cow *cow, u64 pos, u64 end)
 		return;
 	set_copier(cow, pos, end);
 	atomic_inc(&fault_copy_waiting);
-	deadline = jiffies + msecs_to_jiffies(READ_ONCE(fault_copy_wait_ms));
+	deadline = jiffies + msecs_to_jiffies(min(READ_ONCE(fault_copy_wait_ms),
+						  FAULT_MARK_MAX_MS));
 	while (!copier_met(false) && time_before(jiffies, deadline) &&
 	       !fatal_signal_pending(current))
 		msleep(1);

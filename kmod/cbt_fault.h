@@ -23,19 +23,21 @@ struct cbt_tracker;
  * fault_mark_wait_ms have passed, then fault_mark_extra_ms more (15 s in
  * all at most). Counters say how many waited, saw the next generation, and
  * were overtaken: a write of a later generation to the same tracker and
- * blocks came to mark meanwhile. With fault_mark_remainders set, only
- * remainders wait, in cbt_fault_remainder_wait().
+ * blocks came to mark meanwhile. With fault_mark_remainders set, writes
+ * wait in cbt_fault_remainder_wait() instead.
  */
 void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen, sector_t sector,
 			 sector_t end);
 
 /*
- * A write comes to the hook (preemptible, before anything else looks at
- * it): when fault_mark_remainders is set and @bio, of that command, is
- * followed already (a split remainder passing again), it waits there as
- * cbt_fault_mark_wait() says, on the first tracker of its disk that covers
- * it, and on its first pass again only: a snapshot's instant can then fall
- * between a write's first pass and its remainder's.
+ * A write comes to the hook, before anything else looks at it (in its
+ * submitter's context, maybe with preemption off: it may not sleep): when
+ * fault_mark_remainders is set and @bio, of that command, is followed
+ * already (a split remainder passing again, or a write copy-on-write
+ * resubmits), it waits there as cbt_fault_mark_wait() says, on the first
+ * tracker of its disk that covers it, and on its first pass again only: a
+ * snapshot's instant can then fall between a write's first pass and its
+ * remainder's. On 6.12 the remainder holds its queue entered meanwhile.
  */
 void cbt_fault_remainder_wait(struct bio *bio);
 
@@ -59,8 +61,9 @@ void cbt_fault_member_wait(struct cbt_tracker *t);
  * A copy of @cow's bytes [pos, end) holds its chunk's lock and is about to
  * read the origin (process context): when the copier's command name is the
  * fault_copy_comm parameter, it waits until another task claims a copy of
- * those bytes (cbt_fault_claim()), fault_copy_wait_ms at most (or until
- * killed), then 200 ms more for that task to come to the lock.
+ * those bytes (cbt_fault_claim()), fault_copy_wait_ms at most (15 s: under
+ * the hung task limit; or until killed), then 200 ms more for that task to
+ * come to the lock. One copier at a time.
  */
 void cbt_fault_copy_wait(struct cbt_cow *cow, u64 pos, u64 end);
 

@@ -341,7 +341,7 @@ check_closed_files() {
 	io_limited_cgroup wr "$A" "wbps=16384"
 	cp /usr/bin/dd "$BATS_TEST_TMPDIR/copydd"
 	fault fault_copy_comm copydd
-	fault fault_copy_wait_ms 30000
+	fault fault_copy_wait_ms 15000
 	# copydd's write passes blk-throttle and copies its chunk itself,
 	# holding it...
 	(echo $BASHPID >/tmp/cbt-cg/rd/cgroup.procs &&

@@ -142,8 +142,8 @@ split_case() {
 	cp /usr/bin/dd "$OUT/splitdd"
 	taskset -pc 1 $BASHPID >/dev/null
 	# splitdd's one 512 KiB bio passes the hook (marked before the
-	# instant); its first 64 KiB go to the disk, and the remainder waits on
-	# its way back to the hook until the set holds new writes.
+	# instant) and is split; the remainder waits on its way back to the
+	# hook until the set holds new writes.
 	fault fault_mark_comm splitdd
 	fault fault_mark_remainders 1
 	fault fault_mark_wait_ms 10000
