@@ -530,6 +530,8 @@ const char *cbt_strerror(int err)
 		return "the cbt module does not understand this request (version mismatch?)";
 	case EPERM:
 		return "permission denied: cbt needs CAP_SYS_ADMIN (run as root)";
+	case EACCES:
+		return "store refused, it would not be private: use a block device, or a regular file owned by root, mode 0600 (no group or other bits), with one link, not a symlink, not on /proc, /sys or another pseudo filesystem, in a directory others cannot write (or one with the sticky bit)";
 	case ETIMEDOUT:
 		return "timed out waiting for writes in flight, or the snapshot's hold bound passed";
 	case ENOSPC:

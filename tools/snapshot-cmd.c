@@ -195,6 +195,8 @@ static int snap_create(int argc, char **argv)
 		cbt_close(ctx);
 		if (ret == -ENOENT)
 			fail_msg("snapshot create: a volume is not tracked, or a store path does not exist (attach the volumes first)");
+		else if (ret == -EINVAL)
+			fail_msg("snapshot create: bad --store PATH[:SIZE] (SIZE: digits with K, M, G or T), or a store file that is empty and given no size");
 		else if (ret == -ENODEV)
 			fail_msg("snapshot create: a volume was detached, or its device went away, while the set was being made");
 		else
