@@ -10,11 +10,13 @@
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include "cbt_fault.h"
 #include "cbt_store.h"
 
@@ -133,6 +135,42 @@ static loff_t store_file_size(struct file *file)
 	return i_size_read(inode);
 }
 
+/*
+ * Filesystems whose regular files are no place for a store (/proc/self/mem
+ * is a regular file owned by root, mode 0600).
+ */
+static const unsigned long store_pseudo_fs[] = {
+	PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC,
+	SECURITYFS_MAGIC, SELINUX_MAGIC, SMACK_MAGIC, CGROUP_SUPER_MAGIC,
+	CGROUP2_SUPER_MAGIC, RDTGROUP_SUPER_MAGIC, DEVPTS_SUPER_MAGIC,
+	BINFMTFS_MAGIC, BINDERFS_SUPER_MAGIC, PSTOREFS_MAGIC, EFIVARFS_MAGIC,
+	NSFS_MAGIC, BPF_FS_MAGIC, PIPEFS_MAGIC, SOCKFS_MAGIC,
+	ANON_INODE_FS_MAGIC, USBDEVICE_SUPER_MAGIC, OPENPROM_SUPER_MAGIC,
+	0x62656570 /* configfs */, 0x65735543 /* fusectl */,
+};
+
+/*
+ * A store receives the members' old blocks, whatever they held: a regular
+ * file must be private to root and be only itself. NULL when @inode may be
+ * a store, else why not. A block device is checked by its claim instead.
+ */
+static const char *store_file_unsafe(struct inode *inode)
+{
+	unsigned int i;
+
+	if (!uid_eq(inode->i_uid, GLOBAL_ROOT_UID) &&
+	    !uid_eq(inode->i_uid, current_fsuid()))
+		return "owned by another user";
+	if (inode->i_mode & 0077)
+		return "group or others have permissions on it";
+	if (inode->i_nlink > 1)
+		return "it has more than one link";
+	for (i = 0; i < ARRAY_SIZE(store_pseudo_fs); i++)
+		if (inode->i_sb->s_magic == store_pseudo_fs[i])
+			return "on a pseudo filesystem";
+	return NULL;
+}
+
 void cbt_store_expect_file(struct cbt_store *s)
 {
 	WRITE_ONCE(s->has_files, true);
@@ -143,11 +181,18 @@ int cbt_store_add(struct cbt_store *s, struct file *file)
 	umode_t mode = file_inode(file)->i_mode;
 	struct cbt_store_dev dev = {};
 	struct store_entry *entry;
+	const char *unsafe;
 	u64 slots;
 	int ret = 0;
 
 	if (!S_ISREG(mode) && !S_ISBLK(mode))
 		return -EINVAL;
+	unsafe = S_ISREG(mode) ? store_file_unsafe(file_inode(file)) : NULL;
+	if (unsafe) {
+		pr_warn_ratelimited("cbt: store %pD refused (EACCES): %s\n",
+				    file, unsafe);
+		return -EACCES;
+	}
 	if ((file->f_mode & (FMODE_READ | FMODE_WRITE)) !=
 	    (FMODE_READ | FMODE_WRITE))
 		return -EBADF;

@@ -538,6 +538,7 @@ assert s["store_used"] > 8 << 20, s'
 	new_loop 64M; B=$DEV
 	cbt attach "$A"
 	truncate -s 16M "$BATS_TEST_TMPDIR/store"
+	chmod 600 "$BATS_TEST_TMPDIR/store"	# a store must be private
 	run "$REPO/tests/snap-abuse" "$A" "$B" "$BATS_TEST_TMPDIR/store"
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -41,6 +41,8 @@ teardown() {
 	done
 	for d in "${LOOPS[@]}"; do del_loop "$d"; done
 	unload_fault_module
+	[ -z "${SYSCTLS:-}" ] || sysctl -q -w $SYSCTLS || true
+	rm -rf /tmp/cbt-plant /tmp/cbt-root-target*
 	rm -rf "${BATS_TEST_TMPDIR:?}"/*
 }
 
@@ -285,6 +287,7 @@ taken() {
 	mkfs.ext4 -q "$DEV"
 	mount "$DEV" /tmp/cbt-s
 	truncate -s 32M /tmp/cbt-s/store
+	chmod 600 /tmp/cbt-s/store
 	run python3 "$TLIB/snap_create_raw.py" "$A" /tmp/cbt-s/store append
 	echo "append: $output"
 	[ "$output" = "EINVAL" ]
@@ -424,4 +427,168 @@ $((sz - 128)) 128 delay $L $((sz - 128)) 0 $L $((sz - 128)) 30000 $L $((sz - 128
 	wait $BGPID
 	BGPID=
 	grep -q "^extents [1-9]" "$OUT/q"
+}
+
+# ---- old disk data stays private ---------------------------------------
+
+# as_nobody CMD...: run CMD as an unprivileged user (the guest's /etc is
+# read-only: no useradd), with no supplementary groups.
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+
+# A volume $A full of a secret marker, attached; a world-writable sticky
+# directory /tmp/cbt-plant; the kernel's protected_symlinks/hardlinks off,
+# as on a system without them: cbt must not rely on them.
+plant_setup() {
+	SYSCTLS="fs.protected_symlinks=$(sysctl -n fs.protected_symlinks) fs.protected_hardlinks=$(sysctl -n fs.protected_hardlinks)"
+	sysctl -q -w fs.protected_symlinks=0 fs.protected_hardlinks=0
+	new_loop 16M
+	A=$DEV
+	MARK="cbtsecret$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')"
+	cbt attach "$A"
+	mkdir -m 1777 /tmp/cbt-plant
+	chmod 1777 /tmp/cbt-plant
+}
+
+# plant_try SPEC: fill $A with the secret, try a snapshot with store SPEC
+# (status in $TRY_STATUS, output in $TRY_OUT), then overwrite $A, which
+# copies its old blocks to the store of a set if one was made.
+plant_try() {
+	yes "$MARK" | head -c 16M | dd of="$A" bs=1M oflag=direct iflag=fullblock conv=notrunc status=none
+	run cbt snapshot create "$A" --store "$1" --no-freeze
+	TRY_STATUS=$status
+	TRY_OUT=$output
+	dd if=/dev/zero of="$A" bs=1M count=16 oflag=direct conv=notrunc status=none
+	sync
+}
+
+# Nothing the unprivileged user can read holds the volume's old data.
+no_leak() {
+	run as_nobody grep -rlF "$MARK" /tmp/cbt-plant
+	echo "readable by nobody with the secret: $output"
+	[ -z "$output" ]
+}
+
+@test "store paths planted by an unprivileged user (own file, symlink, hard link) are refused and leak nothing" {
+	plant_setup
+	# A file of theirs, readable and writable by them.
+	as_nobody truncate -s 8M /tmp/cbt-plant/own
+	as_nobody chmod 666 /tmp/cbt-plant/own
+	sum=$(sha256sum </tmp/cbt-plant/own)
+	plant_try /tmp/cbt-plant/own:8M
+	echo "own file: $TRY_STATUS $TRY_OUT"
+	no_leak
+	[ "$TRY_STATUS" -ne 0 ]
+	[[ "$TRY_OUT" == *"store refused"* ]]
+	[ "$(sha256sum </tmp/cbt-plant/own)" = "$sum" ]
+	[ "$(count_sets)" -eq 0 ]
+	# A symlink to a root file, in place before root names the store.
+	head -c 8M /dev/urandom >/tmp/cbt-root-target
+	chmod 600 /tmp/cbt-root-target
+	sum=$(sha256sum </tmp/cbt-root-target)
+	as_nobody ln -s /tmp/cbt-root-target /tmp/cbt-plant/link
+	plant_try /tmp/cbt-plant/link:8M
+	echo "symlink: $TRY_STATUS $TRY_OUT"
+	no_leak
+	[ "$TRY_STATUS" -ne 0 ]
+	[[ "$TRY_OUT" == *"store refused"* ]]
+	[ "$(sha256sum </tmp/cbt-root-target)" = "$sum" ]
+	[ "$(count_sets)" -eq 0 ]
+	# A hard link to a root-owned file.
+	head -c 8M /dev/urandom >/tmp/cbt-root-target2
+	chmod 600 /tmp/cbt-root-target2
+	sum=$(sha256sum </tmp/cbt-root-target2)
+	as_nobody ln /tmp/cbt-root-target2 /tmp/cbt-plant/hard
+	plant_try /tmp/cbt-plant/hard:8M
+	echo "hard link: $TRY_STATUS $TRY_OUT"
+	no_leak
+	[ "$TRY_STATUS" -ne 0 ]
+	[[ "$TRY_OUT" == *"store refused"* ]]
+	[ "$(sha256sum </tmp/cbt-root-target2)" = "$sum" ]
+	[ "$(count_sets)" -eq 0 ]
+	# A name still free in the same directory: taken, made root's, 0600,
+	# and what it receives stays root's.
+	plant_try /tmp/cbt-plant/free:8M
+	echo "free name: $TRY_STATUS $TRY_OUT"
+	[ "$TRY_STATUS" -eq 0 ]
+	[ "$(stat -c %a:%u /tmp/cbt-plant/free)" = 600:0 ]
+	no_leak
+	cbt snapshot destroy "$(echo "$TRY_OUT" | sed -n 1p)"
+}
+
+@test "a store the library makes is 0600 under umask 000; a pre-made 0644 file is refused, not fixed" {
+	new_loop 16M
+	A=$DEV
+	cbt attach "$A"
+	out=$(umask 000; cbt snapshot create "$A" --store "$OUT/made:8M" --no-freeze)
+	[ "$(stat -c %a:%u "$OUT/made")" = 600:0 ]
+	cbt snapshot destroy "$(echo "$out" | sed -n 1p)"
+	truncate -s 8M "$OUT/premade"
+	chmod 644 "$OUT/premade"
+	run cbt snapshot create "$A" --store "$OUT/premade" --no-freeze
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"store refused"* ]]
+	[ "$(stat -c %a "$OUT/premade")" = 644 ]
+	[ "$(count_sets)" -eq 0 ]
+}
+
+@test "a failed snapshot create removes the store file it made, never one that was there" {
+	new_loop 16M
+	A=$DEV
+	new_loop 16M
+	B=$DEV
+	cbt attach "$A"
+	# B is not tracked: the kernel refuses the set after the file is made.
+	run cbt snapshot create "$B" --store "$OUT/new:8M" --no-freeze
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[ ! -e "$OUT/new" ]
+	head -c 1M /dev/urandom >"$OUT/was"
+	chmod 600 "$OUT/was"
+	sum=$(sha256sum <"$OUT/was")
+	run cbt snapshot create "$B" --store "$OUT/was" --no-freeze
+	[ "$status" -ne 0 ]
+	[ "$(sha256sum <"$OUT/was")" = "$sum" ]
+	# A second store that cannot be had fails the set; the first, made
+	# for it, goes too.
+	run cbt snapshot create "$A" --store "$OUT/first:8M" --store "$OUT/nodir/second:8M" --no-freeze
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[ ! -e "$OUT/first" ]
+	[ "$(count_sets)" -eq 0 ]
+}
+
+@test "the module refuses a store file that is not private, on the descriptor it is given (EACCES)" {
+	new_loop 16M
+	A=$DEV
+	cbt attach "$A"
+	truncate -s 8M "$OUT/f"
+	chmod 600 "$OUT/f"
+	run python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/f" plain
+	echo "0600 root: $output"
+	[ "$output" = ok ]
+	chmod 644 "$OUT/f"
+	run python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/f" plain
+	echo "0644 root: $output"
+	[ "$output" = EACCES ]
+	chmod 660 "$OUT/f"
+	run python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/f" plain
+	echo "0660 root: $output"
+	[ "$output" = EACCES ]
+	chmod 600 "$OUT/f"
+	ln "$OUT/f" "$OUT/g"
+	run python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/f" plain
+	echo "hard-linked: $output"
+	[ "$output" = EACCES ]
+	rm "$OUT/g"
+	chown 65534:65534 "$OUT/f"
+	run python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/f" plain
+	echo "nobody's: $output"
+	[ "$output" = EACCES ]
+	run python3 "$TLIB/snap_create_raw.py" "$A" /proc/self/mem plain
+	echo "/proc/self/mem: $output"
+	[ "$output" = EACCES ]
+	[ "$(count_sets)" -eq 0 ]
 }
