@@ -35,6 +35,12 @@ teardown() {
 	done
 	run ls -A "$D"
 	[ -z "$output" ]
+	# Even when a file of that name exists: the spec is wrong, not a name.
+	truncate -s 1M "$D/cow:4G5"
+	chmod 600 "$D/cow:4G5"
+	run "$SO" open cow:4G5
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"(EINVAL)"* ]]
 }
 
 @test "a valid size is a size, not part of the name" {
