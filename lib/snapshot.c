@@ -216,8 +216,9 @@ int cbt_store_prepare(const char *path, uint64_t size)
 
 /*
  * Parse a store spec "PATH[:SIZE]". The text after the last ':' is a size
- * when it begins with a digit, and must then be a valid one (-EINVAL
- * otherwise: "cow:4G5" is an error, not a file named so); anything else
+ * when it begins with a digit, and must then be a valid one: digits and
+ * an optional K, M, G or T, either case (-EINVAL otherwise: "cow:4G5" and
+ * "cow:4KiB" are errors, not files named so); anything else
  * after it is part of the path. A trailing ':' ends the path with no size
  * ("a:1:" is the file "a:1").
  */
@@ -228,6 +229,11 @@ static int store_spec_parse(const char *spec, char **path, uint64_t *size)
 
 	*size = 0;
 	if (colon && (!colon[1] || (colon[1] >= '0' && colon[1] <= '9'))) {
+		/* Digits and at most one of the documented suffixes. */
+		const char *end = colon + 1 + strspn(colon + 1, "0123456789");
+
+		if (*end && (!strchr("KMGTkmgt", *end) || end[1]))
+			return -EINVAL;
 		if (colon[1] && cbt_parse_size(colon + 1, size))
 			return -EINVAL;
 		len = (size_t)(colon - spec);

@@ -28,7 +28,7 @@ teardown() {
 }
 
 @test "a size suffix that does not parse is an error, and no file is made" {
-	for spec in cow:4G5 cow:4Q cow:1KK cow:12x cow:1.5G cow:99999999999999999999; do
+	for spec in cow:4G5 cow:4Q cow:1KK cow:12x cow:1.5G cow:4KiB cow:4KB cow:99999999999999999999; do
 		run "$SO" open "$spec"
 		[ "$status" -eq 1 ]
 		[[ "$output" == *"(EINVAL)"* ]]
@@ -49,6 +49,9 @@ teardown() {
 	[ "$output" = 1048576 ]
 	[ -f "$D/cow" ]
 	[ ! -e "$D/cow:1M" ]
+	run "$SO" open cow2:64k
+	[ "$status" -eq 0 ]
+	[ "$output" = 65536 ]
 	# Text after the last ':' that is no size attempt belongs to the path,
 	# and a trailing ':' ends the path with no size.
 	truncate -s 64K "$D/a:b" "$D/c:1"
