@@ -531,7 +531,7 @@ const char *cbt_strerror(int err)
 	case EPERM:
 		return "permission denied: cbt needs CAP_SYS_ADMIN (run as root)";
 	case EACCES:
-		return "store refused, it would not be private: use a block device, or a regular file owned by root, mode 0600 (no group or other bits), with one link, not a symlink, not on /proc, /sys or another pseudo filesystem, in a directory others cannot write (or one with the sticky bit)";
+		return "store refused, it would not be private: use a block device, or a regular file owned by root, mode 0600 (no group or other bits), with one link, not reached through a symlink, not on /proc, /sys or another pseudo filesystem, in a directory others cannot write (unless sticky, as /tmp)";
 	case ETIMEDOUT:
 		return "timed out waiting for writes in flight, or the snapshot's hold bound passed";
 	case ENOSPC:

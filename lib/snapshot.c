@@ -43,10 +43,12 @@ struct cbt_snapset {
  * device, or a regular file owned by root (or by the caller's euid) with no
  * group or other permission bits, one link, not on a pseudo filesystem
  * (/proc/self/mem is a regular file owned by root, mode 0600). A symlink as
- * the last component is refused (O_NOFOLLOW), as is a parent directory that
- * others may write without the sticky bit (they could swap the name after
- * our checks). Every check is on the opened descriptor (fstat, fstatfs),
- * never on a second look-up of the path. Refusals are -EACCES.
+ * the last component is refused (O_NOFOLLOW) unless root (or the caller)
+ * owns it and it leads to a block device (LVM's /dev/VG/LV); so is a parent
+ * directory that others may write without the sticky bit (they could swap
+ * the name after our checks). Every check is on the opened descriptor
+ * (fstat, fstatfs), never on a second look-up of the path. Refusals are
+ * -EACCES.
  *
  * A file that is readable by others is refused rather than made 0600: a
  * reader who opened it while it was 0644 keeps reading through a chmod.
@@ -177,6 +179,17 @@ static int store_file_open(const char *path, uint64_t size,
 	} else if (S_ISBLK(st.st_mode)) {
 		/* Exclusive: nothing may mount or use the device meanwhile. */
 		sf->fd = openat(sf->dirfd, name, flags | O_EXCL);
+	} else if (S_ISLNK(st.st_mode) &&
+		   (st.st_uid == 0 || st.st_uid == geteuid())) {
+		/*
+		 * Root's symlink (/dev/vg0/cow, /dev/disk/by-id/...) is
+		 * followed, to a block device only (checked below).
+		 */
+		sf->fd = openat(sf->dirfd, name, (flags & ~O_NOFOLLOW) | O_EXCL);
+		if (sf->fd >= 0 && (fstat(sf->fd, &st) < 0 || !S_ISBLK(st.st_mode))) {
+			ret = -EACCES;
+			goto out;
+		}
 	} else if (S_ISREG(st.st_mode)) {
 		sf->fd = openat(sf->dirfd, name, flags);
 	} else {

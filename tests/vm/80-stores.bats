@@ -471,7 +471,7 @@ no_leak() {
 	[ -z "$output" ]
 }
 
-@test "store paths planted by an unprivileged user (own file, symlink, hard link) are refused and leak nothing" {
+@test "store paths planted by an unprivileged user (own file, symlinks, hard link) are refused and leak nothing" {
 	plant_setup
 	# A file of theirs, readable and writable by them.
 	as_nobody truncate -s 8M /tmp/cbt-plant/own
@@ -508,6 +508,22 @@ no_leak() {
 	[[ "$TRY_OUT" == *"store refused"* ]]
 	[ "$(sha256sum </tmp/cbt-root-target2)" = "$sum" ]
 	[ "$(count_sets)" -eq 0 ]
+	# A symlink to a block device: theirs is refused; root's (as LVM's
+	# /dev/VG/LV) is followed.
+	new_loop 16M
+	C=$DEV
+	head -c 16M /dev/urandom | dd of="$C" bs=1M iflag=fullblock oflag=direct status=none
+	sum=$(sha256sum <"$C")
+	as_nobody ln -s "$C" /tmp/cbt-plant/blk
+	plant_try /tmp/cbt-plant/blk
+	echo "symlink to a device: $TRY_STATUS $TRY_OUT"
+	[ "$TRY_STATUS" -ne 0 ]
+	[[ "$TRY_OUT" == *"store refused"* ]]
+	[ "$(sha256sum <"$C")" = "$sum" ]
+	[ "$(count_sets)" -eq 0 ]
+	ln -s "$C" "$OUT/rootblk"
+	out=$(cbt snapshot create "$A" --store "$OUT/rootblk" --no-freeze)
+	cbt snapshot destroy "$(echo "$out" | sed -n 1p)"
 	# A name still free in the same directory: taken, made root's, 0600,
 	# and what it receives stays root's.
 	plant_try /tmp/cbt-plant/free:8M
