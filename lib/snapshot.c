@@ -201,7 +201,9 @@ static int store_file_open(const char *path, uint64_t size,
 		goto out;
 	}
 	ret = store_check_fd(sf->fd);
-	if (ret || fstat(sf->fd, &st) < 0 || S_ISBLK(st.st_mode))
+	if (!ret && fstat(sf->fd, &st) < 0)
+		ret = -errno;
+	if (ret || S_ISBLK(st.st_mode))
 		goto out;
 	if (size > (uint64_t)st.st_size)
 		/* Preallocated, so the store cannot fail for lack of space. */
