@@ -57,6 +57,15 @@ tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
 
+# Unit tests of the library's own logic (cmocka): the objects linked with the
+# ioctl wrapped by a model of the module. `make unit` runs them (TAP).
+tests/unit/test-libcbt: tests/unit/test-libcbt.c $(LIB_OBJS) lib/internal.h $(HEADERS)
+	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) -Wl,--wrap=ioctl \
+		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS)
+
+unit: tests/unit/test-libcbt
+	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
+
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
 
@@ -67,7 +76,7 @@ kmod-faults:
 sparse:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="C=2 W=1"
 
-check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse
+check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse tests/unit/test-libcbt
 	scripts/check
 
 check-debug: all tests/ioctl-abuse tests/snap-abuse
@@ -103,7 +112,10 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse \
+		tests/unit/test-libcbt
+	rm -rf .abi
 	$(MAKE) -C kmod clean
 
-.PHONY: all kmod kmod-faults sparse check check-debug demo bench install dkms-source clean
+PHONY_ABI := unit abi-check abi-baseline
+.PHONY: $(PHONY_ABI) all kmod kmod-faults sparse check check-debug demo bench install dkms-source clean
