@@ -66,6 +66,29 @@ tests/unit/test-libcbt: tests/unit/test-libcbt.c $(LIB_OBJS) lib/internal.h $(HE
 unit: tests/unit/test-libcbt
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
 
+# The ABI check: the library built apart (-Og -g, as abi-dumper wants it),
+# dumped, and compared with the committed baseline abi/libcbt.dump; fails on
+# a removed symbol or a changed type (abi-compliance-checker's verdict).
+# `make abi-baseline` records a new baseline (a release that adds symbols).
+ABI_DIR ?= .abi
+LIB_SRCS := $(LIB_OBJS:.o=.c)
+$(ABI_DIR)/libcbt.so.$(SOVERSION): $(LIB_SRCS) lib/internal.h $(HEADERS) lib/libcbt.sym
+	mkdir -p $(ABI_DIR)
+	$(CC) $(CPPFLAGS) $(WARN) -Og -g $(BLKID_CFLAGS) $(UUID_CFLAGS) -fPIC -shared \
+		-Wl,-soname,libcbt.so.$(SOVERSION) -Wl,--version-script=lib/libcbt.sym \
+		-o $@ $(LIB_SRCS) $(BLKID_LIBS) $(UUID_LIBS)
+
+$(ABI_DIR)/libcbt.dump: $(ABI_DIR)/libcbt.so.$(SOVERSION)
+	abi-dumper $< -o $@ -lver $(VERSION) -public-headers include/ -quiet
+
+abi-check: $(ABI_DIR)/libcbt.dump
+	abi-compliance-checker -l libcbt -old abi/libcbt.dump -new $< \
+		-report-path $(ABI_DIR)/report.html -quiet || \
+		{ echo "ABI check: incompatible with abi/libcbt.dump, see $(ABI_DIR)/report.html" >&2; exit 1; }
+
+abi-baseline: $(ABI_DIR)/libcbt.dump
+	cp $< abi/libcbt.dump
+
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
 

@@ -16,7 +16,7 @@ unit_group() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"ok 1 - "* ]]
-	! grep -q '^not ok' <<<"$output"
+	[[ "$output" != *"not ok"* ]]
 }
 
 @test "unit: size parsing" {
