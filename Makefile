@@ -1,6 +1,8 @@
 # cbt: changed-block tracking for Linux.
 #   make              library, CLI (and `make kmod` for the module)
 #   make check        host tests + VM suites on every supported kernel
+#   make unit         libcbt's unit tests (cmocka; also run by make check)
+#   make abi-check    libcbt's ABI against the baseline in abi/ (also in check)
 #   make check-debug  VM suites on a debug kernel (KASAN, lockdep, kmemleak); not in check
 #   make demo         the main job inside a throwaway VM
 #   make install      library, headers, pkg-config file, CLI, man page
