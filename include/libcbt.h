@@ -251,8 +251,8 @@ int cbt_snapset_opts_add_volume(struct cbt_snapset_opts *opts,
  * Add a store spec "PATH[:SIZE]" (SIZE as for cbt_parse_size(), needed when
  * PATH is a file that does not exist yet; a block device is used whole). The
  * first is given at creation, the others are added at once. The spec is
- * copied and checked only for being non-empty here; the path is opened by
- * cbt_snapset_create().
+ * copied and only checked here for naming a path (-EINVAL for "" or
+ * ":SIZE"); the path is opened by cbt_snapset_create().
  */
 int cbt_snapset_opts_add_store(struct cbt_snapset_opts *opts, const char *spec);
 /* LIBCBT_SNAPSET_* bits; -EINVAL for an unknown bit. */
