@@ -1,6 +1,8 @@
 # cbt: changed-block tracking for Linux.
 #   make              library, CLI (and `make kmod` for the module)
 #   make check        host tests + VM suites on every supported kernel
+#   make unit         libcbt's unit tests (cmocka; also run by make check)
+#   make abi-check    libcbt's ABI against the baseline in abi/ (also in check)
 #   make check-debug  VM suites on a debug kernel (KASAN, lockdep, kmemleak); not in check
 #   make demo         the main job inside a throwaway VM
 #   make install      library, headers, pkg-config file, CLI, man page
@@ -22,18 +24,21 @@ BLKID_CFLAGS := $(shell pkg-config --cflags blkid)
 BLKID_LIBS := $(shell pkg-config --libs blkid)
 JSON_CFLAGS := $(shell pkg-config --cflags json-c)
 JSON_LIBS := $(shell pkg-config --libs json-c)
+UUID_CFLAGS := $(shell pkg-config --cflags uuid)
+UUID_LIBS := $(shell pkg-config --libs uuid)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
 
-LIB_OBJS := lib/libcbt.o lib/snapshot.o
+LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
 all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap
 
 lib/%.o: lib/%.c lib/internal.h $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) -fPIC -c -o $@ $<
 
 lib/libcbt.so.$(SOVERSION): $(LIB_OBJS) lib/libcbt.sym
 	$(CC) $(CFLAGS) -shared -Wl,-soname,libcbt.so.$(SOVERSION) \
-		-Wl,--version-script=lib/libcbt.sym -o $@ $(LIB_OBJS) $(BLKID_LIBS)
+		-Wl,--version-script=lib/libcbt.sym -o $@ $(LIB_OBJS) $(BLKID_LIBS) $(UUID_LIBS)
 	ln -sf libcbt.so.$(SOVERSION) lib/libcbt.so
 
 lib/libcbt.a: $(LIB_OBJS)
@@ -49,10 +54,42 @@ tools/cbt-snap: $(CLI_SRCS) tools/cli.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
 		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(JSON_LIBS)
 
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS)
 
 tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
+
+# Unit tests of the library's own logic (cmocka): the objects linked with the
+# ioctl wrapped by a model of the module. `make unit` runs them (TAP).
+tests/unit/test-libcbt: tests/unit/test-libcbt.c $(LIB_OBJS) lib/internal.h $(HEADERS)
+	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) -Wl,--wrap=ioctl \
+		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS)
+
+unit: tests/unit/test-libcbt
+	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
+
+# The ABI check: the library built apart (-Og -g, as abi-dumper wants it),
+# dumped, and compared with the committed baseline abi/libcbt.dump; fails on
+# a removed symbol or a changed type (abi-compliance-checker's verdict).
+# `make abi-baseline` records a new baseline (a release that adds symbols).
+ABI_DIR ?= .abi
+LIB_SRCS := $(LIB_OBJS:.o=.c)
+$(ABI_DIR)/libcbt.so.$(SOVERSION): $(LIB_SRCS) lib/internal.h $(HEADERS) lib/libcbt.sym
+	mkdir -p $(ABI_DIR)
+	$(CC) $(CPPFLAGS) $(WARN) -Og -g $(BLKID_CFLAGS) $(UUID_CFLAGS) -fPIC -shared \
+		-Wl,-soname,libcbt.so.$(SOVERSION) -Wl,--version-script=lib/libcbt.sym \
+		-o $@ $(LIB_SRCS) $(BLKID_LIBS) $(UUID_LIBS)
+
+$(ABI_DIR)/libcbt.dump: $(ABI_DIR)/libcbt.so.$(SOVERSION)
+	abi-dumper $< -o $@ -lver $(VERSION) -public-headers include/ -quiet
+
+abi-check: $(ABI_DIR)/libcbt.dump
+	abi-compliance-checker -l libcbt -old abi/libcbt.dump -new $< \
+		-report-path $(ABI_DIR)/report.html -quiet || \
+		{ echo "ABI check: incompatible with abi/libcbt.dump, see $(ABI_DIR)/report.html" >&2; exit 1; }
+
+abi-baseline: $(ABI_DIR)/libcbt.dump
+	cp $< abi/libcbt.dump
 
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
@@ -64,7 +101,7 @@ kmod-faults:
 sparse:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="C=2 W=1"
 
-check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse
+check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse tests/unit/test-libcbt
 	scripts/check
 
 check-debug: all tests/ioctl-abuse tests/snap-abuse
@@ -85,7 +122,7 @@ install: all
 	install -m 0644 lib/cbt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 0644 include/libcbt.h include/uapi/cbt_ioctl.h $(DESTDIR)$(INCLUDEDIR)/cbt/
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) \
-		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) lib/libcbt.a $(BLKID_LIBS) $(JSON_LIBS)
+		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS) $(JSON_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/
 
@@ -100,7 +137,10 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse \
+		tests/unit/test-libcbt
+	rm -rf .abi
 	$(MAKE) -C kmod clean
 
-.PHONY: all kmod kmod-faults sparse check check-debug demo bench install dkms-source clean
+PHONY_ABI := unit abi-check abi-baseline
+.PHONY: $(PHONY_ABI) all kmod kmod-faults sparse check check-debug demo bench install dkms-source clean

@@ -1,23 +1,42 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libcbt - changed-block tracking for Linux block devices.
+ * libcbt - changed-block tracking and snapshot sets for Linux block devices.
  *
- * Conventions:
- *  - Every function that can fail returns a negative errno value (0 or a
- *    positive count on success); cbt_strerror() turns it into a sentence.
- *  - Handles (struct cbt_ctx, struct cbt_extent_iter, struct cbt_snapset)
- *    are opaque; each is freed by the function named with it. Strings and
- *    arrays the library returns through a pointer-to-pointer belong to the
- *    caller and are freed with free(). Strings returned by a handle's
- *    accessors live as long as the handle. Nothing else needs freeing.
- *  - A volume is named by a path to a block device, or by a tag libblkid
+ * Conventions (the same for every function below):
+ *  - A function that can fail returns a negative errno value on failure, 0
+ *    (or a count, where said) on success; cbt_strerror() turns the errno
+ *    into a sentence. -EINVAL also answers a NULL handle or out-pointer.
+ *  - Every object is opaque and allocated by the library; a later release
+ *    can grow it without breaking programs built against this one. There is
+ *    no public struct a caller allocates or passes by value.
+ *  - One prefix per object: cbt_ctx_* (the context: the open control
+ *    device), cbt_volume_* (a block device, resolved once), cbt_changes_*
+ *    (an iterator over changed extents), cbt_snapset_opts_* (what a new set
+ *    is made of), cbt_snapset_* (a snapshot set), cbt_store_* (store files).
+ *    Library macros are LIBCBT_*; no name here is also a name in the kernel
+ *    ABI header <cbt/cbt_ioctl.h>, and this header does not include it.
+ *  - Ownership: an object is freed by the _free (or _unref) function of its
+ *    prefix; each accepts NULL. Strings returned through "char **" belong to
+ *    the caller (free()); "const char *" returned by a getter belongs to the
+ *    object and lives until the object is freed or refreshed (said where).
+ *  - Lifetimes: a volume, an iterator and a set each hold a reference on the
+ *    context they came from, so cbt_ctx_unref() may be called while they
+ *    live; the control device is closed when the last of them is freed.
+ *    A snapset_opts holds no reference on anything (it copies device
+ *    numbers and store specs), and may be freed once a set is created.
+ *  - Threads: functions are safe on different objects (a context shared by
+ *    several objects included); one object must not be used by two threads
+ *    at once.
+ *  - A volume is named by a path to a block device or by a tag libblkid
  *    understands: UUID=..., LABEL=..., PARTUUID=..., PARTLABEL=...
- *  - Stamps are opaque text ("UUID:GENERATION") that fits in
- *    CBT_STAMP_MAX bytes. -ESTALE from a query means the tracker cannot
- *    answer for that stamp (it was reset, or the stamp is too old): take a
- *    full backup.
- *  - Functions are thread-safe on different handles; one handle must not
- *    be used by two threads at once.
+ *  - A stamp is text ("UUID:GENERATION") naming the end of one generation of
+ *    one tracker; the library hands stamps out as strings the caller frees.
+ *    -ESTALE from a query means the tracker cannot answer for that stamp
+ *    (it was reset, or the stamp is too old): take a full backup.
+ *  - Debugging: LIBCBT_DEBUG=all (or a comma-separated list of ctx, volume,
+ *    changes, snapset, store, util; or a number, the LIBCBT_DEBUG_* mask)
+ *    traces every call and its result to stderr. It is read once, when the
+ *    first context is created (or at the first call, if that is earlier).
  */
 #ifndef LIBCBT_H
 #define LIBCBT_H
@@ -30,91 +49,166 @@
 extern "C" {
 #endif
 
-#define CBT_STAMP_MAX	64	/* bytes, terminating NUL included */
-#define CBT_UUID_STR	37
-
-struct cbt_ctx;
-struct cbt_extent_iter;
-
-/* Open /dev/cbt-ctl (-ENOENT: the module is not loaded). */
-int cbt_open(struct cbt_ctx **ctx);
-void cbt_close(struct cbt_ctx *ctx);
-
-/* The loaded module's ABI and version. */
-int cbt_module_version(struct cbt_ctx *ctx, unsigned int *abi,
-		       unsigned int *major, unsigned int *minor,
-		       unsigned int *patch);
+/* ---- library ------------------------------------------------------------- */
 
 /*
- * Resolve a volume name to its device number. -ENOTBLK when the path is
- * not a block device, -ENOENT when nothing has that name or tag.
+ * The library's version: *ver (if not NULL) is set to a static string such
+ * as "0.1.0"; returns the same as a number, MAJOR * 10000 + MINOR * 100 +
+ * PATCH (as blkid_get_library_version does).
  */
-int cbt_resolve(const char *volume, dev_t *dev);
-/* The /dev path of a device number, in a buffer the caller frees. */
-int cbt_device_path(dev_t dev, char **path);
+int cbt_get_library_version(const char **ver);
 
-/* Parse a block size: a number of bytes, or with a K, M suffix. */
+/* A sentence for a negative errno returned by this library (never NULL). */
+const char *cbt_strerror(int err);
+
+/*
+ * Parse a size: a decimal number of bytes, optionally followed by K, M, G or
+ * T (powers of 1024), optionally followed by "iB" or "B". -EINVAL when
+ * malformed, -ERANGE when it does not fit in 64 bits.
+ */
 int cbt_parse_size(const char *text, uint64_t *bytes);
+
+/* Check a stamp's form without asking the kernel (-EINVAL if malformed). */
+int cbt_stamp_check(const char *stamp);
+
+/* LIBCBT_DEBUG mask bits (the names in LIBCBT_DEBUG in brackets). */
+#define LIBCBT_DEBUG_CTX	(1u << 0)	/* [ctx] contexts, lists */
+#define LIBCBT_DEBUG_VOLUME	(1u << 1)	/* [volume] */
+#define LIBCBT_DEBUG_CHANGES	(1u << 2)	/* [changes] */
+#define LIBCBT_DEBUG_SNAPSET	(1u << 3)	/* [snapset] sets and options */
+#define LIBCBT_DEBUG_STORE	(1u << 4)	/* [store] */
+#define LIBCBT_DEBUG_UTIL	(1u << 5)	/* [util] parsing, strerror, version */
+#define LIBCBT_DEBUG_ALL	0xffffu		/* [all] */
+
+/* ---- context -------------------------------------------------------------
+ *
+ * The context is the open control device /dev/cbt-ctl. Reference counted:
+ * cbt_ctx_new() returns it with one reference, cbt_ctx_ref() adds one,
+ * cbt_ctx_unref() drops one and frees it with the last. Volumes, iterators
+ * and sets made from it hold their own reference.
+ */
+struct cbt_ctx;
+
+/* -ENOENT: the module is not loaded; -EACCES/-EPERM: not root. */
+int cbt_ctx_new(struct cbt_ctx **ctx);
+struct cbt_ctx *cbt_ctx_ref(struct cbt_ctx *ctx);
+void cbt_ctx_unref(struct cbt_ctx *ctx);
+
+/* The loaded module's ABI version and its version; NULL pointers skipped. */
+int cbt_ctx_get_module_version(struct cbt_ctx *ctx, unsigned int *abi,
+			       unsigned int *major, unsigned int *minor,
+			       unsigned int *patch);
+
+/* cbt_ctx_get_module_features() bits */
+#define LIBCBT_FEATURE_TRACKING		(1ull << 0)
+#define LIBCBT_FEATURE_SNAPSHOT		(1ull << 1)
+#define LIBCBT_FEATURE_MEMBER_FROZEN	(1ull << 2) /* frozen counts are filled */
+
+/* What the loaded module can do: LIBCBT_FEATURE_* bits. */
+int cbt_ctx_get_module_features(struct cbt_ctx *ctx, uint64_t *features);
+
+/*
+ * The device numbers of every tracked volume, however many: *devs is an
+ * array of *count entries the caller frees with free() (not NULL even when
+ * *count is 0). A volume may stop being tracked right after the list.
+ */
+int cbt_ctx_get_tracked(struct cbt_ctx *ctx, dev_t **devs, size_t *count);
+
+/* The ids of every live snapshot set, however many; *ids as above. */
+int cbt_ctx_get_snapsets(struct cbt_ctx *ctx, uint32_t **ids, size_t *count);
+
+/* ---- volumes --------------------------------------------------------------
+ *
+ * A volume handle names one block device by its device number, resolved once
+ * when the handle is made; every call on the handle acts on that device,
+ * whatever happens to the name afterwards.
+ */
+struct cbt_volume;
+
+/*
+ * Resolve a volume name to its device number without a context: -ENOTBLK
+ * when the path is not a block device, -ENOENT when nothing has that name
+ * or tag, -EINVAL for an empty name.
+ */
+int cbt_volume_resolve(const char *name, dev_t *devno);
+
+/* A handle on the volume @name (errors as for cbt_volume_resolve()). */
+int cbt_volume_open(struct cbt_ctx *ctx, const char *name,
+		    struct cbt_volume **vol);
+/* A handle on the block device @devno (not checked until used). */
+int cbt_volume_open_devno(struct cbt_ctx *ctx, dev_t devno,
+			  struct cbt_volume **vol);
+void cbt_volume_free(struct cbt_volume *vol);
+
+dev_t cbt_volume_get_devno(const struct cbt_volume *vol);
+/*
+ * The device's /dev path (the name libblkid finds for its device number,
+ * "MAJ:MIN" if none); owned by the handle.
+ */
+const char *cbt_volume_get_path(const struct cbt_volume *vol);
 
 /*
  * Start tracking. block_size 0 means the default (64 KiB); otherwise a
  * power of two from 4 KiB to 1 MiB. -EBUSY when already tracked.
  */
-int cbt_attach(struct cbt_ctx *ctx, const char *volume, uint32_t block_size);
+int cbt_volume_attach(struct cbt_volume *vol, uint32_t block_size);
 /* Stop tracking and drop the map (-ENOENT: not tracked). */
-int cbt_detach(struct cbt_ctx *ctx, const char *volume);
-
-struct cbt_info {
-	dev_t dev;
-	char uuid[CBT_UUID_STR];	/* tracker identity */
-	uint64_t generation;		/* the open generation */
-	uint64_t oldest;		/* oldest generation a stamp may name */
-	uint64_t device_size;		/* bytes */
-	uint64_t blocks;
-	uint64_t blocks_written;	/* since the tracker started */
-	uint64_t map_bytes;		/* kernel memory the map uses */
-	uint32_t block_size;
-	int lost;			/* continuity lost: resets on next use */
-};
-
-int cbt_status(struct cbt_ctx *ctx, const char *volume, struct cbt_info *info);
-int cbt_status_dev(struct cbt_ctx *ctx, dev_t dev, struct cbt_info *info);
-/* Tracked devices: *devs is an array of *count entries, freed with free(). */
-int cbt_list(struct cbt_ctx *ctx, dev_t **devs, size_t *count);
+int cbt_volume_detach(struct cbt_volume *vol);
 
 /*
- * Close the open generation and write its stamp into stamp[CBT_STAMP_MAX].
- * Waits for writes in flight (timeout_ms, 0 = 30 s).
+ * Close the open generation; *stamp is its stamp, freed by the caller.
+ * Waits for writes in flight (timeout_ms, 0 = 30 s; -ETIMEDOUT).
  */
-int cbt_checkpoint(struct cbt_ctx *ctx, const char *volume,
-		   unsigned int timeout_ms, char *stamp);
-
-/* Check a stamp's form without asking the kernel (-EINVAL if malformed). */
-int cbt_stamp_check(const char *stamp);
+int cbt_volume_checkpoint(struct cbt_volume *vol, unsigned int timeout_ms,
+			  char **stamp);
 
 /*
- * Changed extents since @since within [offset, offset + length) of the
- * volume (length 0: to the end), as an iterator. cbt_changes_next() returns
- * 1 and an extent (bytes), 0 at the end, or a negative errno.
+ * Read the tracker's state into the handle (-ENOENT: not tracked). The
+ * cbt_volume_get_* getters below return what the last successful refresh
+ * read, and 0 (or NULL) before any.
  */
-int cbt_changes_open(struct cbt_ctx *ctx, const char *volume,
-		     const char *since, uint64_t offset, uint64_t length,
-		     struct cbt_extent_iter **it);
-int cbt_changes_next(struct cbt_extent_iter *it, uint64_t *offset,
-		     uint64_t *length);
-uint32_t cbt_changes_block_size(const struct cbt_extent_iter *it);
-void cbt_changes_free(struct cbt_extent_iter *it);
+int cbt_volume_refresh(struct cbt_volume *vol);
+/* Tracker identity (a UUID in lower case); owned by the handle. */
+const char *cbt_volume_get_tracker_uuid(const struct cbt_volume *vol);
+uint64_t cbt_volume_get_generation(const struct cbt_volume *vol); /* open one */
+uint64_t cbt_volume_get_oldest(const struct cbt_volume *vol); /* oldest a stamp may name */
+uint64_t cbt_volume_get_size(const struct cbt_volume *vol);	/* bytes tracked */
+uint64_t cbt_volume_get_blocks(const struct cbt_volume *vol);
+uint64_t cbt_volume_get_blocks_written(const struct cbt_volume *vol); /* since attach */
+uint64_t cbt_volume_get_map_bytes(const struct cbt_volume *vol); /* kernel memory */
+uint32_t cbt_volume_get_block_size(const struct cbt_volume *vol);
+/* 1: continuity was lost (the next use resets the tracker), 0: not. */
+int cbt_volume_is_lost(const struct cbt_volume *vol);
 
 /*
  * Changed blocks since @since as a bitmap: bit i (bit i % 8 of byte i / 8)
  * stands for block first_block + i; nbits bits are filled (the bitmap must
- * hold them: (nbits + 7) / 8 bytes). Returns the number of bits filled,
- * fewer when the device ends first.
+ * hold (nbits + 7) / 8 bytes; nbits must be a multiple of 8 unless the
+ * range ends with the device). Returns the number of bits filled, fewer
+ * when the device ends first; *block_size (if not NULL) is the block size.
  */
-int64_t cbt_changes_bitmap(struct cbt_ctx *ctx, const char *volume,
-			   const char *since, uint64_t first_block,
-			   uint64_t nbits, uint8_t *bitmap,
-			   uint32_t *block_size);
+int64_t cbt_volume_changes_bitmap(struct cbt_volume *vol, const char *since,
+				  uint64_t first_block, uint64_t nbits,
+				  uint8_t *bitmap, uint32_t *block_size);
+
+/* ---- changed extents ------------------------------------------------------
+ *
+ * Changed extents since @since within [offset, offset + length) of the
+ * volume (length 0: to the end), in ascending order, as an iterator. The
+ * stamp is checked, and the first batch fetched, by cbt_changes_open().
+ * The iterator holds a reference on the context, not on the volume: the
+ * volume handle may be freed first.
+ */
+struct cbt_changes_iter;
+
+int cbt_changes_open(struct cbt_volume *vol, const char *since,
+		     uint64_t offset, uint64_t length,
+		     struct cbt_changes_iter **it);
+/* 1 and an extent (bytes), 0 at the end (and after), or a negative errno. */
+int cbt_changes_next(struct cbt_changes_iter *it, uint64_t *offset,
+		     uint64_t *length);
+uint32_t cbt_changes_get_block_size(const struct cbt_changes_iter *it);
+void cbt_changes_free(struct cbt_changes_iter *it);
 
 /* ---- snapshot sets --------------------------------------------------------
  *
@@ -124,87 +218,150 @@ int64_t cbt_changes_bitmap(struct cbt_ctx *ctx, const char *volume,
  * read-only block device holding the volume as it was at the instant.
  * Old data is kept in a store: block devices or files (a file is created
  * or grown to the size given and preallocated), never on a member.
+ *
+ * A set is described by a cbt_snapset_opts, then created:
+ *
+ *	cbt_snapset_opts_new(&o);
+ *	cbt_snapset_opts_add_volume(o, vol);
+ *	cbt_snapset_opts_add_store(o, "/srv/cow:4G");
+ *	ret = cbt_snapset_create(ctx, o, &set);
+ *	cbt_snapset_opts_free(o);
  */
+struct cbt_snapset_opts;
 struct cbt_snapset;
 
-/* cbt_snapshot_create() flags */
-#define CBT_SNAPSHOT_NO_FREEZE	(1u << 0) /* crash-consistent: no fs freeze */
-#define CBT_SNAPSHOT_WRITABLE	(1u << 1) /* images take writes (into the store) */
+/* cbt_snapset_opts_set_flags() bits */
+#define LIBCBT_SNAPSET_NO_FREEZE	(1u << 0) /* crash-consistent: no fs freeze */
+#define LIBCBT_SNAPSET_WRITABLE		(1u << 1) /* images take writes (into the store) */
+
+/* Limits the options check (the module's own). */
+#define LIBCBT_SNAPSET_MAX_VOLUMES	16	/* members in one set */
+#define LIBCBT_SNAPSET_HOLD_MAX_MS	60000	/* cbt_snapset_opts_set_hold_ms() */
+#define LIBCBT_SNAPSET_LOW_SPACE_MAX	90	/* percent */
+
+int cbt_snapset_opts_new(struct cbt_snapset_opts **opts);
+void cbt_snapset_opts_free(struct cbt_snapset_opts *opts);
+/*
+ * Add a member (its device number is copied). -E2BIG past
+ * LIBCBT_SNAPSET_MAX_VOLUMES, -EEXIST when the device is already a member.
+ */
+int cbt_snapset_opts_add_volume(struct cbt_snapset_opts *opts,
+				const struct cbt_volume *vol);
+/*
+ * Add a store spec "PATH[:SIZE]" (SIZE as for cbt_parse_size(), needed when
+ * PATH is a file that does not exist yet; a block device is used whole). The
+ * first is given at creation, the others are added at once. The spec is
+ * copied and only checked here for naming a path (-EINVAL for "" or
+ * ":SIZE"); the path is opened by cbt_snapset_create().
+ */
+int cbt_snapset_opts_add_store(struct cbt_snapset_opts *opts, const char *spec);
+/* LIBCBT_SNAPSET_* bits; -EINVAL for an unknown bit. */
+int cbt_snapset_opts_set_flags(struct cbt_snapset_opts *opts, unsigned int flags);
+/*
+ * Bound on the freeze-to-thaw hold, 1..60000 ms; 0 = the default (10 s).
+ * -ERANGE above the maximum (the setters below likewise).
+ */
+int cbt_snapset_opts_set_hold_ms(struct cbt_snapset_opts *opts, unsigned int ms);
+/* Low-space event below this percent of free store, 1..90; 0 = default (20). */
+int cbt_snapset_opts_set_low_space(struct cbt_snapset_opts *opts,
+				   unsigned int percent);
 
 /*
- * Take a set of @count volumes. @stores are store specs "PATH[:SIZE]"
- * (SIZE as for cbt_parse_size, needed when PATH is a file that does not
- * exist yet; a block device is used whole); the first is given at creation,
- * the others are added at once. @hold_ms bounds the freeze-to-thaw hold
- * (0 = 10 s); @low_space is the percent of free store below which a
- * low-space event is raised (0 = 20). The handle is freed with
+ * Take a set. -EINVAL without a volume or a store. All or nothing: on
+ * failure no set is left behind. The handle is freed with
  * cbt_snapset_free(), which does not destroy the set.
  */
-int cbt_snapshot_create(struct cbt_ctx *ctx, const char *const *volumes,
-			unsigned int count, const char *const *stores,
-			unsigned int nstores, unsigned int flags,
-			unsigned int hold_ms, unsigned int low_space,
-			struct cbt_snapset **set);
-/* A handle on an existing set (-ENOENT: no such set). */
-int cbt_snapset_open(struct cbt_ctx *ctx, uint32_t id, struct cbt_snapset **set);
-/* Ids of the live sets: *ids has *count entries, freed with free(). */
-int cbt_snapshot_list(struct cbt_ctx *ctx, uint32_t **ids, size_t *count);
+int cbt_snapset_create(struct cbt_ctx *ctx, const struct cbt_snapset_opts *opts,
+		       struct cbt_snapset **set);
+/* A handle on an existing set, read at once (-ENOENT: no such set). */
+int cbt_snapset_open(struct cbt_ctx *ctx, uint32_t id,
+		     struct cbt_snapset **set);
+void cbt_snapset_free(struct cbt_snapset *set);
 
-uint32_t cbt_snapset_id(const struct cbt_snapset *set);
-unsigned int cbt_snapset_count(const struct cbt_snapset *set);
-/* Member @i's volume path, stamp and image path; owned by the handle. */
-const char *cbt_snapset_volume(const struct cbt_snapset *set, unsigned int i);
-const char *cbt_snapset_stamp(const struct cbt_snapset *set, unsigned int i);
-const char *cbt_snapset_image(const struct cbt_snapset *set, unsigned int i);
+/*
+ * Re-read the set's state, store and members (-ENOENT once destroyed: the
+ * handle then keeps what it last read). Strings from the member getters
+ * stay valid across a refresh.
+ */
+int cbt_snapset_refresh(struct cbt_snapset *set);
+
+uint32_t cbt_snapset_get_id(const struct cbt_snapset *set);
+/* Creation time, nanoseconds since the epoch (CLOCK_REALTIME). */
+uint64_t cbt_snapset_get_created_ns(const struct cbt_snapset *set);
 /* How long writes were held while the set was taken, in nanoseconds. */
-uint64_t cbt_snapset_hold_ns(const struct cbt_snapset *set);
+uint64_t cbt_snapset_get_hold_ns(const struct cbt_snapset *set);
+/* The low-space threshold in force, percent of the store left free. */
+unsigned int cbt_snapset_get_low_space(const struct cbt_snapset *set);
+
+/* cbt_snapset_get_state() bits */
+#define LIBCBT_STATE_LOW_SPACE	(1u << 0)
+#define LIBCBT_STATE_OVERFLOW	(1u << 1) /* store exhausted: images fail */
+#define LIBCBT_STATE_INVALID	(1u << 2) /* a member went away, or a copy failed */
+#define LIBCBT_STATE_DESTROYED	(1u << 3)
+#define LIBCBT_STATE_WRITABLE	(1u << 4)
+
+/*
+ * The state as last read (by open, create, refresh or next_event):
+ * LIBCBT_STATE_* bits, and the store: files or devices in it, its size and
+ * use in bytes, and chunks copied into it so far.
+ */
+uint32_t cbt_snapset_get_state(const struct cbt_snapset *set);
+unsigned int cbt_snapset_get_store_count(const struct cbt_snapset *set);
+uint64_t cbt_snapset_get_store_size(const struct cbt_snapset *set);
+uint64_t cbt_snapset_get_store_used(const struct cbt_snapset *set);
+uint64_t cbt_snapset_get_chunks_copied(const struct cbt_snapset *set);
+/*
+ * Why the set went invalid or overflowed (a negative errno), from the last
+ * event read with cbt_snapset_next_event(); 0 when none said so. The module
+ * reports this in events only.
+ */
+int cbt_snapset_get_error(const struct cbt_snapset *set);
+/* The sequence number of the last event read (counts state changes). */
+uint64_t cbt_snapset_get_event_seq(const struct cbt_snapset *set);
+
+/* Members: index 0 .. count - 1. Out of range: NULL, 0. */
+unsigned int cbt_snapset_get_member_count(const struct cbt_snapset *set);
+dev_t cbt_snapset_get_member_devno(const struct cbt_snapset *set, unsigned int i);
+/* The member volume's /dev path ("MAJ:MIN" if none); owned by the handle. */
+const char *cbt_snapset_get_member_path(const struct cbt_snapset *set, unsigned int i);
+/* The generation the snapshot closed, as a stamp; owned by the handle. */
+const char *cbt_snapset_get_member_stamp(const struct cbt_snapset *set, unsigned int i);
+/* The image block device: its number and /dev path (owned by the handle). */
+dev_t cbt_snapset_get_member_image_devno(const struct cbt_snapset *set, unsigned int i);
+const char *cbt_snapset_get_member_image(const struct cbt_snapset *set, unsigned int i);
+/* The copy-on-write unit of the member, bytes (its tracking block size). */
+uint32_t cbt_snapset_get_member_chunk_size(const struct cbt_snapset *set, unsigned int i);
 /*
  * How many filesystems whose data lies on member @i (on the volume, on its
- * partitions, on dm or md volumes above it) were frozen at the instant. 0:
- * nothing on it was quiesced, its image is crash-consistent (a raw volume,
- * --no-freeze, or a filesystem the module cannot see, such as one on a
- * loop device over a file on the volume).
+ * partitions, on dm or md volumes above it) were frozen at the instant.
  */
-unsigned int cbt_snapset_frozen(const struct cbt_snapset *set, unsigned int i);
+unsigned int cbt_snapset_get_member_frozen(const struct cbt_snapset *set, unsigned int i);
+/*
+ * 1 when member @i was quiesced (frozen > 0); 0: its image is
+ * crash-consistent (a raw volume, LIBCBT_SNAPSET_NO_FREEZE, or a filesystem
+ * the module cannot see, such as one on a loop device over a file on it).
+ */
+int cbt_snapset_is_member_quiesced(const struct cbt_snapset *set, unsigned int i);
 
-/* cbt_snapset_state() state bits */
-#define CBT_SNAPSET_LOW_SPACE	(1u << 0)
-#define CBT_SNAPSET_OVERFLOW	(1u << 1) /* store exhausted: images fail */
-#define CBT_SNAPSET_INVALID	(1u << 2) /* a member went away, or a copy failed */
-#define CBT_SNAPSET_DESTROYED	(1u << 3)
-#define CBT_SNAPSET_WRITABLE	(1u << 4)
-
-struct cbt_snapset_state {
-	uint32_t state;			/* CBT_SNAPSET_* */
-	unsigned int stores;		/* files or devices in the store */
-	uint64_t store_size, store_used;	/* bytes */
-	uint64_t chunks_copied;
-	int error;			/* why invalid or overflowed: -errno */
-};
-
-/* The set's state now (-ENOENT once destroyed). */
-int cbt_snapset_state(struct cbt_snapset *set, struct cbt_snapset_state *st);
 /* Add a store ("PATH[:SIZE]") while the set lives. */
 int cbt_snapset_grow(struct cbt_snapset *set, const char *store);
 /* Release the set's images and store now. The handle stays to be freed. */
 int cbt_snapset_destroy(struct cbt_snapset *set);
 /*
  * A descriptor (owned by the handle) that polls readable when the set's
- * state changes; cbt_snapset_next_event() then reads that state. The first
- * read returns the current state at once. Returns 1 with a state, 0 once
+ * state changes; cbt_snapset_next_event() then reads that state into the
+ * handle (state, store size and use, error, event sequence). The first
+ * read returns the current state at once. Returns 1 with a new state, 0 once
  * the set is destroyed and that was reported, or a negative errno
  * (-EAGAIN: nothing new and @wait was 0).
  */
-int cbt_snapset_event_fd(struct cbt_snapset *set);
-int cbt_snapset_next_event(struct cbt_snapset *set, int wait,
-			   struct cbt_snapset_state *st);
-void cbt_snapset_free(struct cbt_snapset *set);
+int cbt_snapset_get_event_fd(struct cbt_snapset *set);
+int cbt_snapset_next_event(struct cbt_snapset *set, int wait);
+
+/* ---- stores ---------------------------------------------------------------- */
 
 /* Make a store file: create or grow @path to @size bytes, preallocated. */
 int cbt_store_prepare(const char *path, uint64_t size);
-
-/* A sentence for a negative errno returned by this library. */
-const char *cbt_strerror(int err);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * snapshot.c - the library side of snapshot sets (see include/libcbt.h):
- * creating them with their stores, watching, growing and destroying them.
+ * their options, creating them with their stores, watching, growing and
+ * destroying them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,23 +21,10 @@
 
 #include "internal.h"
 
-#define SNAP_LIST_MAX	64
+#define T_SET		LIBCBT_DEBUG_SNAPSET
+#define T_STORE		LIBCBT_DEBUG_STORE
 
-struct snap_member {
-	char *volume;
-	char *image;
-	char stamp[CBT_STAMP_MAX];
-	unsigned int frozen;
-};
-
-struct cbt_snapset {
-	struct cbt_ctx *ctx;
-	uint32_t id;
-	unsigned int count;
-	uint64_t hold_ns;
-	int event_fd;
-	struct snap_member members[CBT_SNAP_MAX_MEMBERS];
-};
+/* ---- stores ----------------------------------------------------------------- */
 
 /*
  * Stores receive the old blocks of the volumes: whatever was there, secrets
@@ -222,11 +211,12 @@ out:
 int cbt_store_prepare(const char *path, uint64_t size)
 {
 	struct store_file sf;
-	int ret = store_file_open(path, size, &sf);
+	int ret = path ? store_file_open(path, size, &sf) : -EINVAL;
 
 	if (!ret)
 		store_close(&sf);
-	return ret;
+	return cbt__ret(T_STORE, ret, "cbt_store_prepare(\"%s\", %" PRIu64 ")",
+			CBT__S(path), size);
 }
 
 /*
@@ -276,14 +266,169 @@ static int store_open(const char *spec, struct store_file *sf)
 	return ret;
 }
 
-static void member_free(struct snap_member *m)
+/* ---- options --------------------------------------------------------------- */
+
+struct cbt_snapset_opts {
+	dev_t vols[LIBCBT_SNAPSET_MAX_VOLUMES];
+	unsigned int nvols;
+	char **stores;			/* specs, copied */
+	unsigned int nstores;
+	unsigned int flags;		/* LIBCBT_SNAPSET_* */
+	unsigned int hold_ms;		/* 0: the module's default */
+	unsigned int low_space;		/* 0: the module's default */
+};
+
+int cbt_snapset_opts_new(struct cbt_snapset_opts **opts)
 {
-	free(m->volume);
-	free(m->image);
-	m->volume = m->image = NULL;
+	int ret = -EINVAL;
+
+	if (opts) {
+		*opts = calloc(1, sizeof(**opts));
+		ret = *opts ? 0 : -ENOMEM;
+	}
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_new() [%p]",
+			ret ? NULL : (void *)*opts);
 }
 
-void cbt_snapset_free(struct cbt_snapset *set)
+void cbt_snapset_opts_free(struct cbt_snapset_opts *opts)
+{
+	unsigned int i;
+
+	cbt__trace(T_SET, "cbt_snapset_opts_free(%p)", (void *)opts);
+	if (!opts)
+		return;
+	for (i = 0; i < opts->nstores; i++)
+		free(opts->stores[i]);
+	free(opts->stores);
+	free(opts);
+}
+
+int cbt_snapset_opts_add_volume(struct cbt_snapset_opts *opts,
+				const struct cbt_volume *vol)
+{
+	dev_t d = cbt_volume_get_devno(vol);
+	unsigned int i;
+	int ret = 0;
+
+	if (!opts || !vol)
+		ret = -EINVAL;
+	for (i = 0; !ret && i < opts->nvols; i++)
+		if (opts->vols[i] == d)
+			ret = -EEXIST;
+	if (!ret && opts->nvols == LIBCBT_SNAPSET_MAX_VOLUMES)
+		ret = -E2BIG;
+	if (!ret)
+		opts->vols[opts->nvols++] = d;
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_add_volume(%p, %u:%u)",
+			(void *)opts, major(d), minor(d));
+}
+
+int cbt_snapset_opts_add_store(struct cbt_snapset_opts *opts, const char *spec)
+{
+	char **p, *copy = NULL;
+	int ret = 0;
+
+	uint64_t size;
+	char *path;
+
+	if (!opts || !spec || !*spec || *spec == ':')
+		ret = -EINVAL;
+	if (!ret) {
+		/* A spec that could never be opened is refused now. */
+		ret = store_spec_parse(spec, &path, &size);
+		if (!ret)
+			free(path);
+	}
+	if (!ret) {
+		copy = strdup(spec);
+		p = copy ? realloc(opts->stores, (opts->nstores + 1) * sizeof(*p)) : NULL;
+		if (!p) {
+			free(copy);
+			ret = -ENOMEM;
+		} else {
+			opts->stores = p;
+			opts->stores[opts->nstores++] = copy;
+		}
+	}
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_add_store(%p, \"%s\")",
+			(void *)opts, CBT__S(spec));
+}
+
+int cbt_snapset_opts_set_flags(struct cbt_snapset_opts *opts, unsigned int flags)
+{
+	int ret = 0;
+
+	if (!opts || (flags & ~(LIBCBT_SNAPSET_NO_FREEZE | LIBCBT_SNAPSET_WRITABLE)))
+		ret = -EINVAL;
+	else
+		opts->flags = flags;
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_set_flags(%p, %#x)", (void *)opts, flags);
+}
+
+int cbt_snapset_opts_set_hold_ms(struct cbt_snapset_opts *opts, unsigned int ms)
+{
+	int ret = 0;
+
+	if (!opts)
+		ret = -EINVAL;
+	else if (ms > LIBCBT_SNAPSET_HOLD_MAX_MS)
+		ret = -ERANGE;
+	else
+		opts->hold_ms = ms;
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_set_hold_ms(%p, %u)", (void *)opts, ms);
+}
+
+int cbt_snapset_opts_set_low_space(struct cbt_snapset_opts *opts,
+				   unsigned int percent)
+{
+	int ret = 0;
+
+	if (!opts)
+		ret = -EINVAL;
+	else if (percent > LIBCBT_SNAPSET_LOW_SPACE_MAX)
+		ret = -ERANGE;
+	else
+		opts->low_space = percent;
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_set_low_space(%p, %u)",
+			(void *)opts, percent);
+}
+
+/* ---- sets ---------------------------------------------------------------------- */
+
+struct snap_member {
+	dev_t dev, image_dev;
+	char *path;			/* the volume's /dev path */
+	char *image;			/* the image's /dev path */
+	char *stamp;
+	uint32_t chunk_size;
+	unsigned int frozen;
+};
+
+struct cbt_snapset {
+	struct cbt_ctx *ctx;		/* a reference */
+	uint32_t id;
+	unsigned int count;		/* members filled */
+	struct snap_member *members;
+	/* As last read by open, create, refresh or an event. */
+	uint32_t state;			/* LIBCBT_STATE_* */
+	unsigned int stores;
+	uint64_t store_size, store_used, chunks_copied;
+	uint64_t created_ns, hold_ns;
+	unsigned int low_space;
+	int error;			/* from the last event */
+	uint64_t seq;			/* of the last event */
+	int event_fd;
+};
+
+static void member_free(struct snap_member *m)
+{
+	free(m->path);
+	free(m->image);
+	free(m->stamp);
+	m->path = m->image = m->stamp = NULL;
+}
+
+static void set_free(struct cbt_snapset *set)
 {
 	unsigned int i;
 
@@ -291,43 +436,57 @@ void cbt_snapset_free(struct cbt_snapset *set)
 		return;
 	for (i = 0; i < set->count; i++)
 		member_free(&set->members[i]);
+	free(set->members);
 	if (set->event_fd >= 0)
 		close(set->event_fd);
+	cbt_ctx_unref(set->ctx);
 	free(set);
 }
 
-static struct cbt_snapset *set_new(struct cbt_ctx *ctx)
+void cbt_snapset_free(struct cbt_snapset *set)
+{
+	cbt__trace(T_SET, "cbt_snapset_free(%p)", (void *)set);
+	set_free(set);
+}
+
+static struct cbt_snapset *set_new(struct cbt_ctx *ctx, uint32_t id)
 {
 	struct cbt_snapset *set = calloc(1, sizeof(*set));
 
 	if (set) {
-		set->ctx = ctx;
+		set->ctx = cbt_ctx_ref(ctx);
+		set->id = id;
 		set->event_fd = -1;
 	}
 	return set;
 }
 
-/* Fill the handle's members from the kernel's answer. */
+/* Fill the handle's members from the kernel's answer (once: they never change). */
 static int set_fill(struct cbt_snapset *set, const struct cbt_snap_member *m,
 		    unsigned int count)
 {
 	unsigned int i;
-	int ret;
 
+	if (set->members)
+		return 0;
+	set->members = calloc(count ? count : 1, sizeof(*set->members));
+	if (!set->members)
+		return -ENOMEM;
 	for (i = 0; i < count; i++) {
 		struct snap_member *sm = &set->members[i];
 
-		ret = cbt_device_path(makedev(m[i].dev.major, m[i].dev.minor),
-				      &sm->volume);
-		if (ret)
-			return ret;
-		if (asprintf(&sm->image, "/dev/cbt-snap%u-%u", set->id, i) < 0) {
-			sm->image = NULL;
-			return -ENOMEM;
-		}
-		cbt__stamp_format(&m[i].stamp, sm->stamp);
-		sm->frozen = m[i].frozen;
 		set->count = i + 1;
+		sm->dev = makedev(m[i].dev.major, m[i].dev.minor);
+		sm->image_dev = makedev(m[i].image.major, m[i].image.minor);
+		sm->chunk_size = m[i].chunk_size;
+		sm->frozen = m[i].frozen;
+		sm->path = cbt__devno_path(sm->dev);
+		sm->stamp = cbt__stamp_format(&m[i].stamp);
+		/* The module names image disks cbt-snap<set>-<member>. */
+		if (asprintf(&sm->image, "/dev/cbt-snap%u-%u", set->id, i) < 0)
+			sm->image = NULL;
+		if (!sm->path || !sm->stamp || !sm->image)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -353,61 +512,106 @@ static int set_grow(struct cbt_snapset *set, const char *spec,
 	return ret;
 }
 
-int cbt_snapshot_create(struct cbt_ctx *ctx, const char *const *volumes,
-			unsigned int count, const char *const *stores,
-			unsigned int nstores, unsigned int flags,
-			unsigned int hold_ms, unsigned int low_space,
-			struct cbt_snapset **out)
+static uint32_t state_bits(uint32_t k)
 {
-	struct cbt_snap_member m[CBT_SNAP_MAX_MEMBERS];
-	struct cbt_snapset *set = NULL;
+	return (k & CBT_SNAP_STATE_LOW_SPACE ? LIBCBT_STATE_LOW_SPACE : 0) |
+	       (k & CBT_SNAP_STATE_OVERFLOW ? LIBCBT_STATE_OVERFLOW : 0) |
+	       (k & CBT_SNAP_STATE_INVALID ? LIBCBT_STATE_INVALID : 0) |
+	       (k & CBT_SNAP_STATE_DESTROYED ? LIBCBT_STATE_DESTROYED : 0) |
+	       (k & CBT_SNAP_STATE_WRITABLE ? LIBCBT_STATE_WRITABLE : 0);
+}
+
+/*
+ * Read the set's info and all its members, however many: ask with room for
+ * what we think, and again with room for what the kernel says it has.
+ */
+static int set_read(struct cbt_snapset *set)
+{
+	struct cbt_snap_member *m = NULL;
+	struct cbt_snap_info in;
+	uint32_t cap = set->count ? set->count : CBT_SNAP_MAX_MEMBERS;
+	int ret;
+
+	for (;;) {
+		free(m);
+		m = calloc(cap, sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		memset(&in, 0, sizeof(in));
+		in.id = set->id;
+		in.members = (uintptr_t)m;
+		in.capacity = cap;
+		ret = cbt__ioctl(set->ctx, CBT_IOC_SNAP_INFO, &in);
+		if (ret || in.count <= cap)
+			break;
+		cap = in.count;
+	}
+	if (!ret) {
+		set->state = state_bits(in.state);
+		set->stores = in.stores;
+		set->store_size = in.store_size;
+		set->store_used = in.store_used;
+		set->chunks_copied = in.chunks_copied;
+		set->created_ns = in.created_ns;
+		set->hold_ns = in.hold_ns;
+		set->low_space = in.low_space;
+		ret = set_fill(set, m, in.count);
+	}
+	free(m);
+	return ret;
+}
+
+static int snapset_create(struct cbt_ctx *ctx, const struct cbt_snapset_opts *o,
+			  struct cbt_snapset **out)
+{
+	struct cbt_snap_member m[LIBCBT_SNAPSET_MAX_VOLUMES];
 	struct cbt_snap_create c;
+	struct cbt_snapset *set = NULL;
 	struct store_file *sf;
 	unsigned int i;
 	int ret;
 
-	if (!count || count > CBT_SNAP_MAX_MEMBERS || !nstores ||
-	    (flags & ~(CBT_SNAPSHOT_NO_FREEZE | CBT_SNAPSHOT_WRITABLE)))
+	if (!ctx || !o || !out || !o->nvols || !o->nstores)
 		return -EINVAL;
 	memset(m, 0, sizeof(m));
-	for (i = 0; i < count; i++) {
-		ret = cbt__to_dev(volumes[i], &m[i].dev);
-		if (ret)
-			return ret;
+	for (i = 0; i < o->nvols; i++) {
+		m[i].dev.major = major(o->vols[i]);
+		m[i].dev.minor = minor(o->vols[i]);
 	}
 	/* Kept open until the end: files we created go if the set fails. */
-	sf = calloc(nstores, sizeof(*sf));
+	sf = calloc(o->nstores, sizeof(*sf));
 	if (!sf)
 		return -ENOMEM;
-	for (i = 0; i < nstores; i++)
+	for (i = 0; i < o->nstores; i++)
 		sf[i].fd = sf[i].dirfd = -1;
-	ret = store_open(stores[0], &sf[0]);
+	ret = store_open(o->stores[0], &sf[0]);
 	if (ret)
 		goto out;
 	memset(&c, 0, sizeof(c));
 	c.members = (uintptr_t)m;
-	c.count = count;
-	c.flags = (flags & CBT_SNAPSHOT_NO_FREEZE ? CBT_SNAP_NO_FREEZE : 0) |
-		  (flags & CBT_SNAPSHOT_WRITABLE ? CBT_SNAP_WRITABLE : 0);
+	c.count = o->nvols;
+	c.flags = (o->flags & LIBCBT_SNAPSET_NO_FREEZE ? CBT_SNAP_NO_FREEZE : 0) |
+		  (o->flags & LIBCBT_SNAPSET_WRITABLE ? CBT_SNAP_WRITABLE : 0);
 	c.store_fd = sf[0].fd;	/* the kernel keeps its own reference */
-	c.hold_ms = hold_ms;
-	c.low_space = low_space;
+	c.hold_ms = o->hold_ms;
+	c.low_space = o->low_space;
 	ret = cbt__ioctl(ctx, CBT_IOC_SNAP_CREATE, &c);
 	if (ret)
 		goto out;
 
-	set = set_new(ctx);
+	set = set_new(ctx, c.id);
 	if (!set) {
 		ret = -ENOMEM;
 		goto destroy;
 	}
-	set->id = c.id;
-	set->hold_ns = c.hold_ns;
-	ret = set_fill(set, m, count);
-	for (i = 1; !ret && i < nstores; i++)
-		ret = set_grow(set, stores[i], &sf[i]);
+	ret = set_fill(set, m, o->nvols);
+	for (i = 1; !ret && i < o->nstores; i++)
+		ret = set_grow(set, o->stores[i], &sf[i]);
+	if (!ret)
+		ret = set_read(set);
 	if (ret)
 		goto destroy;
+	set->hold_ns = c.hold_ns;
 	*out = set;
 	set = NULL;
 	goto out;
@@ -418,9 +622,9 @@ destroy:
 
 		cbt__ioctl(ctx, CBT_IOC_SNAP_DESTROY, &d);
 	}
-	cbt_snapset_free(set);
+	set_free(set);
 out:
-	for (i = 0; i < nstores; i++) {
+	for (i = 0; i < o->nstores; i++) {
 		if (ret)
 			store_discard(&sf[i]);
 		store_close(&sf[i]);
@@ -429,148 +633,196 @@ out:
 	return ret;
 }
 
-static int info_get(struct cbt_ctx *ctx, uint32_t id, struct cbt_snap_info *in,
-		    struct cbt_snap_member *m)
+int cbt_snapset_create(struct cbt_ctx *ctx, const struct cbt_snapset_opts *opts,
+		       struct cbt_snapset **set)
 {
-	memset(in, 0, sizeof(*in));
-	in->id = id;
-	in->members = (uintptr_t)m;
-	in->capacity = CBT_SNAP_MAX_MEMBERS;
-	return cbt__ioctl(ctx, CBT_IOC_SNAP_INFO, in);
+	int ret = snapset_create(ctx, opts, set);
+
+	return cbt__ret(T_SET, ret, "cbt_snapset_create(%p, %p) [%p id %u]",
+			(void *)ctx, (const void *)opts, ret ? NULL : (void *)*set,
+			ret ? 0 : (*set)->id);
 }
 
 int cbt_snapset_open(struct cbt_ctx *ctx, uint32_t id, struct cbt_snapset **out)
 {
-	struct cbt_snap_member m[CBT_SNAP_MAX_MEMBERS];
-	struct cbt_snap_info in;
-	struct cbt_snapset *set;
-	int ret;
+	struct cbt_snapset *set = NULL;
+	int ret = -EINVAL;
 
-	ret = info_get(ctx, id, &in, m);
-	if (ret)
-		return ret;
-	set = set_new(ctx);
-	if (!set)
-		return -ENOMEM;
-	set->id = id;
-	set->hold_ns = in.hold_ns;
-	ret = set_fill(set, m, in.count);
-	if (ret) {
-		cbt_snapset_free(set);
-		return ret;
+	if (ctx && out) {
+		set = set_new(ctx, id);
+		ret = set ? set_read(set) : -ENOMEM;
+		if (ret) {
+			set_free(set);
+			set = NULL;
+		} else {
+			*out = set;
+		}
 	}
-	*out = set;
-	return 0;
+	return cbt__ret(T_SET, ret, "cbt_snapset_open(%p, %u) [%p]", (void *)ctx, id,
+			(void *)set);
 }
 
-int cbt_snapshot_list(struct cbt_ctx *ctx, uint32_t **ids, size_t *count)
+int cbt_snapset_refresh(struct cbt_snapset *set)
+{
+	int ret = set ? set_read(set) : -EINVAL;
+
+	return cbt__ret(T_SET, ret, "cbt_snapset_refresh(%p)", (void *)set);
+}
+
+int cbt_ctx_get_snapsets(struct cbt_ctx *ctx, uint32_t **ids, size_t *count)
 {
 	struct cbt_snap_list l;
-	uint32_t *out;
-	int ret;
+	uint32_t *buf = NULL;
+	size_t cap = 64;
+	int ret = 0;
 
-	out = calloc(SNAP_LIST_MAX, sizeof(*out));
-	if (!out)
-		return -ENOMEM;
-	memset(&l, 0, sizeof(l));
-	l.ids = (uintptr_t)out;
-	l.capacity = SNAP_LIST_MAX;
-	ret = cbt__ioctl(ctx, CBT_IOC_SNAP_LIST, &l);
-	if (ret) {
-		free(out);
-		return ret;
+	if (!ctx || !ids || !count)
+		ret = -EINVAL;
+	/* Ask; if more sets live than there was room for, grow and ask again. */
+	while (!ret) {
+		free(buf);
+		buf = calloc(cap, sizeof(*buf));
+		if (!buf) {
+			ret = -ENOMEM;
+			break;
+		}
+		memset(&l, 0, sizeof(l));
+		l.ids = (uintptr_t)buf;
+		l.capacity = (uint32_t)cap;
+		ret = cbt__ioctl(ctx, CBT_IOC_SNAP_LIST, &l);
+		if (ret || l.count <= cap)
+			break;
+		cap = (size_t)l.count + l.count / 8 + 16;
+		if (cap > UINT32_MAX)
+			cap = UINT32_MAX;
 	}
-	*ids = out;
-	*count = l.count < SNAP_LIST_MAX ? l.count : SNAP_LIST_MAX;
-	return 0;
+	if (ret) {
+		free(buf);
+		return cbt__ret(LIBCBT_DEBUG_CTX, ret, "cbt_ctx_get_snapsets(%p)", (void *)ctx);
+	}
+	*ids = buf;
+	*count = l.count;
+	return cbt__ret(LIBCBT_DEBUG_CTX, 0, "cbt_ctx_get_snapsets(%p) [%zu sets]",
+			(void *)ctx, *count);
 }
 
-uint32_t cbt_snapset_id(const struct cbt_snapset *set)
-{
-	return set->id;
+#define SET_GET(type, fmt, name, expr)						\
+type cbt_snapset_get_##name(const struct cbt_snapset *set)			\
+{										\
+	type v = set ? (type)(expr) : 0;					\
+										\
+	cbt__trace(T_SET, "cbt_snapset_get_" #name "(%p) = %" fmt,		\
+		   (const void *)set, v);					\
+	return v;								\
 }
 
-unsigned int cbt_snapset_count(const struct cbt_snapset *set)
+SET_GET(uint32_t, PRIu32, id, set->id)
+SET_GET(uint64_t, PRIu64, created_ns, set->created_ns)
+SET_GET(uint64_t, PRIu64, hold_ns, set->hold_ns)
+SET_GET(unsigned int, "u", low_space, set->low_space)
+SET_GET(uint32_t, "#" PRIx32, state, set->state)
+SET_GET(unsigned int, "u", store_count, set->stores)
+SET_GET(uint64_t, PRIu64, store_size, set->store_size)
+SET_GET(uint64_t, PRIu64, store_used, set->store_used)
+SET_GET(uint64_t, PRIu64, chunks_copied, set->chunks_copied)
+SET_GET(int, "d", error, set->error)
+SET_GET(uint64_t, PRIu64, event_seq, set->seq)
+SET_GET(unsigned int, "u", member_count, set->count)
+
+static const struct snap_member *member(const struct cbt_snapset *set, unsigned int i)
 {
-	return set->count;
+	return set && i < set->count ? &set->members[i] : NULL;
 }
 
-const char *cbt_snapset_volume(const struct cbt_snapset *set, unsigned int i)
-{
-	return i < set->count ? set->members[i].volume : NULL;
+#define MEMBER_GET(type, fmt, name, expr)					\
+type cbt_snapset_get_member_##name(const struct cbt_snapset *set, unsigned int i) \
+{										\
+	const struct snap_member *m = member(set, i);				\
+	type v = m ? (expr) : 0;						\
+										\
+	cbt__trace(T_SET, "cbt_snapset_get_member_" #name "(%p, %u) = %" fmt,	\
+		   (const void *)set, i, v);					\
+	return v;								\
 }
 
-const char *cbt_snapset_stamp(const struct cbt_snapset *set, unsigned int i)
-{
-	return i < set->count ? set->members[i].stamp : NULL;
+MEMBER_GET(uint32_t, PRIu32, chunk_size, m->chunk_size)
+MEMBER_GET(unsigned int, "u", frozen, m->frozen)
+
+#define MEMBER_STR(name, field)							\
+const char *cbt_snapset_get_member_##name(const struct cbt_snapset *set, unsigned int i) \
+{										\
+	const struct snap_member *m = member(set, i);				\
+	const char *v = m ? m->field : NULL;					\
+										\
+	cbt__trace(T_SET, "cbt_snapset_get_member_" #name "(%p, %u) = %s",	\
+		   (const void *)set, i, CBT__S(v));				\
+	return v;								\
 }
 
-const char *cbt_snapset_image(const struct cbt_snapset *set, unsigned int i)
+MEMBER_STR(path, path)
+MEMBER_STR(stamp, stamp)
+MEMBER_STR(image, image)
+
+dev_t cbt_snapset_get_member_devno(const struct cbt_snapset *set, unsigned int i)
 {
-	return i < set->count ? set->members[i].image : NULL;
+	const struct snap_member *m = member(set, i);
+	dev_t d = m ? m->dev : 0;
+
+	cbt__trace(T_SET, "cbt_snapset_get_member_devno(%p, %u) = %u:%u",
+		   (const void *)set, i, major(d), minor(d));
+	return d;
 }
 
-uint64_t cbt_snapset_hold_ns(const struct cbt_snapset *set)
+dev_t cbt_snapset_get_member_image_devno(const struct cbt_snapset *set, unsigned int i)
 {
-	return set->hold_ns;
+	const struct snap_member *m = member(set, i);
+	dev_t d = m ? m->image_dev : 0;
+
+	cbt__trace(T_SET, "cbt_snapset_get_member_image_devno(%p, %u) = %u:%u",
+		   (const void *)set, i, major(d), minor(d));
+	return d;
 }
 
-unsigned int cbt_snapset_frozen(const struct cbt_snapset *set, unsigned int i)
+int cbt_snapset_is_member_quiesced(const struct cbt_snapset *set, unsigned int i)
 {
-	return i < set->count ? set->members[i].frozen : 0;
-}
+	const struct snap_member *m = member(set, i);
+	int v = m && m->frozen > 0;
 
-static uint32_t state_bits(uint32_t k)
-{
-	return (k & CBT_SNAP_STATE_LOW_SPACE ? CBT_SNAPSET_LOW_SPACE : 0) |
-	       (k & CBT_SNAP_STATE_OVERFLOW ? CBT_SNAPSET_OVERFLOW : 0) |
-	       (k & CBT_SNAP_STATE_INVALID ? CBT_SNAPSET_INVALID : 0) |
-	       (k & CBT_SNAP_STATE_DESTROYED ? CBT_SNAPSET_DESTROYED : 0) |
-	       (k & CBT_SNAP_STATE_WRITABLE ? CBT_SNAPSET_WRITABLE : 0);
-}
-
-int cbt_snapset_state(struct cbt_snapset *set, struct cbt_snapset_state *st)
-{
-	struct cbt_snap_member m[CBT_SNAP_MAX_MEMBERS];
-	struct cbt_snap_info in;
-	int ret = info_get(set->ctx, set->id, &in, m);
-
-	if (ret)
-		return ret;
-	memset(st, 0, sizeof(*st));
-	st->state = state_bits(in.state);
-	st->stores = in.stores;
-	st->store_size = in.store_size;
-	st->store_used = in.store_used;
-	st->chunks_copied = in.chunks_copied;
-	return 0;
+	cbt__trace(T_SET, "cbt_snapset_is_member_quiesced(%p, %u) = %d",
+		   (const void *)set, i, v);
+	return v;
 }
 
 int cbt_snapset_grow(struct cbt_snapset *set, const char *store)
 {
 	struct store_file sf;
-	int ret;
+	int ret = set && store ? set_grow(set, store, &sf) : -EINVAL;
 
-	ret = set_grow(set, store, &sf);
 	if (!ret)
 		store_close(&sf);	/* the kernel keeps its own reference */
-	return ret;
+	return cbt__ret(T_SET, ret, "cbt_snapset_grow(%p, \"%s\")", (void *)set, CBT__S(store));
 }
 
 int cbt_snapset_destroy(struct cbt_snapset *set)
 {
 	struct cbt_snap_destroy d;
+	int ret = -EINVAL;
 
-	memset(&d, 0, sizeof(d));
-	d.id = set->id;
-	return cbt__ioctl(set->ctx, CBT_IOC_SNAP_DESTROY, &d);
+	if (set) {
+		memset(&d, 0, sizeof(d));
+		d.id = set->id;
+		ret = cbt__ioctl(set->ctx, CBT_IOC_SNAP_DESTROY, &d);
+	}
+	return cbt__ret(T_SET, ret, "cbt_snapset_destroy(%p)", (void *)set);
 }
 
-int cbt_snapset_event_fd(struct cbt_snapset *set)
+static int event_fd(struct cbt_snapset *set)
 {
 	struct cbt_snap_events e;
 	int fd;
 
+	if (!set)
+		return -EINVAL;
 	if (set->event_fd >= 0)
 		return set->event_fd;
 	memset(&e, 0, sizeof(e));
@@ -582,13 +834,17 @@ int cbt_snapset_event_fd(struct cbt_snapset *set)
 	return fd;
 }
 
-int cbt_snapset_next_event(struct cbt_snapset *set, int wait,
-			   struct cbt_snapset_state *st)
+int cbt_snapset_get_event_fd(struct cbt_snapset *set)
+{
+	return cbt__ret(T_SET, event_fd(set), "cbt_snapset_get_event_fd(%p)", (void *)set);
+}
+
+static int next_event(struct cbt_snapset *set, int wait)
 {
 	struct cbt_snap_event ev;
 	struct pollfd p;
 	ssize_t n;
-	int fd = cbt_snapset_event_fd(set);
+	int fd = event_fd(set);
 
 	if (fd < 0)
 		return fd;
@@ -605,10 +861,18 @@ int cbt_snapset_next_event(struct cbt_snapset *set, int wait,
 		return 0;
 	if ((size_t)n != sizeof(ev))
 		return -EIO;
-	memset(st, 0, sizeof(*st));
-	st->state = state_bits(ev.state);
-	st->store_size = ev.store_size;
-	st->store_used = ev.store_used;
-	st->error = ev.error;
+	set->state = state_bits(ev.state);
+	set->store_size = ev.store_size;
+	set->store_used = ev.store_used;
+	set->error = ev.error;
+	set->seq = ev.seq;
 	return 1;
+}
+
+int cbt_snapset_next_event(struct cbt_snapset *set, int wait)
+{
+	int ret = next_event(set, wait);
+
+	return cbt__ret(T_SET, ret, "cbt_snapset_next_event(%p, %d) [state %#x]",
+			(void *)set, wait, set ? set->state : 0);
 }

@@ -204,27 +204,31 @@ static void bad_changes(struct cbt_dev tracked, const struct cbt_stamp *stamp)
 /* Bitmap and extents must describe the same blocks. */
 static void bitmap_agrees(const char *dev, const char *stamp)
 {
-	struct cbt_extent_iter *it;
-	struct cbt_ctx *ctx;
-	struct cbt_info info;
-	uint64_t off, len, b, mismatches = 0;
+	struct cbt_changes_iter *it;
+	struct cbt_volume *vol = NULL;
+	struct cbt_ctx *ctx = NULL;
+	uint64_t off, len, b, mismatches = 0, blocks;
 	uint8_t *bits, *from_extents;
 	uint32_t bs;
 	int64_t n;
 
-	if (cbt_open(&ctx) || cbt_status(ctx, dev, &info)) {
+	if (cbt_ctx_new(&ctx) || cbt_volume_open(ctx, dev, &vol) ||
+	    cbt_volume_refresh(vol)) {
 		expect("bitmap: setup", -1, 0);
+		cbt_volume_free(vol);
+		cbt_ctx_unref(ctx);
 		return;
 	}
-	bits = calloc(info.blocks / 8 + 1, 1);
-	from_extents = calloc(info.blocks / 8 + 1, 1);
-	n = cbt_changes_bitmap(ctx, dev, stamp, 0, info.blocks, bits, &bs);
-	if (n != (int64_t)info.blocks) {
+	blocks = cbt_volume_get_blocks(vol);
+	bits = calloc(blocks / 8 + 1, 1);
+	from_extents = calloc(blocks / 8 + 1, 1);
+	n = cbt_volume_changes_bitmap(vol, stamp, 0, blocks, bits, &bs);
+	if (n != (int64_t)blocks) {
 		errno = n < 0 ? (int)-n : EIO;
 		expect("bitmap: whole device", -1, 0);
 		goto out;
 	}
-	if (cbt_changes_open(ctx, dev, stamp, 0, 0, &it)) {
+	if (cbt_changes_open(vol, stamp, 0, 0, &it)) {
 		expect("bitmap: extents", -1, 0);
 		goto out;
 	}
@@ -232,16 +236,16 @@ static void bitmap_agrees(const char *dev, const char *stamp)
 		for (b = off / bs; b < (off + len + bs - 1) / bs; b++)
 			from_extents[b / 8] |= 1u << (b % 8);
 	cbt_changes_free(it);
-	for (b = 0; b < info.blocks; b++)
+	for (b = 0; b < blocks; b++)
 		if (!!(bits[b / 8] & (1u << (b % 8))) != !!(from_extents[b / 8] & (1u << (b % 8))))
 			mismatches++;
 	errno = EIO;
 	expect("bitmap: same blocks as the extents", mismatches ? -1 : 0, 0);
 	/* A bitmap window starting mid-device, 64 bits long. */
-	if (info.blocks > 128) {
+	if (blocks > 128) {
 		uint8_t win[8];
 
-		n = cbt_changes_bitmap(ctx, dev, stamp, 64, 64, win, NULL);
+		n = cbt_volume_changes_bitmap(vol, stamp, 64, 64, win, NULL);
 		errno = EIO;
 		expect("bitmap: window at block 64",
 		       n == 64 && !memcmp(win, from_extents + 8, 8) ? 0 : -1, 0);
@@ -249,7 +253,8 @@ static void bitmap_agrees(const char *dev, const char *stamp)
 out:
 	free(bits);
 	free(from_extents);
-	cbt_close(ctx);
+	cbt_volume_free(vol);
+	cbt_ctx_unref(ctx);
 }
 
 /* Random bytes for every command: any error is fine, a crash is not. */

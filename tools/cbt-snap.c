@@ -64,9 +64,30 @@ int report(int err, const char *what)
 
 int open_ctx(struct cbt_ctx **ctx)
 {
-	int ret = cbt_open(ctx);
+	int ret = cbt_ctx_new(ctx);
 
 	return ret ? report(ret, "/dev/cbt-ctl") : 0;
+}
+
+/* A context and a handle on @name, reporting failure; 0 or 1. */
+static int open_volume(const char *name, struct cbt_ctx **ctx, struct cbt_volume **vol)
+{
+	int ret;
+
+	if (open_ctx(ctx))
+		return 1;
+	ret = cbt_volume_open(*ctx, name, vol);
+	if (ret) {
+		cbt_ctx_unref(*ctx);
+		return report(ret, name);
+	}
+	return 0;
+}
+
+static void close_volume(struct cbt_ctx *ctx, struct cbt_volume *vol)
+{
+	cbt_volume_free(vol);
+	cbt_ctx_unref(ctx);
 }
 
 void print_json(struct json_object *o)
@@ -79,7 +100,7 @@ void print_json(struct json_object *o)
 static int check_volume(const char *vol)
 {
 	dev_t dev;
-	int ret = cbt_resolve(vol, &dev);
+	int ret = cbt_volume_resolve(vol, &dev);
 
 	return ret ? report(ret, vol) : 0;
 }
@@ -184,6 +205,7 @@ static int need_volume(const char *cmd, const struct args *a)
 static int cmd_attach(int argc, char **argv)
 {
 	static const int allowed[] = { OPT_BLOCK_SIZE, 0 };
+	struct cbt_volume *vol;
 	struct cbt_ctx *ctx;
 	struct args a;
 	int ret;
@@ -197,26 +219,27 @@ static int cmd_attach(int argc, char **argv)
 			 a.block_size);
 		return EXIT_USAGE;
 	}
-	if (check_volume(a.vol) || open_ctx(&ctx))
+	if (check_volume(a.vol) || open_volume(a.vol, &ctx, &vol))
 		return 1;
-	ret = cbt_attach(ctx, a.vol, (uint32_t)a.block_size);
-	cbt_close(ctx);
+	ret = cbt_volume_attach(vol, (uint32_t)a.block_size);
+	close_volume(ctx, vol);
 	return ret ? report(ret, a.vol) : 0;
 }
 
 static int cmd_detach(int argc, char **argv)
 {
 	static const int allowed[] = { 0 };
+	struct cbt_volume *vol;
 	struct cbt_ctx *ctx;
 	struct args a;
 	int ret;
 
 	if (parse_args(argc, argv, allowed, 1, &a) || need_volume("detach", &a))
 		return EXIT_USAGE;
-	if (check_volume(a.vol) || open_ctx(&ctx))
+	if (check_volume(a.vol) || open_volume(a.vol, &ctx, &vol))
 		return 1;
-	ret = cbt_detach(ctx, a.vol);
-	cbt_close(ctx);
+	ret = cbt_volume_detach(vol);
+	close_volume(ctx, vol);
 	if (ret == -ENOENT) {
 		fail_msg("%s: not tracked", a.vol);
 		return 1;
@@ -244,44 +267,46 @@ static void probe_fs(const char *path, char *type, char *uuid, size_t len)
 	blkid_free_probe(pr);
 }
 
-static json_object *status_json(const char *path, const struct cbt_info *i,
+static json_object *status_json(const char *path, const struct cbt_volume *i,
 				const char *fstype, const char *fsuuid)
 {
 	json_object *o = json_object_new_object();
+	dev_t dev = cbt_volume_get_devno(i);
 	char devno[32];
 
-	snprintf(devno, sizeof(devno), "%u:%u", major(i->dev), minor(i->dev));
+	snprintf(devno, sizeof(devno), "%u:%u", major(dev), minor(dev));
 	json_object_object_add(o, "device", json_object_new_string(path));
 	json_object_object_add(o, "devno", json_object_new_string(devno));
-	json_object_object_add(o, "tracker_uuid", json_object_new_string(i->uuid));
-	json_object_object_add(o, "generation", json_object_new_uint64(i->generation));
-	json_object_object_add(o, "oldest_generation", json_object_new_uint64(i->oldest));
-	json_object_object_add(o, "block_size", json_object_new_uint64(i->block_size));
-	json_object_object_add(o, "device_size", json_object_new_uint64(i->device_size));
-	json_object_object_add(o, "blocks", json_object_new_uint64(i->blocks));
-	json_object_object_add(o, "changed_blocks", json_object_new_uint64(i->blocks_written));
-	json_object_object_add(o, "map_bytes", json_object_new_uint64(i->map_bytes));
-	json_object_object_add(o, "continuity_lost", json_object_new_boolean(i->lost));
+	json_object_object_add(o, "tracker_uuid", json_object_new_string(cbt_volume_get_tracker_uuid(i)));
+	json_object_object_add(o, "generation", json_object_new_uint64(cbt_volume_get_generation(i)));
+	json_object_object_add(o, "oldest_generation", json_object_new_uint64(cbt_volume_get_oldest(i)));
+	json_object_object_add(o, "block_size", json_object_new_uint64(cbt_volume_get_block_size(i)));
+	json_object_object_add(o, "device_size", json_object_new_uint64(cbt_volume_get_size(i)));
+	json_object_object_add(o, "blocks", json_object_new_uint64(cbt_volume_get_blocks(i)));
+	json_object_object_add(o, "changed_blocks", json_object_new_uint64(cbt_volume_get_blocks_written(i)));
+	json_object_object_add(o, "map_bytes", json_object_new_uint64(cbt_volume_get_map_bytes(i)));
+	json_object_object_add(o, "continuity_lost", json_object_new_boolean(cbt_volume_is_lost(i)));
 	json_object_object_add(o, "fs_type", *fstype ? json_object_new_string(fstype) : NULL);
 	json_object_object_add(o, "fs_uuid", *fsuuid ? json_object_new_string(fsuuid) : NULL);
 	return o;
 }
 
-static void status_text(const char *path, const struct cbt_info *i,
+static void status_text(const char *path, const struct cbt_volume *i,
 			const char *fstype, const char *fsuuid)
 {
-	printf("%s (%u:%u)\n", path, major(i->dev), minor(i->dev));
-	printf("  tracker uuid:   %s\n", i->uuid);
+	printf("%s (%u:%u)\n", path, major(cbt_volume_get_devno(i)),
+	       minor(cbt_volume_get_devno(i)));
+	printf("  tracker uuid:   %s\n", cbt_volume_get_tracker_uuid(i));
 	printf("  generation:     %" PRIu64 " (stamps answerable from %" PRIu64 ")\n",
-	       i->generation, i->oldest);
-	printf("  block size:     %u\n", i->block_size);
+	       cbt_volume_get_generation(i), cbt_volume_get_oldest(i));
+	printf("  block size:     %u\n", cbt_volume_get_block_size(i));
 	printf("  device size:    %" PRIu64 " bytes, %" PRIu64 " blocks\n",
-	       i->device_size, i->blocks);
-	printf("  changed blocks: %" PRIu64 " since attach\n", i->blocks_written);
-	printf("  map memory:     %" PRIu64 " bytes\n", i->map_bytes);
+	       cbt_volume_get_size(i), cbt_volume_get_blocks(i));
+	printf("  changed blocks: %" PRIu64 " since attach\n", cbt_volume_get_blocks_written(i));
+	printf("  map memory:     %" PRIu64 " bytes\n", cbt_volume_get_map_bytes(i));
 	if (*fstype)
 		printf("  filesystem:     %s%s%s\n", fstype, *fsuuid ? " " : "", fsuuid);
-	if (i->lost)
+	if (cbt_volume_is_lost(i))
 		printf("  continuity:     LOST (the next use starts a new tracker uuid)\n");
 }
 
@@ -298,7 +323,7 @@ static int cmd_status(int argc, char **argv)
 	if (parse_args(argc, argv, allowed, 1, &a))
 		return EXIT_USAGE;
 	if (a.vol) {
-		ret = cbt_resolve(a.vol, &one);
+		ret = cbt_volume_resolve(a.vol, &one);
 		if (ret)
 			return report(ret, a.vol);
 	}
@@ -308,19 +333,27 @@ static int cmd_status(int argc, char **argv)
 		devs = &one;
 		n = 1;
 	} else {
-		ret = cbt_list(ctx, &devs, &n);
+		ret = cbt_ctx_get_tracked(ctx, &devs, &n);
 		if (ret) {
-			cbt_close(ctx);
+			cbt_ctx_unref(ctx);
 			return report(ret, "list");
 		}
 	}
 	if (a.json)
 		arr = json_object_new_array();
 	for (k = 0; k < n; k++) {
-		char fstype[64], fsuuid[64], *path = NULL;
-		struct cbt_info info;
+		char fstype[64], fsuuid[64];
+		struct cbt_volume *info;
+		const char *path;
 
-		ret = cbt_status_dev(ctx, devs[k], &info);
+		ret = cbt_volume_open_devno(ctx, devs[k], &info);
+		if (ret) {
+			rc = report(ret, "status");
+			continue;
+		}
+		ret = cbt_volume_refresh(info);
+		if (ret)
+			cbt_volume_free(info);
 		if (ret == -ENOENT && a.vol) {
 			fail_msg("%s: not tracked", a.vol);
 			rc = 1;
@@ -332,16 +365,13 @@ static int cmd_status(int argc, char **argv)
 			rc = report(ret, a.vol ? a.vol : "status");
 			continue;
 		}
-		if (cbt_device_path(devs[k], &path)) {
-			rc = report(-ENOMEM, "status");
-			continue;
-		}
+		path = cbt_volume_get_path(info);
 		probe_fs(path, fstype, fsuuid, sizeof(fstype));
 		if (a.json)
-			json_object_array_add(arr, status_json(path, &info, fstype, fsuuid));
+			json_object_array_add(arr, status_json(path, info, fstype, fsuuid));
 		else
-			status_text(path, &info, fstype, fsuuid);
-		free(path);
+			status_text(path, info, fstype, fsuuid);
+		cbt_volume_free(info);
 	}
 	if (arr) {
 		if (!rc || !a.vol)
@@ -350,15 +380,16 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (devs != &one)
 		free(devs);
-	cbt_close(ctx);
+	cbt_ctx_unref(ctx);
 	return rc;
 }
 
 static int cmd_checkpoint(int argc, char **argv)
 {
 	static const int allowed[] = { OPT_TIMEOUT, 0 };
-	char stamp[CBT_STAMP_MAX];
+	struct cbt_volume *vol;
 	struct cbt_ctx *ctx;
+	char *stamp;
 	struct args a;
 	int ret;
 
@@ -368,10 +399,10 @@ static int cmd_checkpoint(int argc, char **argv)
 		fail_msg("--timeout: at most 3600000 ms");
 		return EXIT_USAGE;
 	}
-	if (check_volume(a.vol) || open_ctx(&ctx))
+	if (check_volume(a.vol) || open_volume(a.vol, &ctx, &vol))
 		return 1;
-	ret = cbt_checkpoint(ctx, a.vol, (unsigned int)a.timeout_ms, stamp);
-	cbt_close(ctx);
+	ret = cbt_volume_checkpoint(vol, (unsigned int)a.timeout_ms, &stamp);
+	close_volume(ctx, vol);
 	if (ret == -ENOENT) {
 		fail_msg("%s: not tracked (run 'cbt-snap attach %s' first)", a.vol, a.vol);
 		return 1;
@@ -379,6 +410,7 @@ static int cmd_checkpoint(int argc, char **argv)
 	if (ret)
 		return report(ret, a.vol);
 	printf("%s\n", stamp);
+	free(stamp);
 	return 0;
 }
 
@@ -386,7 +418,8 @@ static int cmd_changes(int argc, char **argv)
 {
 	static const int allowed[] = { OPT_JSON, OPT_SINCE, OPT_OFFSET, OPT_LENGTH, 0 };
 	json_object *root = NULL, *arr = NULL;
-	struct cbt_extent_iter *it;
+	struct cbt_changes_iter *it;
+	struct cbt_volume *vol;
 	struct cbt_ctx *ctx;
 	uint64_t off, len;
 	struct args a;
@@ -402,11 +435,11 @@ static int cmd_changes(int argc, char **argv)
 		fail_msg("changes: '%s' is not a stamp (expected UUID:GENERATION)", a.since);
 		return EXIT_USAGE;
 	}
-	if (check_volume(a.vol) || open_ctx(&ctx))
+	if (check_volume(a.vol) || open_volume(a.vol, &ctx, &vol))
 		return 1;
-	ret = cbt_changes_open(ctx, a.vol, a.since, a.offset, a.length, &it);
+	ret = cbt_changes_open(vol, a.since, a.offset, a.length, &it);
+	close_volume(ctx, vol);	/* the iterator holds what it needs */
 	if (ret) {
-		cbt_close(ctx);
 		if (ret == -ENOENT)
 			fail_msg("%s: not tracked", a.vol);
 		else if (ret == -ESTALE)
@@ -421,7 +454,7 @@ static int cmd_changes(int argc, char **argv)
 		arr = json_object_new_array();
 		json_object_object_add(root, "stamp", json_object_new_string(a.since));
 		json_object_object_add(root, "block_size",
-				       json_object_new_uint64(cbt_changes_block_size(it)));
+				       json_object_new_uint64(cbt_changes_get_block_size(it)));
 	}
 	while ((ret = cbt_changes_next(it, &off, &len)) > 0) {
 		if (arr) {
@@ -435,7 +468,6 @@ static int cmd_changes(int argc, char **argv)
 		}
 	}
 	cbt_changes_free(it);
-	cbt_close(ctx);
 	if (ret < 0) {
 		json_object_put(root);
 		json_object_put(arr);
@@ -458,13 +490,13 @@ static int cmd_version(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	printf("cbt-snap %s\n", CBT_VERSION);
-	ret = cbt_open(&ctx);
+	ret = cbt_ctx_new(&ctx);
 	if (ret) {
 		printf("module: not loaded\n");
 		return 0;
 	}
-	ret = cbt_module_version(ctx, &abi, &maj, &min, &pat);
-	cbt_close(ctx);
+	ret = cbt_ctx_get_module_version(ctx, &abi, &maj, &min, &pat);
+	cbt_ctx_unref(ctx);
 	if (ret)
 		return report(ret, "version");
 	printf("module: %u.%u.%u (ABI %u)\n", maj, min, pat, abi);

@@ -84,10 +84,10 @@ static int parse_snap_args(int argc, char **argv, const int *allowed,
 			a->stores[a->nstores++] = optarg;
 			break;
 		case OPT_NO_FREEZE:
-			a->flags |= CBT_SNAPSHOT_NO_FREEZE;
+			a->flags |= LIBCBT_SNAPSET_NO_FREEZE;
 			break;
 		case OPT_WRITABLE:
-			a->flags |= CBT_SNAPSHOT_WRITABLE;
+			a->flags |= LIBCBT_SNAPSET_WRITABLE;
 			break;
 		case OPT_HOLD:
 			if (cbt_parse_size(optarg, &a->hold_ms) || !a->hold_ms ||
@@ -141,19 +141,19 @@ static json_object *members_json(const struct cbt_snapset *set)
 	json_object *arr = json_object_new_array();
 	unsigned int i;
 
-	for (i = 0; i < cbt_snapset_count(set); i++) {
+	for (i = 0; i < cbt_snapset_get_member_count(set); i++) {
 		json_object *m = json_object_new_object();
 
 		json_object_object_add(m, "volume",
-				       json_object_new_string(cbt_snapset_volume(set, i)));
+				       json_object_new_string(cbt_snapset_get_member_path(set, i)));
 		json_object_object_add(m, "stamp",
-				       json_object_new_string(cbt_snapset_stamp(set, i)));
+				       json_object_new_string(cbt_snapset_get_member_stamp(set, i)));
 		json_object_object_add(m, "image",
-				       json_object_new_string(cbt_snapset_image(set, i)));
+				       json_object_new_string(cbt_snapset_get_member_image(set, i)));
 		json_object_object_add(m, "frozen",
-				       json_object_new_uint64(cbt_snapset_frozen(set, i)));
+				       json_object_new_uint64(cbt_snapset_get_member_frozen(set, i)));
 		json_object_object_add(m, "quiesced",
-				       json_object_new_boolean(cbt_snapset_frozen(set, i) > 0));
+				       json_object_new_boolean(cbt_snapset_get_member_frozen(set, i) > 0));
 		json_object_array_add(arr, m);
 	}
 	return arr;
@@ -163,6 +163,7 @@ static int snap_create(int argc, char **argv)
 {
 	static const int allowed[] = { OPT_STORE, OPT_NO_FREEZE, OPT_WRITABLE,
 				       OPT_HOLD, OPT_LOW_SPACE, OPT_SJSON, 0 };
+	struct cbt_snapset_opts *o = NULL;
 	struct cbt_snapset *set;
 	struct cbt_ctx *ctx;
 	struct snap_args a;
@@ -182,17 +183,34 @@ static int snap_create(int argc, char **argv)
 	for (i = 0; i < (unsigned int)a.npos; i++) {
 		dev_t dev;
 
-		ret = cbt_resolve(a.pos[i], &dev);
+		ret = cbt_volume_resolve(a.pos[i], &dev);
 		if (ret)
 			return report(ret, a.pos[i]);
 	}
 	if (open_ctx(&ctx))
 		return 1;
-	ret = cbt_snapshot_create(ctx, a.pos, (unsigned int)a.npos, a.stores,
-				  a.nstores, a.flags, (unsigned int)a.hold_ms,
-				  (unsigned int)a.low_space, &set);
+	ret = cbt_snapset_opts_new(&o);
+	for (i = 0; !ret && i < (unsigned int)a.npos; i++) {
+		struct cbt_volume *vol = NULL;
+
+		ret = cbt_volume_open(ctx, a.pos[i], &vol);
+		if (!ret)
+			ret = cbt_snapset_opts_add_volume(o, vol);
+		cbt_volume_free(vol);
+	}
+	for (i = 0; !ret && i < a.nstores; i++)
+		ret = cbt_snapset_opts_add_store(o, a.stores[i]);
+	if (!ret)
+		ret = cbt_snapset_opts_set_flags(o, a.flags);
+	if (!ret)
+		ret = cbt_snapset_opts_set_hold_ms(o, (unsigned int)a.hold_ms);
+	if (!ret)
+		ret = cbt_snapset_opts_set_low_space(o, (unsigned int)a.low_space);
+	if (!ret)
+		ret = cbt_snapset_create(ctx, o, &set);
+	cbt_snapset_opts_free(o);
 	if (ret) {
-		cbt_close(ctx);
+		cbt_ctx_unref(ctx);
 		if (ret == -ENOENT)
 			fail_msg("snapshot create: a volume is not tracked, or a store path does not exist (attach the volumes first)");
 		else if (ret == -EINVAL)
@@ -203,37 +221,37 @@ static int snap_create(int argc, char **argv)
 			report(ret, "snapshot create");
 		return 1;
 	}
-	for (i = 0; !(a.flags & CBT_SNAPSHOT_NO_FREEZE) && i < cbt_snapset_count(set); i++)
-		if (!cbt_snapset_frozen(set, i))
+	for (i = 0; !(a.flags & LIBCBT_SNAPSET_NO_FREEZE) && i < cbt_snapset_get_member_count(set); i++)
+		if (!cbt_snapset_get_member_frozen(set, i))
 			fprintf(stderr, "cbt-snap: %s: no filesystem on it was frozen; its image is crash-consistent\n",
-				cbt_snapset_volume(set, i));
+				cbt_snapset_get_member_path(set, i));
 	if (a.json) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "id", json_object_new_uint64(cbt_snapset_id(set)));
-		json_object_object_add(o, "hold_ns", json_object_new_uint64(cbt_snapset_hold_ns(set)));
+		json_object_object_add(o, "id", json_object_new_uint64(cbt_snapset_get_id(set)));
+		json_object_object_add(o, "hold_ns", json_object_new_uint64(cbt_snapset_get_hold_ns(set)));
 		json_object_object_add(o, "members", members_json(set));
 		print_json(o);
 		json_object_put(o);
 	} else {
-		printf("%" PRIu32 "\n", cbt_snapset_id(set));
-		for (i = 0; i < cbt_snapset_count(set); i++)
-			printf("%s %s %s\n", cbt_snapset_volume(set, i),
-			       cbt_snapset_stamp(set, i), cbt_snapset_image(set, i));
+		printf("%" PRIu32 "\n", cbt_snapset_get_id(set));
+		for (i = 0; i < cbt_snapset_get_member_count(set); i++)
+			printf("%s %s %s\n", cbt_snapset_get_member_path(set, i),
+			       cbt_snapset_get_member_stamp(set, i), cbt_snapset_get_member_image(set, i));
 	}
 	cbt_snapset_free(set);
-	cbt_close(ctx);
+	cbt_ctx_unref(ctx);
 	return 0;
 }
 
 static void state_text(uint32_t state, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s%s%s%s",
-		 state & (CBT_SNAPSET_OVERFLOW | CBT_SNAPSET_INVALID) ? "" : "ok",
-		 state & CBT_SNAPSET_OVERFLOW ? "overflow" : "",
-		 state & CBT_SNAPSET_INVALID ? (state & CBT_SNAPSET_OVERFLOW ? ",invalid" : "invalid") : "",
-		 state & CBT_SNAPSET_LOW_SPACE ? ",low-space" : "",
-		 state & CBT_SNAPSET_WRITABLE ? ",writable" : "");
+		 state & (LIBCBT_STATE_OVERFLOW | LIBCBT_STATE_INVALID) ? "" : "ok",
+		 state & LIBCBT_STATE_OVERFLOW ? "overflow" : "",
+		 state & LIBCBT_STATE_INVALID ? (state & LIBCBT_STATE_OVERFLOW ? ",invalid" : "invalid") : "",
+		 state & LIBCBT_STATE_LOW_SPACE ? ",low-space" : "",
+		 state & LIBCBT_STATE_WRITABLE ? ",writable" : "");
 }
 
 static int snap_list(int argc, char **argv)
@@ -254,15 +272,14 @@ static int snap_list(int argc, char **argv)
 	}
 	if (open_ctx(&ctx))
 		return 1;
-	ret = cbt_snapshot_list(ctx, &ids, &n);
+	ret = cbt_ctx_get_snapsets(ctx, &ids, &n);
 	if (ret) {
-		cbt_close(ctx);
+		cbt_ctx_unref(ctx);
 		return report(ret, "snapshot list");
 	}
 	if (a.json)
 		arr = json_object_new_array();
 	for (k = 0; k < n; k++) {
-		struct cbt_snapset_state st;
 		struct cbt_snapset *set;
 		char state[64];
 		unsigned int i;
@@ -270,31 +287,30 @@ static int snap_list(int argc, char **argv)
 		ret = cbt_snapset_open(ctx, ids[k], &set);
 		if (ret == -ENOENT)
 			continue;	/* destroyed since the list */
-		if (!ret)
-			ret = cbt_snapset_state(set, &st);
 		if (ret) {
 			rc = report(ret, "snapshot list");
 			continue;
 		}
-		state_text(st.state, state, sizeof(state));
+		state_text(cbt_snapset_get_state(set), state, sizeof(state));
 		if (arr) {
 			json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "id", json_object_new_uint64(ids[k]));
 			json_object_object_add(o, "state", json_object_new_string(state));
-			json_object_object_add(o, "store_size", json_object_new_uint64(st.store_size));
-			json_object_object_add(o, "store_used", json_object_new_uint64(st.store_used));
-			json_object_object_add(o, "stores", json_object_new_uint64(st.stores));
-			json_object_object_add(o, "chunks_copied", json_object_new_uint64(st.chunks_copied));
-			json_object_object_add(o, "hold_ns", json_object_new_uint64(cbt_snapset_hold_ns(set)));
+			json_object_object_add(o, "store_size", json_object_new_uint64(cbt_snapset_get_store_size(set)));
+			json_object_object_add(o, "store_used", json_object_new_uint64(cbt_snapset_get_store_used(set)));
+			json_object_object_add(o, "stores", json_object_new_uint64(cbt_snapset_get_store_count(set)));
+			json_object_object_add(o, "chunks_copied", json_object_new_uint64(cbt_snapset_get_chunks_copied(set)));
+			json_object_object_add(o, "hold_ns", json_object_new_uint64(cbt_snapset_get_hold_ns(set)));
 			json_object_object_add(o, "members", members_json(set));
 			json_object_array_add(arr, o);
 		} else {
 			printf("%" PRIu32 " %s store %" PRIu64 "/%" PRIu64 " bytes in %u\n",
-			       ids[k], state, st.store_used, st.store_size, st.stores);
-			for (i = 0; i < cbt_snapset_count(set); i++)
-				printf("  %s %s %s\n", cbt_snapset_volume(set, i),
-				       cbt_snapset_stamp(set, i), cbt_snapset_image(set, i));
+			       ids[k], state, cbt_snapset_get_store_used(set),
+			       cbt_snapset_get_store_size(set), cbt_snapset_get_store_count(set));
+			for (i = 0; i < cbt_snapset_get_member_count(set); i++)
+				printf("  %s %s %s\n", cbt_snapset_get_member_path(set, i),
+				       cbt_snapset_get_member_stamp(set, i), cbt_snapset_get_member_image(set, i));
 		}
 		cbt_snapset_free(set);
 	}
@@ -303,7 +319,7 @@ static int snap_list(int argc, char **argv)
 		json_object_put(arr);
 	}
 	free(ids);
-	cbt_close(ctx);
+	cbt_ctx_unref(ctx);
 	return rc;
 }
 
@@ -331,7 +347,7 @@ static int snap_destroy(int argc, char **argv)
 		ret = cbt_snapset_destroy(set);
 		cbt_snapset_free(set);
 	}
-	cbt_close(ctx);
+	cbt_ctx_unref(ctx);
 	if (ret == -ENOENT) {
 		fail_msg("snapshot destroy: no snapshot set %" PRIu32, id);
 		return 1;
@@ -347,14 +363,14 @@ static int grow_store(struct cbt_snapset *set, const char *spec, unsigned int *n
 	int ret;
 
 	if (asprintf(&path, "%.*s/cbt-snap%" PRIu32 "-grow%u%s", (int)(colon - spec),
-		     spec, cbt_snapset_id(set), (*n)++, colon) < 0)
+		     spec, cbt_snapset_get_id(set), (*n)++, colon) < 0)
 		return -ENOMEM;
 	ret = cbt_snapset_grow(set, path);
 	if (!ret)
-		printf("set %" PRIu32 ": store grown with %s\n", cbt_snapset_id(set), path);
+		printf("set %" PRIu32 ": store grown with %s\n", cbt_snapset_get_id(set), path);
 	else
 		fail_msg("set %" PRIu32 ": cannot grow the store with %s: %s",
-			 cbt_snapset_id(set), path, cbt_strerror(ret));
+			 cbt_snapset_get_id(set), path, cbt_strerror(ret));
 	free(path);
 	return ret;
 }
@@ -362,7 +378,6 @@ static int grow_store(struct cbt_snapset *set, const char *spec, unsigned int *n
 static int snap_watch(int argc, char **argv)
 {
 	static const int allowed[] = { OPT_GROW, 0 };
-	struct cbt_snapset_state st;
 	struct cbt_snapset *set;
 	struct cbt_ctx *ctx;
 	struct snap_args a;
@@ -391,7 +406,7 @@ static int snap_watch(int argc, char **argv)
 		return 1;
 	ret = cbt_snapset_open(ctx, id, &set);
 	if (ret) {
-		cbt_close(ctx);
+		cbt_ctx_unref(ctx);
 		if (ret == -ENOENT)
 			fail_msg("snapshot watch: no snapshot set %" PRIu32, id);
 		else
@@ -399,26 +414,28 @@ static int snap_watch(int argc, char **argv)
 		return 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((ret = cbt_snapset_next_event(set, 1, &st)) > 0) {
-		if (st.state & CBT_SNAPSET_OVERFLOW) {
+	while ((ret = cbt_snapset_next_event(set, 1)) > 0) {
+		uint32_t state = cbt_snapset_get_state(set);
+
+		if (state & LIBCBT_STATE_OVERFLOW) {
 			printf("set %" PRIu32 ": OVERFLOW: the store is full (%" PRIu64
 			       " bytes); the images are invalid, the volumes are untouched\n",
-			       id, st.store_size);
+			       id, cbt_snapset_get_store_size(set));
 			rc = 1;
 			break;
 		}
-		if (st.state & CBT_SNAPSET_INVALID) {
-			printf("set %" PRIu32 ": INVALID: %s\n", id, cbt_strerror(st.error));
+		if (state & LIBCBT_STATE_INVALID) {
+			printf("set %" PRIu32 ": INVALID: %s\n", id, cbt_strerror(cbt_snapset_get_error(set)));
 			rc = 1;
 			break;
 		}
-		if (st.state & CBT_SNAPSET_DESTROYED) {
+		if (state & LIBCBT_STATE_DESTROYED) {
 			printf("set %" PRIu32 ": destroyed\n", id);
 			break;
 		}
-		if (st.state & CBT_SNAPSET_LOW_SPACE) {
+		if (state & LIBCBT_STATE_LOW_SPACE) {
 			printf("set %" PRIu32 ": low space: %" PRIu64 " of %" PRIu64 " bytes used\n",
-			       id, st.store_used, st.store_size);
+			       id, cbt_snapset_get_store_used(set), cbt_snapset_get_store_size(set));
 			if (a.grow && grow_store(set, a.grow, &grown))
 				rc = 1;
 		}
@@ -426,7 +443,7 @@ static int snap_watch(int argc, char **argv)
 	if (ret < 0)
 		rc = report(ret, "snapshot watch");
 	cbt_snapset_free(set);
-	cbt_close(ctx);
+	cbt_ctx_unref(ctx);
 	return rc;
 }
 

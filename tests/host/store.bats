@@ -10,8 +10,8 @@ TOP="$BATS_TEST_DIRNAME/../.."
 setup_file() {
 	make -C "$TOP" -s lib/libcbt.a
 	cc -std=c11 -Wall -Wextra -Werror -I"$TOP/include" -I"$TOP/include/uapi" \
-		$(pkg-config --cflags blkid) -o "$BATS_FILE_TMPDIR/store-open" \
-		"$TOP/tests/store-open.c" "$TOP/lib/libcbt.a" $(pkg-config --libs blkid)
+		$(pkg-config --cflags blkid uuid) -o "$BATS_FILE_TMPDIR/store-open" \
+		"$TOP/tests/store-open.c" "$TOP/lib/libcbt.a" $(pkg-config --libs blkid uuid)
 }
 
 setup() {
