@@ -54,6 +54,9 @@ tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
 
+tests/ioctl-fuzz: tests/ioctl-fuzz.c tests/abuse.h $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
+
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
 
@@ -64,10 +67,10 @@ kmod-faults:
 sparse:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="C=2 W=1"
 
-check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse
+check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz
 	scripts/check
 
-check-debug: all tests/ioctl-abuse tests/snap-abuse
+check-debug: all tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz
 	scripts/check-debug
 
 demo: all kmod
@@ -100,7 +103,7 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz
 	$(MAKE) -C kmod clean
 
 .PHONY: all kmod kmod-faults sparse check check-debug demo bench install dkms-source clean
