@@ -9,7 +9,7 @@
  * C (the member of a live snapshot set, the one the set commands are aimed
  * at) and D (the member of the sets SNAP_CREATE and SNAP_DESTROY make and
  * end); B stays untracked (ATTACH and DETACH take it on and off). Store
- * files go to STORE_DIR.
+ * files go to STORE_DIR (left there: the caller removes it).
  *
  * For each command it builds a request that succeeds (checked first), then
  * changes ONE field of it (or the argument pointer, or the command number)
@@ -215,8 +215,7 @@ static int new_store(uint64_t size)
 		perror(path);
 		exit(2);
 	}
-	unlink(path);
-	return sfd;
+	return sfd;	/* left in STORE_DIR: a store may have to have a link */
 }
 
 /* ---- one command: its fields, its valid request, its after-checks */
@@ -231,6 +230,16 @@ struct op {
 	/* The request @r answered @ret: check a success, undo its effect. */
 	void (*after)(void *r, int ret);
 };
+
+/* A fresh store file for each set SNAP_CREATE or SNAP_DESTROY's setup
+ * makes (a mutated GROW may have taken the last one into the live set). */
+static int fresh_scratch(void)
+{
+	if (store_scratch >= 0)
+		close(store_scratch);
+	store_scratch = new_store(8 << 20);
+	return store_scratch;
+}
 
 /* Member 0 of a create request lies here (its fields are fuzzed too). */
 static struct cbt_snap_member *create_m;
@@ -501,7 +510,7 @@ static int prep_create(void *r)
 	c->members = (uintptr_t)create_m;
 	c->count = 1;
 	c->flags = CBT_SNAP_NO_FREEZE;
-	c->store_fd = store_scratch;
+	c->store_fd = fresh_scratch();
 	return 0;
 }
 
@@ -567,7 +576,7 @@ static int prep_destroy(void *r)
 {
 	struct cbt_snap_destroy *d = r;
 
-	if (create_set(dev_d, store_scratch, &scratch_id))
+	if (create_set(dev_d, fresh_scratch(), &scratch_id))
 		return -1;
 	memset(d, 0, sizeof(*d));
 	d->id = scratch_id;
@@ -808,10 +817,10 @@ static int mutate(uint8_t *r, const struct field *f, unsigned int i, char *desc,
 	} else {
 		v = ptr_val(i - NNUM - NREL);
 	}
-	if (f->size == 4)
-		v = (uint32_t)v;
 	if (f->size < 8 && i < NNUM && v != (uint32_t)v)
 		return 0;	/* the same as a smaller value, truncated */
+	if (f->size == 4)
+		v = (uint32_t)v;
 	put(r, f, v);
 	snprintf(desc, dn, "%s = %#" PRIx64, f->name, v);
 	return 1;
@@ -832,6 +841,8 @@ static int errno_ok(int e)
 	return 0;
 }
 
+static void teardown_world(void);
+
 /* The tracker of A and the live set are as they were. @deep: and A still
  * tracks a write, and nothing leaked. */
 static void health(int deep)
@@ -847,11 +858,13 @@ static void health(int deep)
 	if (status_of(dev_a, &s) || memcmp(s.head.uuid, uuid_a, CBT_UUID_SIZE) ||
 	    (s.state & CBT_STATE_LOST)) {
 		fail("%sA's tracker is gone or changed%lld", "", 0);
+		teardown_world();
 		exit(1);
 	}
 	if (info_of(live_id, &i, NULL) ||
 	    (i.state & (CBT_SNAP_STATE_INVALID | CBT_SNAP_STATE_DESTROYED))) {
 		fail("%sthe live set is gone or invalid (state %lld)", "", i.state);
+		teardown_world();
 		exit(1);
 	}
 	if (!deep)
@@ -1016,7 +1029,7 @@ static void setup_world(char **paths)
 		exit(2);
 	}
 	store_live = new_store(32 << 20);
-	store_scratch = new_store(8 << 20);
+	store_scratch = -1;
 	store_grow = -1;
 	snprintf(path, sizeof(path), "%s/fuzz-ro.XXXXXX", store_dir);
 	i = mkstemp(path);
@@ -1026,7 +1039,6 @@ static void setup_world(char **paths)
 	}
 	store_ro = open(path, O_RDONLY);
 	close(i);
-	unlink(path);
 	dir_fd = open(store_dir, O_RDONLY | O_DIRECTORY);
 	{
 		int p[2];

@@ -32,15 +32,17 @@ teardown() {
 	sleep 1
 	nullb_remove cbtn
 	wait "$writer" || true
-	for i in 1 2 3 4 5; do
-		cbt status | grep -q "($majmin)" || break
+	for i in $(seq 1 10); do
+		cbt status | grep -qE "(^|[^0-9])$majmin([^0-9]|\$)" || break
 		sleep 1
 	done
 	# No tracker is left for the device number: not by its name, and not
 	# under its bare MAJ:MIN (how a leaked tracker of a gone disk prints).
 	run cbt status
+	echo "$output"
 	[[ "$output" != *"$dev "* ]]
-	[[ "$output" != *"$majmin"* ]]
+	run grep -cE "(^|[^0-9])$majmin([^0-9]|\$)" <<<"$output"
+	[ "$output" = 0 ]
 	# The kernel's own answers: LIST does not hold it, STATUS of the
 	# number says ENOENT, and debugfs lists no tracker for it.
 	PYTHONPATH=$TLIB python3 - "$majmin" <<'PY'
