@@ -465,7 +465,7 @@ static void after_changes(void *r, int ret)
 	if (c->block_size != 4096)
 		fail("%sblock size %lld", "", c->block_size);
 	if (c->flags & CBT_CHANGES_BITMAP) {
-		if (c->count > c->buf_size * 8)
+		if ((c->count + 7) / 8 > c->buf_size)
 			fail("%s%lld bits in a smaller buffer", "", (long long)c->count);
 		return;
 	}

@@ -4,6 +4,9 @@
 load helpers
 
 setup_file() {
+	# Loaded before (a probe of major 1 loads it with its defaults)? Then
+	# with our size.
+	rmmod brd 2>/dev/null || true
 	modprobe brd rd_nr=1 rd_size=131072 max_part=4
 }
 

@@ -19,6 +19,10 @@ teardown() {
 		cbt detach "$d" 2>/dev/null || true
 		del_loop "$d"
 	done
+	# Modules the fuzzer's device numbers loaded (block-major-N aliases).
+	[ -z "${MODS_BEFORE:-}" ] || for m in $(comm -13 <(echo "$MODS_BEFORE") <(awk '{print $1}' /proc/modules | sort)); do
+		rmmod "$m" 2>/dev/null || true
+	done
 }
 
 @test "bad ioctls get the documented errors; the tracker is untouched" {
@@ -111,6 +115,7 @@ assert s["fs_uuid"] == "0c0ffee0-1234-4321-abcd-0123456789ab", s
 	C=$(make_loop 64M)
 	D=$(make_loop 64M)
 	FUZZDEVS="$C $D"
+	MODS_BEFORE=$(awk '{print $1}' /proc/modules | sort)
 	mkdir -p "$BATS_TEST_TMPDIR/stores"
 	run "$REPO/tests/ioctl-fuzz" ${FUZZ_SEED:+-s "$FUZZ_SEED"} -t "${FUZZ_SECONDS:-45}" \
 		"$A" "$B" "$C" "$D" "$BATS_TEST_TMPDIR/stores"
