@@ -90,6 +90,8 @@ abi-check: $(ABI_DIR)/libcbt.dump
 
 abi-baseline: $(ABI_DIR)/libcbt.dump
 	cp $< abi/libcbt.dump
+tests/ioctl-fuzz: tests/ioctl-fuzz.c tests/abuse.h $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
 
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
@@ -101,10 +103,10 @@ kmod-faults:
 sparse:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="C=2 W=1"
 
-check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse tests/unit/test-libcbt
+check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt
 	scripts/check
 
-check-debug: all tests/ioctl-abuse tests/snap-abuse
+check-debug: all tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz
 	scripts/check-debug
 
 demo: all kmod
@@ -138,7 +140,7 @@ dkms-source:
 
 clean:
 	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse \
-		tests/unit/test-libcbt
+		tests/ioctl-fuzz tests/unit/test-libcbt
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 

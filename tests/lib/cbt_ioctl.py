@@ -7,6 +7,7 @@ import uuid
 
 CTL = "/dev/cbt-ctl"
 _IOC_WRITE, _IOC_READ = 1, 2
+CBT_CHANGES_BITMAP = 1
 
 
 def _ioc(direction, nr, size):
@@ -60,3 +61,80 @@ def status(fd, path):
     fcntl.ioctl(fd, IOC_STATUS, req, True)
     f = STATUS.unpack(req)
     return f[0], f[1], f[7]
+
+
+LIST = struct.Struct("=Q II 2Q")                       # struct cbt_list
+EXTENT = struct.Struct("=QQ")                          # struct cbt_extent
+IOC_LIST = _ioc(_IOC_READ | _IOC_WRITE, 0x04, LIST.size)
+
+
+def list_devs(fd):
+    """Every tracked (major, minor), from CBT_IOC_LIST through FD."""
+    import ctypes
+    cap = 4096
+    buf = ctypes.create_string_buffer(8 * cap)
+    req = bytearray(LIST.pack(ctypes.addressof(buf), cap, 0, 0, 0))
+    fcntl.ioctl(fd, IOC_LIST, req, True)
+    count = LIST.unpack(req)[2]
+    return [struct.unpack_from("=II", buf.raw, 8 * i) for i in range(min(count, cap))]
+
+
+def status_dev(fd, maj, mnr):
+    """CBT_IOC_STATUS of device number MAJ:MNR (the node may be gone): the
+    fields of struct cbt_status as a tuple; OSError (ENOENT) if untracked."""
+    req = bytearray(STATUS.size)
+    STATUS.pack_into(req, 0, maj, mnr, *([0] * 2), b"\0" * 16, *([0] * 14))
+    fcntl.ioctl(fd, IOC_STATUS, req, True)
+    return STATUS.unpack(req)
+
+
+def changes(fd, path, stamp, offset=0, length=0):
+    """The extents CBT_IOC_CHANGES reports for PATH since STAMP (as the CLI
+    prints stamps), paging through next_offset: [(offset, length), ...].
+    OSError (ESTALE, ...) when the kernel refuses."""
+    import ctypes
+    maj, mnr = devno(path)
+    u, g = parse_stamp(stamp)
+    cap = 256
+    buf = ctypes.create_string_buffer(EXTENT.size * cap)
+    end = offset + length if length else status_dev(fd, maj, mnr)[7]
+    out = []
+    while True:
+        req = bytearray(CHANGES.pack(maj, mnr, 0, 0, u, g, offset, end - offset,
+                                     ctypes.addressof(buf), len(buf), 0, 0, 0, 0, 0, 0))
+        fcntl.ioctl(fd, IOC_CHANGES, req, True)
+        f = CHANGES.unpack(req)
+        nxt, count = f[10], f[11]
+        out += [EXTENT.unpack_from(buf.raw, EXTENT.size * i) for i in range(count)]
+        if nxt >= end:
+            return out
+        if nxt <= offset:
+            raise RuntimeError(f"next_offset {nxt} does not move past {offset}")
+        offset = nxt
+
+
+def changes_bitmap(fd, path, stamp):
+    """The blocks CBT_IOC_CHANGES in bitmap mode reports for PATH since
+    STAMP, over the whole device: a set of block numbers."""
+    import ctypes
+    maj, mnr = devno(path)
+    u, g = parse_stamp(stamp)
+    st = status_dev(fd, maj, mnr)
+    end, bs = st[7], st[11]
+    buf = ctypes.create_string_buffer(4096)
+    out, offset = set(), 0
+    while offset < end:
+        ctypes.memset(buf, 0, len(buf))
+        req = bytearray(CHANGES.pack(maj, mnr, CBT_CHANGES_BITMAP, 0, u, g, offset,
+                                     end - offset, ctypes.addressof(buf), len(buf),
+                                     0, 0, 0, 0, 0, 0))
+        fcntl.ioctl(fd, IOC_CHANGES, req, True)
+        f = CHANGES.unpack(req)
+        nxt, count = f[10], f[11]
+        first = offset // bs
+        raw = buf.raw
+        out.update(first + i for i in range(count) if raw[i // 8] >> (i % 8) & 1)
+        if nxt <= offset:
+            raise RuntimeError(f"next_offset {nxt} does not move past {offset}")
+        offset = nxt
+    return out

@@ -366,7 +366,8 @@ race_instant() {
 		cbt changes "$D" --since "$stamp" >"$OUT/changes"
 		python3 "$TLIB/image_diff.py" 65536 "$OUT/image" "$OUT/now" >"$OUT/diff"
 		cat "$OUT/diff" "$OUT/changes"
-		python3 "$TLIB/verify_changes.py" 65536 "$OUT/diff" "$OUT/changes"
+		python3 "$TLIB/verify_changes.py" 65536 "$OUT/diff" "$OUT/changes" \
+			--device-size "$(blockdev --getsize64 "$D")"
 		cbt snapshot destroy "$id"
 		rm -f "$OUT/stores$i"
 		fio_signal CONT

@@ -43,13 +43,15 @@ write_buffered() {
 	echo "$(($4 + $2)) $3" >>"$WRITTEN"
 }
 
-# Check `changes --since $STAMP` of $1 against $WRITTEN. Extra args go to
-# verify_changes.py (--exact: no block reported that was not written).
+# Check `changes --since $STAMP` of $1 against $WRITTEN: extents sorted,
+# disjoint, inside the device, covering every written byte. Extra args go
+# to verify_changes.py (--exact: no block reported that was not written).
 verify_changes() {
 	local dev=$1 bs=$2
 	shift 2
 	cbt changes "$dev" --since "$STAMP" >"$BATS_TEST_TMPDIR/changes"
-	python3 "$TLIB/verify_changes.py" "$bs" "$WRITTEN" "$BATS_TEST_TMPDIR/changes" "$@"
+	python3 "$TLIB/verify_changes.py" "$bs" "$WRITTEN" "$BATS_TEST_TMPDIR/changes" \
+		--device-size "$(blockdev --getsize64 "$dev")" "$@"
 }
 
 common_setup() {
