@@ -1,10 +1,12 @@
 # cbt: changed-block tracking for Linux.
 #   make              library, CLI (and `make kmod` for the module)
-#   make check        host tests + VM suites on every supported kernel
+#   make check        scripts/check: installs what it needs, builds, host tests + VM suites
+#                     on every supported kernel
 #   make unit         libcbt's unit tests (cmocka; also run by make check)
 #   make abi-check    libcbt's ABI against the baseline in abi/ (also in check)
 #   make check-debug  VM suites on a debug kernel (KASAN, lockdep, kmemleak); not in check
-#   make demo         the main job inside a throwaway VM
+#   make check-fresh  scripts/check-fresh: the README's demo command in a fresh Debian 12 chroot
+#   make demo         scripts/demo: installs what it needs, builds, the main job in a throwaway VM
 #   make install      library, headers, pkg-config file, CLI, man page
 VERSION := $(shell cat VERSION)
 SOVERSION := 1
@@ -13,7 +15,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
-UDEVDIR ?= $(PREFIX)/lib/udev/rules.d
+# Where udev reads rules, whatever PREFIX is.
+UDEVDIR ?= $(or $(shell pkg-config --variable=udevdir udev 2>/dev/null),/usr/lib/udev)
 DESTDIR ?=
 
 CC ?= cc
@@ -103,30 +106,41 @@ kmod-faults:
 sparse:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="C=2 W=1"
 
-check: all kmod kmod-faults tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt
+# scripts/check and scripts/demo install what they need and build first
+# (they are the README's commands, for machines without make).
+check:
 	scripts/check
+
+check-fresh:
+	scripts/check-fresh
 
 check-debug: all tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz
 	scripts/check-debug
 
-demo: all kmod
+demo:
 	scripts/demo
 
 bench: all kmod
 	bench/run-all
 
+# The installed CLI links the installed libcbt.so.1: no run path for the
+# system's library directories, LIBDIR's otherwise. cbt.pc is written for
+# this PREFIX/LIBDIR (lib/cbt.pc, from `make all`, may have another).
+SYSTEM_LIBDIRS := /usr/lib /lib /usr/lib64 /lib64 /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu
+INSTALL_RPATH := $(if $(filter $(SYSTEM_LIBDIRS),$(patsubst %/,%,$(LIBDIR))),,-Wl,-rpath,$(LIBDIR))
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/cbt \
-		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVDIR)
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVDIR)/rules.d
 	install -m 0755 lib/libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libcbt.so
 	install -m 0644 lib/libcbt.a $(DESTDIR)$(LIBDIR)/
-	install -m 0644 lib/cbt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+		lib/cbt.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/cbt.pc
 	install -m 0644 include/libcbt.h include/uapi/cbt_ioctl.h $(DESTDIR)$(INCLUDEDIR)/cbt/
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) \
-		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS) $(JSON_LIBS)
+		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) -Llib -lcbt $(INSTALL_RPATH) $(BLKID_LIBS) $(JSON_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/
+	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 
 # The DKMS source tree: /usr/src/cbt-$(VERSION), then `dkms install -m cbt -v $(VERSION)`.
 DKMS_SRC := $(DESTDIR)/usr/src/cbt-$(VERSION)
@@ -145,4 +159,4 @@ clean:
 	$(MAKE) -C kmod clean
 
 PHONY_ABI := unit abi-check abi-baseline
-.PHONY: $(PHONY_ABI) all kmod kmod-faults sparse check check-debug demo bench install dkms-source clean
+.PHONY: $(PHONY_ABI) all kmod kmod-faults sparse check check-debug check-fresh demo bench install dkms-source clean

@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# scripts/check (the README's test command) refuses to run short: a
+# supported kernel whose image, headers or module is missing is a "not ok"
+# and a failed check, never dropped in silence. The kernels are looked up
+# under a fake root (CBT_CHECK_ROOT: its /boot, /lib/modules and package
+# database), so no VM runs and nothing is installed or built.
+
+TOP="$BATS_TEST_DIRNAME/../.."
+
+setup() {
+	TMP=$(mktemp -d)
+	mkdir -p "$TMP/root/var/lib/dpkg/info" "$TMP/root/boot" "$TMP/root/lib/modules"
+	: >"$TMP/root/var/lib/dpkg/status"
+}
+
+teardown() {
+	rm -rf "$TMP"
+}
+
+# meta PACKAGE KVER: the metapackage PACKAGE is installed and depends on
+# linux-image-KVER, as Debian's do.
+meta() {
+	cat >>"$TMP/root/var/lib/dpkg/status" <<STATUS
+Package: $1
+Status: install ok installed
+Priority: optional
+Section: kernel
+Maintainer: Debian Kernel Team <debian-kernel@lists.debian.org>
+Architecture: amd64
+Version: 1
+Depends: linux-image-$2 (= 1)
+Description: fake metapackage for tests/host/check.bats
+
+STATUS
+}
+
+run_check() {
+	run env CBT_CHECK_ROOT="$TMP/root" CBT_CHECK_OUT="$TMP/out" CBT_CHECK_NO_BUILD=1 \
+		CBT_HOST_SUITES= "$TOP/scripts/check"
+	echo "$output"
+}
+
+@test "check fails with a not ok line for each supported kernel without an image" {
+	meta linux-image-amd64 6.1.0-998-amd64
+	meta linux-image-6.12-amd64 6.12.998+deb12-amd64
+	run_check
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not ok 1 kernel 6.1.0-998-amd64 has no image"* ]]
+	[[ "$output" == *"not ok 2 kernel 6.12.998+deb12-amd64 has no image"* ]]
+	[ "${lines[-1]}" = "0 passed, 2 failed" ]
+}
+
+@test "check fails when a supported kernel's metapackage is not installed" {
+	meta linux-image-amd64 6.1.0-998-amd64
+	run_check
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not ok 2 Debian's 6.12 kernel is not installed (package linux-image-6.12-amd64)"* ]]
+	[[ "${lines[-1]}" == *" passed, 2 failed" ]]
+}
+
+@test "check fails when a supported kernel has its image but no headers" {
+	meta linux-image-amd64 6.1.0-998-amd64
+	meta linux-image-6.12-amd64 6.12.998+deb12-amd64
+	touch "$TMP/root/boot/vmlinuz-6.1.0-998-amd64" "$TMP/root/boot/vmlinuz-6.12.998+deb12-amd64"
+	mkdir -p "$TMP/root/lib/modules/6.12.998+deb12-amd64/build"
+	run_check
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not ok 1 kernel 6.1.0-998-amd64 has no headers"* ]]
+	[[ "$output" == *"not ok 2 the module for 6.12.998+deb12-amd64 was not built"* ]]
+	[ "${lines[-1]}" = "0 passed, 2 failed" ]
+}
+
+@test "check fails when a kernel named in CBT_KERNELS is missing" {
+	run env CBT_KERNELS="6.1.0-998-amd64" CBT_CHECK_OUT="$TMP/out" CBT_CHECK_NO_BUILD=1 \
+		CBT_HOST_SUITES= "$TOP/scripts/check"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not ok 1 kernel 6.1.0-998-amd64 has no image"* ]]
+	[ "${lines[-1]}" = "0 passed, 1 failed" ]
+}
+
+@test "supported-kernels names Debian's 6.1 and 6.12 kernels through their metapackages" {
+	meta linux-image-amd64 6.1.0-998-amd64
+	meta linux-image-6.12-amd64 6.12.998+deb12-amd64
+	run env CBT_CHECK_ROOT="$TMP/root" "$TOP/scripts/supported-kernels"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "6.1 linux-image-amd64 6.1.0-998-amd64" ]
+	[ "${lines[1]}" = "6.12 linux-image-6.12-amd64 6.12.998+deb12-amd64" ]
+	[ "${#lines[@]}" -eq 2 ]
+}
