@@ -20,8 +20,9 @@ CPPFLAGS += -Iinclude -Iinclude/uapi -DCBT_VERSION='"$(VERSION)"'
 WARN := -std=c11 -Wall -Wextra -Werror
 BLKID_CFLAGS := $(shell pkg-config --cflags blkid)
 BLKID_LIBS := $(shell pkg-config --libs blkid)
-JSON_CFLAGS := $(shell pkg-config --cflags json-c)
-JSON_LIBS := $(shell pkg-config --libs json-c)
+SCOLS_CFLAGS := $(shell pkg-config --cflags smartcols)
+SCOLS_LIBS := $(shell pkg-config --libs smartcols)
+COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
 
 LIB_OBJS := lib/libcbt.o lib/snapshot.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
@@ -42,11 +43,11 @@ lib/libcbt.a: $(LIB_OBJS)
 lib/cbt.pc: lib/cbt.pc.in VERSION
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
 
-CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c
+CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c tools/cli-util.c tools/cbt-lib.c
 
 tools/cbt-snap: $(CLI_SRCS) tools/cli.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) -o $@ $(CLI_SRCS) \
-		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(JSON_LIBS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) -o $@ $(CLI_SRCS) \
+		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(SCOLS_LIBS)
 
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS)
@@ -84,10 +85,11 @@ install: all
 	install -m 0644 lib/libcbt.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 lib/cbt.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 0644 include/libcbt.h include/uapi/cbt_ioctl.h $(DESTDIR)$(INCLUDEDIR)/cbt/
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) \
-		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) lib/libcbt.a $(BLKID_LIBS) $(JSON_LIBS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) \
+		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) lib/libcbt.a $(BLKID_LIBS) $(SCOLS_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/
+	install -D -m 0644 completion/cbt-snap $(DESTDIR)$(COMPLETIONDIR)/cbt-snap
 
 # The DKMS source tree: /usr/src/cbt-$(VERSION), then `dkms install -m cbt -v $(VERSION)`.
 DKMS_SRC := $(DESTDIR)/usr/src/cbt-$(VERSION)

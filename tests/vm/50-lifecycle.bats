@@ -32,7 +32,7 @@ teardown() {
 	nullb_remove cbtn
 	wait "$writer" || true
 	for i in 1 2 3 4 5; do
-		cbt status | grep -q "^$dev " || break
+		cbt status -r -n -o DEVICE | grep -qx "$dev" || break
 		sleep 1
 	done
 	run cbt status
@@ -84,14 +84,14 @@ teardown() {
 	truncate -s 64M "$(losetup -n -O BACK-FILE "$LOOP" | tr -d ' ')"
 	losetup -c "$LOOP"
 	dd if=/dev/urandom of="$LOOP" bs=4096 count=1 seek=12000 oflag=direct conv=notrunc status=none
-	run cbt status "$LOOP"
-	[[ "$output" == *"LOST"* ]]
+	run cbt status "$LOOP" -r -n -o LOST
+	[ "$output" = "yes" ]
 	run cbt changes "$LOOP" --since "$STAMP"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"full backup"* ]]
 	S2=$(cbt checkpoint "$LOOP")
 	[ "${S2%:*}" != "$uuid1" ]
-	size=$(cbt status "$LOOP" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["device_size"])')
+	size=$(cbt status "$LOOP" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["size"])')
 	[ "$size" -eq 67108864 ]
 }
 
