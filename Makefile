@@ -49,6 +49,11 @@ tools/cbt-snap: $(CLI_SRCS) tools/cli.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) -o $@ $(CLI_SRCS) \
 		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(SCOLS_LIBS)
 
+# cbt-snap over canned library answers, for the host tests of its output.
+tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-cbt-lib.c tools/cli.h
+	$(CC) $(CPPFLAGS) -Itools $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) -o $@ \
+		$(filter %.c,$^) $(BLKID_LIBS) $(SCOLS_LIBS)
+
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS)
 
@@ -102,7 +107,7 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/cbt-snap-fake tests/ioctl-abuse tests/snap-abuse
 	$(MAKE) -C kmod clean
 
 .PHONY: all kmod kmod-faults sparse check check-debug demo bench install dkms-source clean

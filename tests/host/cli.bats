@@ -368,3 +368,107 @@ usage_error() {
 	[[ "$output" == *"/etc/hostname"*"not a block device"* ]]
 	[ ! -e /tmp/cbt-never ]
 }
+
+# ---- output shapes, over canned library answers (tests/host/fake-cbt-lib.c)
+
+fake() {
+	make -s -C "$BATS_TEST_DIRNAME/../.." tests/cbt-snap-fake >/dev/null
+	FAKE="$BATS_TEST_DIRNAME/../cbt-snap-fake"
+}
+
+@test "fake: status --json is one object with a volumes array of typed values" {
+	fake
+	run --separate-stderr "$FAKE" status --json
+	[ "$status" -eq 0 ]
+	python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert list(d) == ["volumes"], d
+want = {"device": str, "maj:min": str, "tracker-uuid": str, "generation": int,
+        "oldest": int, "block-size": int, "size": int, "blocks": int, "changed": int,
+        "map-bytes": int, "lost": bool, "fstype": type(None), "fsuuid": type(None)}
+assert [{k: type(x) for k, x in v.items()} for v in d["volumes"]] == [want, want], d
+assert [v["lost"] for v in d["volumes"]] == [False, True], d
+assert d["volumes"][1]["size"] == 2 << 40, d
+' "$output"
+}
+
+@test "fake: status table, -o in any case, +LIST, --raw, --noheadings" {
+	fake
+	run "$FAKE" status
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[0]}" == "DEVICE "*"MAJ:MIN"*"BLOCK-SIZE"*"SIZE"*"GENERATION"*"CHANGED"*"MAP-BYTES"*"LOST"*"FSTYPE" ]]
+	[[ "${lines[2]}" == "/dev/fake1 8:16 "*" 2199023255552 "*" yes"* ]]
+	run "$FAKE" status -o device,Lost,SIZE -r
+	[ "$output" = "$(printf 'DEVICE LOST SIZE\n/dev/fake0 no 1099511627776\n/dev/fake1 yes 2199023255552')" ]
+	run "$FAKE" status /dev/fake0 -o +TRACKER-UUID -rn
+	[ "$output" = "/dev/fake0 8:0 65536 1099511627776 5 42 4096 no  aaaaaaaa-bbbb-cccc-dddd-000000000000" ]
+	run "$FAKE" status /dev/fake1 -o DEVICE,LOST --json
+	[ "$output" = "$(printf '{\n   "volumes": [\n      {\n         "device": "/dev/fake1",\n         "lost": true\n      }\n   ]\n}')" ]
+}
+
+@test "fake: snapshot list --json: snapsets, state an array, members as children" {
+	fake
+	run --separate-stderr "$FAKE" snapshot list --json
+	[ "$status" -eq 0 ]
+	python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert list(d) == ["snapsets"], d
+s = d["snapsets"][0]
+assert s["id"] == 7 and s["state"] == ["ok", "low-space", "writable"], s
+for k in ("store-size", "store-used", "stores", "chunks-copied", "hold-ns"):
+    assert type(s[k]) is int, k
+assert [m["volume"] for m in s["children"]] == ["/dev/fake0", "/dev/fake1"], s
+assert [m["quiesced"] for m in s["children"]] == [True, False], s
+assert [m["frozen"] for m in s["children"]] == [1, 0], s
+assert all(m["id"] == 7 and m["store-size"] is None for m in s["children"]), s
+keys = sorted(s)
+assert all(sorted(m) == [k for k in keys if k != "children"] for m in s["children"]), s
+' "$output"
+	run "$FAKE" snapshot list -r -n -o id,state,volume
+	[ "$output" = "$(printf '7 ok,low-space,writable \n7 ok,low-space,writable /dev/fake0\n7 ok,low-space,writable /dev/fake1')" ]
+}
+
+@test "fake: snapshot create --json prints the set as snapshot list does" {
+	fake
+	run --separate-stderr "$FAKE" snapshot create /dev/fake0 /dev/fake1 --store /tmp/cbt-never:1M --json
+	[ "$status" -eq 0 ]
+	created=$output
+	run --separate-stderr "$FAKE" snapshot list --json
+	[ "$created" = "$output" ]
+	run --separate-stderr "$FAKE" snapshot create /dev/fake0 --store /tmp/cbt-never:1M
+	[ "$output" = "$(printf '7\n/dev/fake0 aaaaaaaa-bbbb-cccc-dddd-000000000000:5 /dev/cbt-snap7-0\n/dev/fake1 aaaaaaaa-bbbb-cccc-dddd-000000000001:6 /dev/cbt-snap7-1')" ]
+}
+
+@test "fake: changes --json: stamp, block-size, one extent a line; text the same extents" {
+	fake
+	S=12345678-1234-1234-1234-123456789abc:5
+	run "$FAKE" changes /dev/fake0 --since "$S" --json
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '{"stamp": "%s", "block-size": 4096, "changes": [\n{"offset": 0, "length": 4096},\n{"offset": 8192, "length": 4096},\n{"offset": 16384, "length": 4096}\n]}' "$S")" ]
+	CBT_FAKE_EXTENTS=0 run "$FAKE" changes /dev/fake0 --since "$S" --json
+	[ "$output" = "{\"stamp\": \"$S\", \"block-size\": 4096, \"changes\": []}" ]
+	run "$FAKE" changes /dev/fake0 --since "$S"
+	[ "$output" = "$(printf '0 4096\n8192 4096\n16384 4096')" ]
+}
+
+@test "fake: changes --json streams: 4 million extents in the same memory as 1000" {
+	fake
+	S=12345678-1234-1234-1234-123456789abc:5
+	small=$(CBT_FAKE_EXTENTS=1000 /usr/bin/time -f %M "$FAKE" changes /dev/fake0 --since "$S" --json 2>&1 >/dev/null)
+	big=$(CBT_FAKE_EXTENTS=4000000 /usr/bin/time -f %M "$FAKE" changes /dev/fake0 --since "$S" --json 2>&1 >/dev/null)
+	echo "peak RSS KiB: 1000 extents $small, 4000000 extents $big"
+	[ "$big" -le $((small + 512)) ]
+	n=$(CBT_FAKE_EXTENTS=100000 "$FAKE" changes /dev/fake0 --since "$S" --json |
+		python3 -c 'import json,sys; print(len(json.load(sys.stdin)["changes"]))')
+	[ "$n" -eq 100000 ]
+}
+
+@test "fake: --version names the loaded module's version" {
+	fake
+	run "$FAKE" --version
+	[ "$status" -eq 0 ]
+	[ "${lines[2]}" = "module: 9.9.9 (ABI 1)" ]
+}

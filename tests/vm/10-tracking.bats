@@ -89,7 +89,7 @@ for k in ("maj:min", "size", "oldest", "fstype", "fsuuid"):
 	run cbt status
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == "DEVICE "*"MAJ:MIN"*"MAP-BYTES"* ]]
-	[[ "${lines[1]}" == "/dev/ram0 "*" 1:0 "* ]]
+	[[ "${lines[1]}" == "/dev/ram0 1:0 "* ]]
 }
 
 @test "status: one object with a volumes array, typed values, -o, --raw, --noheadings" {
