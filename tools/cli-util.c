@@ -73,6 +73,9 @@ int next_opt(struct cmd_opts *o, int argc, char **argv)
 		if (optopt && optopt < 256 && !(optind > 0 && !strncmp(argv[optind - 1], "--", 2)))
 			usage_error(o->cmd, "unrecognized option '%s'",
 				    short_word(argc, argv, optopt));
+		if (optopt && strchr(argv[optind - 1], '='))
+			usage_error(o->cmd, "option '%.*s' doesn't allow an argument",
+				    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 		usage_error(o->cmd, "unrecognized option '%s'", argv[optind - 1]);
 	}
 	if (c == ':') {

@@ -123,6 +123,9 @@ usage_error() {
 	run "$CBT" snapshot create /dev/null --store
 	usage_error "snapshot create"
 	[[ "${lines[0]}" == *"'--store' requires an argument"* ]]
+	run "$CBT" status --json=yes
+	usage_error status
+	[ "${lines[0]}" = "cbt-snap: status: option '--json' doesn't allow an argument" ]
 	run "$CBT" attach --block-sighs 4K
 	usage_error attach
 	[[ "${lines[0]}" == *"unrecognized option '--block-sighs'"* ]]
