@@ -4,7 +4,8 @@
 # with 0.1% and then 1% of its blocks written: 4 KiB at the start of every
 # 1000th, then every 100th, 1 MiB block, so each is its own extent (16,777
 # and 167,772 extents). Bounded memory means the same peak at both counts.
-# The peak is the child's ru_maxrss (VmHWM) read by a python parent.
+# CBT_OLD=PATH also measures another cbt-snap's --json (format "old-json":
+# the json-c CLI before the streaming output, whose JSON has "extents").
 # Writes JSON to $1.
 set -euo pipefail
 out=$1
@@ -32,22 +33,17 @@ write_every() {
 		--io_size=$((n * 4096)) --direct=1 --ioengine=libaio --iodepth=32 --output=/dev/null
 }
 
-# measure LABEL ARGS...: run cbt-snap changes with ARGS, output to a file;
-# prints "LABEL peak_kib bytes seconds".
+# measure LABEL CLI ARGS...: run CLI changes ARGS with its output to a
+# file; prints "peak_kib bytes seconds". The peak is GNU time's %M: the
+# child's ru_maxrss (VmHWM), the child being forked from time (a small
+# process: a python parent would lend the child its own RSS until exec).
 measure() {
-	local label=$1
+	local label=$1 t0 t1 peak
 	shift
-	python3 - "$tmp/$label.out" "$CBT" "$@" <<'PY'
-import resource, subprocess, sys, time
-out, cmd = sys.argv[1], sys.argv[2:]
-t0 = time.monotonic()
-with open(out, "wb") as f:
-    subprocess.run(cmd, stdout=f, check=True)
-t1 = time.monotonic()
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-import os
-print(peak, os.path.getsize(out), round(t1 - t0, 3))
-PY
+	t0=$(date +%s.%N)
+	peak=$(/usr/bin/time -f %M "$@" 2>&1 >"$tmp/$label.out")
+	t1=$(date +%s.%N)
+	echo "$peak $(stat -c %s "$tmp/$label.out") $(echo "$t1 - $t0" | bc)"
 }
 
 results=$tmp/results
@@ -57,11 +53,17 @@ for every in 1000 100; do
 	write_every "$every"
 	t1=$(date +%s)
 	echo "bench: wrote every ${every}th MiB in $((t1 - t0)) s"
-	for fmt in text json; do
+	fmts="text json"
+	[ -z "${CBT_OLD:-}" ] || fmts="$fmts old-json"
+	for fmt in $fmts; do
+		cli=$CBT
+		[ "$fmt" != old-json ] || cli=$CBT_OLD
 		args=(changes "$dev" --since "$S")
 		[ "$fmt" = text ] || args+=(--json)
-		read -r peak bytes secs < <(measure "$fmt-$every" "${args[@]}")
-		if [ "$fmt" = json ]; then
+		read -r peak bytes secs < <(measure "$fmt-$every" "$cli" "${args[@]}")
+		if [ "$fmt" = old-json ]; then
+			n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["extents"]))' "$tmp/$fmt-$every.out")
+		elif [ "$fmt" = json ]; then
 			n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["changes"]))' "$tmp/$fmt-$every.out")
 		else
 			n=$(wc -l <"$tmp/$fmt-$every.out")
@@ -71,7 +73,7 @@ for every in 1000 100; do
 	done
 done
 # A baseline: the same binary doing next to nothing.
-read -r base _ _ < <(measure version --version)
+read -r base _ _ < <(measure version "$CBT" --version)
 $CBT detach "$dev"
 echo 0 >/sys/kernel/config/nullb/cbtrss/power
 rmdir /sys/kernel/config/nullb/cbtrss
