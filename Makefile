@@ -25,11 +25,12 @@ CPPFLAGS += -Iinclude -Iinclude/uapi -DCBT_VERSION='"$(VERSION)"'
 WARN := -std=c11 -Wall -Wextra -Werror
 BLKID_CFLAGS := $(shell pkg-config --cflags blkid)
 BLKID_LIBS := $(shell pkg-config --libs blkid)
-JSON_CFLAGS := $(shell pkg-config --cflags json-c)
-JSON_LIBS := $(shell pkg-config --libs json-c)
 UUID_CFLAGS := $(shell pkg-config --cflags uuid)
 UUID_LIBS := $(shell pkg-config --libs uuid)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+SCOLS_CFLAGS := $(shell pkg-config --cflags smartcols)
+SCOLS_LIBS := $(shell pkg-config --libs smartcols)
+COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
 
 LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
@@ -50,11 +51,16 @@ lib/libcbt.a: $(LIB_OBJS)
 lib/cbt.pc: lib/cbt.pc.in VERSION
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
 
-CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c
+CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c tools/cli-util.c tools/cbt-lib.c
 
 tools/cbt-snap: $(CLI_SRCS) tools/cli.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) -o $@ $(CLI_SRCS) \
-		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(JSON_LIBS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) -o $@ $(CLI_SRCS) \
+		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(SCOLS_LIBS)
+
+# cbt-snap over canned library answers, for the host tests of its output.
+tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-cbt-lib.c tools/cli.h
+	$(CC) $(CPPFLAGS) -Itools $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) -o $@ \
+		$(filter %.c,$^) $(BLKID_LIBS) $(SCOLS_LIBS)
 
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS)
@@ -137,10 +143,11 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
 		lib/cbt.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/cbt.pc
 	install -m 0644 include/libcbt.h include/uapi/cbt_ioctl.h $(DESTDIR)$(INCLUDEDIR)/cbt/
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(JSON_CFLAGS) \
-		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) -Llib -lcbt $(INSTALL_RPATH) $(BLKID_LIBS) $(JSON_LIBS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) \
+		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) -Llib -lcbt $(INSTALL_RPATH) $(BLKID_LIBS) $(SCOLS_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/rules.d/
+	install -D -m 0644 completion/cbt-snap $(DESTDIR)$(COMPLETIONDIR)/cbt-snap
 
 # The DKMS source tree: /usr/src/cbt-$(VERSION), then `dkms install -m cbt -v $(VERSION)`.
 DKMS_SRC := $(DESTDIR)/usr/src/cbt-$(VERSION)
@@ -153,8 +160,8 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/ioctl-abuse tests/snap-abuse \
-		tests/ioctl-fuzz tests/unit/test-libcbt
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/cbt-snap-fake tests/ioctl-abuse \
+		tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 

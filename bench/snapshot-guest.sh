@@ -95,7 +95,7 @@ run_setup() {
 	iops=$(fio_iops "$dev" "$2" "$3")
 	case "$1" in
 	cbt)
-		copied=$($CBT snapshot list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["chunks_copied"])')
+		copied=$($CBT snapshot list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapsets"][0]["chunks-copied"])')
 		$CBT snapshot destroy "$id"
 		$CBT detach $origin
 		;;
@@ -130,8 +130,8 @@ $CBT attach $vol
 hold() { # -> hold in microseconds of one snapshot (then destroyed)
 	local json id
 	json=$($CBT snapshot create $vol --store "$tmp/hold-store:64M" --json)
-	id=$(echo "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-	echo "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hold_ns"] // 1000)'
+	id=$(echo "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapsets"][0]["id"])')
+	echo "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapsets"][0]["hold-ns"] // 1000)'
 	$CBT snapshot destroy "$id"
 }
 : >"$tmp/hold"

@@ -91,7 +91,7 @@ nullb_create() { # NAME SIZE_MIB -> device path (not memory backed: data is drop
 	if [ -b "/dev/$1" ]; then echo "/dev/$1"; else echo "/dev/nullb$(cat "/sys/kernel/config/nullb/$1/index")"; fi
 }
 nullb_remove() { echo 0 >"/sys/kernel/config/nullb/$1/power"; rmdir "/sys/kernel/config/nullb/$1"; }
-map_bytes() { $CBT status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])'; }
+map_bytes() { $CBT status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["map-bytes"])'; }
 
 # Map memory per TiB written: every block of a 64 GiB volume written once.
 mid=$(nullb_create cbtmid 65536)
@@ -112,7 +112,7 @@ map_16t_idle=$(map_bytes "$big")
 S=$($CBT checkpoint "$big")
 fio --name=fill --filename="$big" --rw=write:99m --bs=1m --io_size=$((16 * 1024 * 1024 / 100))m --direct=1 --ioengine=libaio \
 	--iodepth=32 --output=/dev/null
-read -r blocks written map_16t < <($CBT status "$big" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]; print(s["blocks"], s["changed_blocks"], s["map_bytes"])')
+read -r blocks written map_16t < <($CBT status "$big" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["volumes"][0]; print(s["blocks"], s["changed"], s["map-bytes"])')
 t0=$(date +%s.%N)
 extents=$($CBT changes "$big" --since "$S" | wc -l)
 t1=$(date +%s.%N)

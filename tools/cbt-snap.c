@@ -6,245 +6,247 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 #include <blkid/blkid.h>
-#include <json-c/json.h>
+#include <libsmartcols.h>
 
-#include "libcbt.h"
 #include "cli.h"
 
 const char *prog = "cbt-snap";
 
-static void usage(FILE *f)
+static void usage(void)
 {
-	fprintf(f,
-		"Usage: %s COMMAND [OPTIONS]\n"
-		"\n"
-		"Commands:\n"
-		"  attach VOL [--block-size SIZE]   start tracking writes to VOL\n"
-		"  detach VOL                       stop tracking VOL\n"
-		"  status [VOL] [--json]            show tracked volumes\n"
-		"  checkpoint VOL                   close a generation, print its stamp\n"
-		"  changes VOL --since STAMP [--json] [--offset N] [--length N]\n"
-		"                                   blocks written after STAMP\n"
-		"  version                          library and module versions\n"
-		"  snapshot create|list|destroy|watch ...\n"
-		"                                   snapshot sets (see below)\n"
-		"\n"
-		"VOL is a block device path or UUID=, LABEL=, PARTUUID=, PARTLABEL=.\n"
-		"SIZE is in bytes or with a K or M suffix (4K to 1M, default 64K).\n",
-		prog);
-	usage_snapshot(f);
+	printf("Usage:\n"
+	       " %s COMMAND [options] [arguments]\n"
+	       " %s -V|--version\n"
+	       " %s -h|--help\n"
+	       "\n"
+	       "Changed-block tracking and snapshot sets for block devices.\n"
+	       "\n"
+	       "Commands:\n"
+	       " attach VOL            start tracking writes to VOL\n"
+	       " detach VOL            stop tracking VOL\n"
+	       " status [VOL]          show tracked volumes (a table, or --json)\n"
+	       " checkpoint VOL        close a generation, print its stamp\n"
+	       " changes VOL --since STAMP\n"
+	       "                       extents written after STAMP\n"
+	       " version               CLI, library and module versions\n"
+	       " snapshot create|list|destroy|watch\n"
+	       "                       snapshot sets\n"
+	       "\n"
+	       "VOL is a block device path or UUID=, LABEL=, PARTUUID=, PARTLABEL=.\n"
+	       "Run '%s COMMAND --help' for a command's options.\n",
+	       prog, prog, prog, prog);
 }
 
-void fail_msg(const char *fmt, ...)
+/* ---- version ----------------------------------------------------------- */
+
+static int print_version(void)
 {
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* One line on stderr for a library error; the exit status to use. */
-int report(int err, const char *what)
-{
-	if (err == -ENOENT && !strcmp(what, "/dev/cbt-ctl"))
-		fail_msg("the cbt module is not loaded (no /dev/cbt-ctl): run 'modprobe cbt'");
-	else
-		fail_msg("%s: %s", what, cbt_strerror(err));
-	return 1;
-}
-
-int open_ctx(struct cbt_ctx **ctx)
-{
-	int ret = cbt_ctx_new(ctx);
-
-	return ret ? report(ret, "/dev/cbt-ctl") : 0;
-}
-
-/* A context and a handle on @name, reporting failure; 0 or 1. */
-static int open_volume(const char *name, struct cbt_ctx **ctx, struct cbt_volume **vol)
-{
+	char mod[64];
 	int ret;
 
-	if (open_ctx(ctx))
-		return 1;
-	ret = cbt_volume_open(*ctx, name, vol);
-	if (ret) {
-		cbt_ctx_unref(*ctx);
-		return report(ret, name);
+	printf("%s from cbt %s\n", prog, CBT_VERSION);
+	printf("libcbt: %s\n", cl_library_version());
+	ret = cl_module_version(mod, sizeof(mod));
+	if (ret == -ENOENT) {
+		printf("module: not loaded\n");
+		return 0;
 	}
+	if (ret)
+		return report(ret, "module version");
+	printf("module: %s\n", mod);
 	return 0;
 }
 
-static void close_volume(struct cbt_ctx *ctx, struct cbt_volume *vol)
+static void usage_version(void)
 {
-	cbt_volume_free(vol);
-	cbt_ctx_unref(ctx);
+	printf("Usage:\n %s version\n\n"
+	       "Print the versions of cbt-snap, of libcbt and of the loaded cbt module\n"
+	       "(\"module: not loaded\" when it is not; the exit status is 0 then).\n",
+	       prog);
 }
 
-void print_json(struct json_object *o)
+static int cmd_version(int argc, char **argv)
 {
-	printf("%s\n", json_object_to_json_string_ext(o,
-		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/* Reject a volume the library cannot resolve, with the volume's name. */
-static int check_volume(const char *vol)
-{
-	dev_t dev;
-	int ret = cbt_volume_resolve(vol, &dev);
-
-	return ret ? report(ret, vol) : 0;
-}
-
-enum {
-	OPT_JSON = 256, OPT_SINCE, OPT_BLOCK_SIZE, OPT_OFFSET, OPT_LENGTH,
-	OPT_TIMEOUT,
-};
-
-struct args {
-	const char *vol;
-	const char *since;
-	int json;
-	uint64_t block_size, offset, length, timeout_ms;
-	int have_block_size;
-};
-
-static int parse_u64(const char *opt, const char *text, uint64_t *v)
-{
-	if (cbt_parse_size(text, v)) {
-		fail_msg("%s: not a size: '%s'", opt, text);
-		return -1;
-	}
-	return 0;
-}
-
-/* Parse the options of one command; @allowed lists the OPT_* it takes. */
-static int parse_args(int argc, char **argv, const int *allowed, int max_pos,
-		      struct args *a)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "since", required_argument, NULL, OPT_SINCE },
-		{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
-		{ "offset", required_argument, NULL, OPT_OFFSET },
-		{ "length", required_argument, NULL, OPT_LENGTH },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	int c, i, ok;
+	struct cmd_opts o = { "version", usage_version, "", lo, NULL, 0 };
 
-	memset(a, 0, sizeof(*a));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		for (ok = 0, i = 0; allowed[i]; i++)
-			ok |= allowed[i] == c;
-		if (!ok || c == '?' || c == ':') {
-			fail_msg("%s: unknown or incomplete option '%s'", argv[0],
-				 argv[optind - 1]);
-			return -1;
-		}
-		switch (c) {
-		case OPT_JSON:
-			a->json = 1;
-			break;
-		case OPT_SINCE:
-			a->since = optarg;
-			break;
-		case OPT_BLOCK_SIZE:
-			if (parse_u64("--block-size", optarg, &a->block_size))
-				return -1;
-			a->have_block_size = 1;
-			break;
-		case OPT_OFFSET:
-			if (parse_u64("--offset", optarg, &a->offset))
-				return -1;
-			break;
-		case OPT_LENGTH:
-			if (parse_u64("--length", optarg, &a->length))
-				return -1;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_u64("--timeout", optarg, &a->timeout_ms))
-				return -1;
-			break;
-		}
-	}
-	if (argc - optind > max_pos) {
-		fail_msg("%s: unexpected argument '%s'", argv[0], argv[optind + max_pos]);
-		return -1;
-	}
+	while (next_opt(&o, argc, argv) != -1)
+		;
 	if (optind < argc)
-		a->vol = argv[optind];
-	return 0;
+		usage_error("version", "unexpected argument '%s'", argv[optind]);
+	return print_version();
 }
 
-static int need_volume(const char *cmd, const struct args *a)
+/* ---- attach, detach, checkpoint ----------------------------------------- */
+
+/* One volume argument: the first positional; more is an error. */
+static const char *one_volume(const char *cmd, int argc, char **argv, int required)
 {
-	if (!a->vol) {
-		fail_msg("%s: which volume? (see '%s --help')", cmd, prog);
-		return -1;
-	}
-	return 0;
+	if (optind < argc - 1)
+		usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (optind == argc && required)
+		usage_error(cmd, "no volume given");
+	return optind < argc ? argv[optind] : NULL;
+}
+
+static void usage_attach(void)
+{
+	printf("Usage:\n %s attach [options] VOL\n\n"
+	       "Start tracking writes to VOL.\n\n"
+	       "Options:\n"
+	       " -b, --block-size SIZE  tracking granularity, a power of two from 4K\n"
+	       "                        to 1M (default 64K); SIZE is bytes or with a\n"
+	       "                        K, M, G or T suffix (KiB, MiB, ... alike)\n"
+	       " -h, --help             display this help\n", prog);
 }
 
 static int cmd_attach(int argc, char **argv)
 {
-	static const int allowed[] = { OPT_BLOCK_SIZE, 0 };
-	struct cbt_volume *vol;
+	static const struct option lo[] = {
+		{ "block-size", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct cmd_opts o = { "attach", usage_attach, "b:", lo, NULL, 0 };
 	struct cbt_ctx *ctx;
-	struct args a;
-	int ret;
+	uint64_t bs = 0;
+	const char *vol;
+	int c, ret;
 
-	if (parse_args(argc, argv, allowed, 1, &a) || need_volume("attach", &a))
-		return EXIT_USAGE;
-	if (a.have_block_size &&
-	    (a.block_size < 4096 || a.block_size > 1048576 ||
-	     (a.block_size & (a.block_size - 1)))) {
-		fail_msg("--block-size: must be a power of two from 4K to 1M, not %" PRIu64,
-			 a.block_size);
-		return EXIT_USAGE;
-	}
-	if (check_volume(a.vol) || open_volume(a.vol, &ctx, &vol))
+	while ((c = next_opt(&o, argc, argv)) != -1)
+		if (c == 'b' && (parse_size(optarg, &bs) || bs < 4096 || bs > 1048576 ||
+				 (bs & (bs - 1))))
+			usage_error("attach", "--block-size: a power of two from 4K to 1M, not '%s'",
+				    optarg);
+	vol = one_volume("attach", argc, argv, 1);
+	if (cl_check_volume(vol) || cl_open(&ctx))
 		return 1;
-	ret = cbt_volume_attach(vol, (uint32_t)a.block_size);
-	close_volume(ctx, vol);
-	return ret ? report(ret, a.vol) : 0;
+	ret = cl_attach(ctx, vol, (uint32_t)bs);
+	cl_close(ctx);
+	return ret ? report(ret, vol) : 0;
+}
+
+static void usage_detach(void)
+{
+	printf("Usage:\n %s detach VOL\n\n"
+	       "Stop tracking VOL and drop its map.\n\n"
+	       "Options:\n"
+	       " -h, --help   display this help\n", prog);
 }
 
 static int cmd_detach(int argc, char **argv)
 {
-	static const int allowed[] = { 0 };
-	struct cbt_volume *vol;
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct cmd_opts o = { "detach", usage_detach, "", lo, NULL, 0 };
 	struct cbt_ctx *ctx;
-	struct args a;
+	const char *vol;
 	int ret;
 
-	if (parse_args(argc, argv, allowed, 1, &a) || need_volume("detach", &a))
-		return EXIT_USAGE;
-	if (check_volume(a.vol) || open_volume(a.vol, &ctx, &vol))
+	while (next_opt(&o, argc, argv) != -1)
+		;
+	vol = one_volume("detach", argc, argv, 1);
+	if (cl_check_volume(vol) || cl_open(&ctx))
 		return 1;
-	ret = cbt_volume_detach(vol);
-	close_volume(ctx, vol);
+	ret = cl_detach(ctx, vol);
+	cl_close(ctx);
 	if (ret == -ENOENT) {
-		fail_msg("%s: not tracked", a.vol);
+		fail_msg("%s: not tracked", vol);
 		return 1;
 	}
-	return ret ? report(ret, a.vol) : 0;
+	return ret ? report(ret, vol) : 0;
+}
+
+static void usage_checkpoint(void)
+{
+	printf("Usage:\n %s checkpoint [options] VOL\n\n"
+	       "Close the open generation of VOL and print its stamp (UUID:GENERATION).\n\n"
+	       "Options:\n"
+	       " -t, --timeout TIME  how long to wait for writes in flight (default 30s,\n"
+	       "                     at most 1h); TIME is a number with ms, s, m or h,\n"
+	       "                     a bare number is milliseconds\n"
+	       " -h, --help          display this help\n", prog);
+}
+
+static int cmd_checkpoint(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct cmd_opts o = { "checkpoint", usage_checkpoint, "t:", lo, NULL, 0 };
+	char stamp[CL_STAMP_MAX];
+	struct cbt_ctx *ctx;
+	uint64_t ms = 0;
+	const char *vol;
+	int c, ret;
+
+	while ((c = next_opt(&o, argc, argv)) != -1)
+		if (c == 't' && (parse_duration_ms(optarg, &ms) || !ms || ms > 3600000))
+			usage_error("checkpoint", "--timeout: a time from 1ms to 1h, not '%s'",
+				    optarg);
+	vol = one_volume("checkpoint", argc, argv, 1);
+	if (cl_check_volume(vol) || cl_open(&ctx))
+		return 1;
+	ret = cl_checkpoint(ctx, vol, (unsigned int)ms, stamp);
+	cl_close(ctx);
+	if (ret == -ENOENT) {
+		fail_msg("%s: not tracked (run 'cbt-snap attach %s' first)", vol, vol);
+		return 1;
+	}
+	if (ret)
+		return report(ret, vol);
+	printf("%s\n", stamp);
+	return 0;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+enum {
+	V_DEVICE, V_MAJMIN, V_TRACKER, V_GENERATION, V_OLDEST, V_BLOCK_SIZE, V_SIZE,
+	V_BLOCKS, V_CHANGED, V_MAP, V_LOST, V_FSTYPE, V_FSUUID,
+};
+
+static const struct col_info vol_cols[] = {
+	[V_DEVICE] = { "DEVICE", 0.2, COL_STRING, 0, "device path" },
+	[V_MAJMIN] = { "MAJ:MIN", 6, COL_STRING, 0, "major:minor device number" },
+	[V_TRACKER] = { "TRACKER-UUID", 36, COL_STRING, 0, "tracker identity (first part of a stamp)" },
+	[V_GENERATION] = { "GENERATION", 5, COL_NUMBER, 1, "the open generation" },
+	[V_OLDEST] = { "OLDEST", 5, COL_NUMBER, 1, "oldest generation a stamp may name" },
+	[V_BLOCK_SIZE] = { "BLOCK-SIZE", 7, COL_NUMBER, 1, "tracking block size, bytes" },
+	[V_SIZE] = { "SIZE", 10, COL_NUMBER, 1, "device size, bytes" },
+	[V_BLOCKS] = { "BLOCKS", 8, COL_NUMBER, 1, "device size, blocks" },
+	[V_CHANGED] = { "CHANGED", 8, COL_NUMBER, 1, "blocks written since attach" },
+	[V_MAP] = { "MAP-BYTES", 8, COL_NUMBER, 1, "kernel memory the map uses, bytes" },
+	[V_LOST] = { "LOST", 4, COL_BOOL, 0, "continuity lost: the next use starts a new tracker" },
+	[V_FSTYPE] = { "FSTYPE", 6, COL_STRING, 0, "filesystem type on the volume" },
+	[V_FSUUID] = { "FSUUID", 36, COL_STRING, 0, "filesystem UUID" },
+};
+#define N_VOL_COLS (sizeof(vol_cols) / sizeof(vol_cols[0]))
+
+static const int vol_defaults[] = {
+	V_DEVICE, V_MAJMIN, V_BLOCK_SIZE, V_SIZE, V_GENERATION, V_CHANGED, V_MAP,
+	V_LOST, V_FSTYPE, -1,
+};
+
+static void usage_status(void)
+{
+	printf("Usage:\n %s status [options] [VOL]\n\n"
+	       "Show the tracked volumes, or VOL, as a table (one line each) or JSON\n"
+	       "({\"volumes\": [...]}). Sizes are in bytes.\n\n"
+	       "Options:\n"
+	       " -o, --output LIST  columns to show (+LIST adds to the defaults)\n"
+	       " -J, --json         JSON output (every column unless -o)\n"
+	       " -r, --raw          raw output\n"
+	       " -n, --noheadings   do not print headings\n"
+	       " -h, --help         display this help\n", prog);
+	print_columns_help(vol_cols, N_VOL_COLS);
 }
 
 /* Filesystem type and UUID, when libblkid finds one. */
@@ -267,239 +269,195 @@ static void probe_fs(const char *path, char *type, char *uuid, size_t len)
 	blkid_free_probe(pr);
 }
 
-static json_object *status_json(const char *path, const struct cbt_volume *i,
-				const char *fstype, const char *fsuuid)
+static void volume_line(const struct out_opts *out, struct libscols_table *tb,
+			const struct cl_volume *v)
 {
-	json_object *o = json_object_new_object();
-	dev_t dev = cbt_volume_get_devno(i);
-	char devno[32];
+	struct libscols_line *ln = scols_table_new_line(tb, NULL);
+	char fstype[64], fsuuid[64], majmin[32];
 
-	snprintf(devno, sizeof(devno), "%u:%u", major(dev), minor(dev));
-	json_object_object_add(o, "device", json_object_new_string(path));
-	json_object_object_add(o, "devno", json_object_new_string(devno));
-	json_object_object_add(o, "tracker_uuid", json_object_new_string(cbt_volume_get_tracker_uuid(i)));
-	json_object_object_add(o, "generation", json_object_new_uint64(cbt_volume_get_generation(i)));
-	json_object_object_add(o, "oldest_generation", json_object_new_uint64(cbt_volume_get_oldest(i)));
-	json_object_object_add(o, "block_size", json_object_new_uint64(cbt_volume_get_block_size(i)));
-	json_object_object_add(o, "device_size", json_object_new_uint64(cbt_volume_get_size(i)));
-	json_object_object_add(o, "blocks", json_object_new_uint64(cbt_volume_get_blocks(i)));
-	json_object_object_add(o, "changed_blocks", json_object_new_uint64(cbt_volume_get_blocks_written(i)));
-	json_object_object_add(o, "map_bytes", json_object_new_uint64(cbt_volume_get_map_bytes(i)));
-	json_object_object_add(o, "continuity_lost", json_object_new_boolean(cbt_volume_is_lost(i)));
-	json_object_object_add(o, "fs_type", *fstype ? json_object_new_string(fstype) : NULL);
-	json_object_object_add(o, "fs_uuid", *fsuuid ? json_object_new_string(fsuuid) : NULL);
-	return o;
-}
-
-static void status_text(const char *path, const struct cbt_volume *i,
-			const char *fstype, const char *fsuuid)
-{
-	printf("%s (%u:%u)\n", path, major(cbt_volume_get_devno(i)),
-	       minor(cbt_volume_get_devno(i)));
-	printf("  tracker uuid:   %s\n", cbt_volume_get_tracker_uuid(i));
-	printf("  generation:     %" PRIu64 " (stamps answerable from %" PRIu64 ")\n",
-	       cbt_volume_get_generation(i), cbt_volume_get_oldest(i));
-	printf("  block size:     %u\n", cbt_volume_get_block_size(i));
-	printf("  device size:    %" PRIu64 " bytes, %" PRIu64 " blocks\n",
-	       cbt_volume_get_size(i), cbt_volume_get_blocks(i));
-	printf("  changed blocks: %" PRIu64 " since attach\n", cbt_volume_get_blocks_written(i));
-	printf("  map memory:     %" PRIu64 " bytes\n", cbt_volume_get_map_bytes(i));
-	if (*fstype)
-		printf("  filesystem:     %s%s%s\n", fstype, *fsuuid ? " " : "", fsuuid);
-	if (cbt_volume_is_lost(i))
-		printf("  continuity:     LOST (the next use starts a new tracker uuid)\n");
+	if (!ln) {
+		fail_msg("out of memory");
+		exit(1);
+	}
+	probe_fs(v->path, fstype, fsuuid, sizeof(fstype));
+	snprintf(majmin, sizeof(majmin), "%u:%u", v->major, v->minor);
+	out_cell(out, ln, V_DEVICE, v->path);
+	out_cell(out, ln, V_MAJMIN, majmin);
+	out_cell(out, ln, V_TRACKER, v->tracker_uuid);
+	out_cell_u64(out, ln, V_GENERATION, v->generation);
+	out_cell_u64(out, ln, V_OLDEST, v->oldest);
+	out_cell_u64(out, ln, V_BLOCK_SIZE, v->block_size);
+	out_cell_u64(out, ln, V_SIZE, v->device_size);
+	out_cell_u64(out, ln, V_BLOCKS, v->blocks);
+	out_cell_u64(out, ln, V_CHANGED, v->changed);
+	out_cell_u64(out, ln, V_MAP, v->map_bytes);
+	out_cell_bool(out, ln, V_LOST, v->lost);
+	out_cell(out, ln, V_FSTYPE, *fstype ? fstype : NULL);
+	out_cell(out, ln, V_FSUUID, *fsuuid ? fsuuid : NULL);
 }
 
 static int cmd_status(int argc, char **argv)
 {
-	static const int allowed[] = { OPT_JSON, 0 };
-	json_object *arr = NULL;
+	static const struct option lo[] = {
+		OUT_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct cmd_opts o = { "status", usage_status, OUT_SHORTOPTS, lo, NULL, 0 };
+	struct out_opts out = { 0 };
+	struct libscols_table *tb;
 	struct cbt_ctx *ctx;
 	dev_t *devs = NULL, one;
 	size_t n = 0, k;
-	struct args a;
-	int ret = 0, rc = 0;
+	const char *vol;
+	int c, ret, rc = 0;
 
-	if (parse_args(argc, argv, allowed, 1, &a))
-		return EXIT_USAGE;
-	if (a.vol) {
-		ret = cbt_volume_resolve(a.vol, &one);
+	while ((c = next_opt(&o, argc, argv)) != -1)
+		out_opt(&out, c, optarg);
+	vol = one_volume("status", argc, argv, 0);
+	out_columns("status", &out, vol_cols, N_VOL_COLS, vol_defaults);
+	if (vol) {
+		ret = cl_resolve(vol, &one);
 		if (ret)
-			return report(ret, a.vol);
+			return report(ret, vol);
 	}
-	if (open_ctx(&ctx))
+	if (cl_open(&ctx))
 		return 1;
-	if (a.vol) {
+	if (vol) {
 		devs = &one;
 		n = 1;
 	} else {
-		ret = cbt_ctx_get_tracked(ctx, &devs, &n);
+		ret = cl_volume_list(ctx, &devs, &n);
 		if (ret) {
-			cbt_ctx_unref(ctx);
-			return report(ret, "list");
+			cl_close(ctx);
+			return report(ret, "status");
 		}
 	}
-	if (a.json)
-		arr = json_object_new_array();
+	tb = out_table(&out, vol_cols, "volumes", 0);
 	for (k = 0; k < n; k++) {
-		char fstype[64], fsuuid[64];
-		struct cbt_volume *info;
-		const char *path;
+		struct cl_volume v;
 
-		ret = cbt_volume_open_devno(ctx, devs[k], &info);
-		if (ret) {
-			rc = report(ret, "status");
-			continue;
-		}
-		ret = cbt_volume_refresh(info);
-		if (ret)
-			cbt_volume_free(info);
-		if (ret == -ENOENT && a.vol) {
-			fail_msg("%s: not tracked", a.vol);
+		ret = cl_volume_info(ctx, devs[k], &v);
+		if (ret == -ENOENT && vol) {
+			fail_msg("%s: not tracked", vol);
 			rc = 1;
-			continue;
+		} else if (ret == -ENOENT) {
+			;	/* went away since the list */
+		} else if (ret) {
+			rc = report(ret, vol ? vol : "status");
+		} else {
+			volume_line(&out, tb, &v);
 		}
-		if (ret == -ENOENT)	/* went away since the list */
-			continue;
-		if (ret) {
-			rc = report(ret, a.vol ? a.vol : "status");
-			continue;
-		}
-		path = cbt_volume_get_path(info);
-		probe_fs(path, fstype, fsuuid, sizeof(fstype));
-		if (a.json)
-			json_object_array_add(arr, status_json(path, info, fstype, fsuuid));
-		else
-			status_text(path, info, fstype, fsuuid);
-		cbt_volume_free(info);
+		cl_volume_clear(&v);
 	}
-	if (arr) {
-		if (!rc || !a.vol)
-			print_json(arr);
-		json_object_put(arr);
-	}
+	if (!rc || !vol)
+		scols_print_table(tb);
+	scols_unref_table(tb);
 	if (devs != &one)
 		free(devs);
-	cbt_ctx_unref(ctx);
+	cl_close(ctx);
 	return rc;
 }
 
-static int cmd_checkpoint(int argc, char **argv)
-{
-	static const int allowed[] = { OPT_TIMEOUT, 0 };
-	struct cbt_volume *vol;
-	struct cbt_ctx *ctx;
-	char *stamp;
-	struct args a;
-	int ret;
+/* ---- changes ------------------------------------------------------------ */
 
-	if (parse_args(argc, argv, allowed, 1, &a) || need_volume("checkpoint", &a))
-		return EXIT_USAGE;
-	if (a.timeout_ms > 3600000) {
-		fail_msg("--timeout: at most 3600000 ms");
-		return EXIT_USAGE;
-	}
-	if (check_volume(a.vol) || open_volume(a.vol, &ctx, &vol))
-		return 1;
-	ret = cbt_volume_checkpoint(vol, (unsigned int)a.timeout_ms, &stamp);
-	close_volume(ctx, vol);
-	if (ret == -ENOENT) {
-		fail_msg("%s: not tracked (run 'cbt-snap attach %s' first)", a.vol, a.vol);
-		return 1;
-	}
-	if (ret)
-		return report(ret, a.vol);
-	printf("%s\n", stamp);
-	free(stamp);
-	return 0;
+static void usage_changes(void)
+{
+	printf("Usage:\n %s changes [options] VOL --since STAMP\n\n"
+	       "Print the extents of VOL written after STAMP, one \"OFFSET LENGTH\" line\n"
+	       "each, in bytes, in ascending order. With --json, one object\n"
+	       "{\"stamp\": STAMP, \"block-size\": N, \"changes\": [{\"offset\": N, \"length\": N}, ...]}\n"
+	       "written as the extents come (one extent a line, bounded memory).\n\n"
+	       "Options:\n"
+	       " -s, --since STAMP    a stamp from 'cbt-snap checkpoint' (required)\n"
+	       "     --offset SIZE    start of the range to report (default 0)\n"
+	       "     --length SIZE    length of the range (default: to the end)\n"
+	       " -J, --json           JSON output\n"
+	       " -h, --help           display this help\n"
+	       "SIZE is bytes or with a K, M, G or T suffix (KiB, MiB, ... alike).\n", prog);
 }
+
+enum { OPT_OFFSET = 256, OPT_LENGTH };
 
 static int cmd_changes(int argc, char **argv)
 {
-	static const int allowed[] = { OPT_JSON, OPT_SINCE, OPT_OFFSET, OPT_LENGTH, 0 };
-	json_object *root = NULL, *arr = NULL;
-	struct cbt_changes_iter *it;
-	struct cbt_volume *vol;
+	static const struct option lo[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "offset", required_argument, NULL, OPT_OFFSET },
+		{ "length", required_argument, NULL, OPT_LENGTH },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct cmd_opts o = { "changes", usage_changes, "s:J", lo, NULL, 0 };
+	const char *vol, *since = NULL;
+	uint64_t off = 0, len = 0, eoff, elen;
+	struct cl_changes *it;
 	struct cbt_ctx *ctx;
-	uint64_t off, len;
-	struct args a;
-	int ret;
+	int c, json = 0, ret, first = 1;
 
-	if (parse_args(argc, argv, allowed, 1, &a) || need_volume("changes", &a))
-		return EXIT_USAGE;
-	if (!a.since) {
-		fail_msg("changes: --since STAMP is required (a stamp from 'cbt-snap checkpoint')");
-		return EXIT_USAGE;
-	}
-	if (cbt_stamp_check(a.since)) {
-		fail_msg("changes: '%s' is not a stamp (expected UUID:GENERATION)", a.since);
-		return EXIT_USAGE;
-	}
-	if (check_volume(a.vol) || open_volume(a.vol, &ctx, &vol))
-		return 1;
-	ret = cbt_changes_open(vol, a.since, a.offset, a.length, &it);
-	close_volume(ctx, vol);	/* the iterator holds what it needs */
-	if (ret) {
-		if (ret == -ENOENT)
-			fail_msg("%s: not tracked", a.vol);
-		else if (ret == -ESTALE)
-			fail_msg("%s: tracking was reset or the stamp is too old: the changes since %s are unknown; take a full backup",
-				 a.vol, a.since);
-		else
-			report(ret, a.vol);
-		return 1;
-	}
-	if (a.json) {
-		root = json_object_new_object();
-		arr = json_object_new_array();
-		json_object_object_add(root, "stamp", json_object_new_string(a.since));
-		json_object_object_add(root, "block_size",
-				       json_object_new_uint64(cbt_changes_get_block_size(it)));
-	}
-	while ((ret = cbt_changes_next(it, &off, &len)) > 0) {
-		if (arr) {
-			json_object *e = json_object_new_object();
-
-			json_object_object_add(e, "offset", json_object_new_uint64(off));
-			json_object_object_add(e, "length", json_object_new_uint64(len));
-			json_object_array_add(arr, e);
-		} else {
-			printf("%" PRIu64 " %" PRIu64 "\n", off, len);
+	while ((c = next_opt(&o, argc, argv)) != -1) {
+		switch (c) {
+		case 's':
+			since = optarg;
+			break;
+		case 'J':
+			json = 1;
+			break;
+		case OPT_OFFSET:
+			if (parse_size(optarg, &off))
+				usage_error("changes", "--offset: not a size: '%s'", optarg);
+			break;
+		case OPT_LENGTH:
+			if (parse_size(optarg, &len))
+				usage_error("changes", "--length: not a size: '%s'", optarg);
+			break;
 		}
 	}
-	cbt_changes_free(it);
-	if (ret < 0) {
-		json_object_put(root);
-		json_object_put(arr);
-		return report(ret, a.vol);
-	}
-	if (root) {
-		json_object_object_add(root, "extents", arr);
-		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
-		json_object_put(root);
-	}
-	return 0;
-}
-
-static int cmd_version(int argc, char **argv)
-{
-	unsigned int abi, maj, min, pat;
-	struct cbt_ctx *ctx;
-	int ret;
-
-	(void)argc;
-	(void)argv;
-	printf("cbt-snap %s\n", CBT_VERSION);
-	ret = cbt_ctx_new(&ctx);
+	vol = one_volume("changes", argc, argv, 1);
+	if (!since)
+		usage_error("changes", "--since STAMP is required (a stamp from 'cbt-snap checkpoint')");
+	if (cl_stamp_check(since))
+		usage_error("changes", "'%s' is not a stamp (expected UUID:GENERATION)", since);
+	if (cl_check_volume(vol) || cl_open(&ctx))
+		return 1;
+	ret = cl_changes_open(ctx, vol, since, off, len, &it);
 	if (ret) {
-		printf("module: not loaded\n");
-		return 0;
+		cl_close(ctx);
+		if (ret == -ENOENT)
+			fail_msg("%s: not tracked", vol);
+		else if (ret == -ESTALE)
+			fail_msg("%s: tracking was reset or the stamp is too old: the changes since %s are unknown; take a full backup",
+				 vol, since);
+		else
+			report(ret, vol);
+		return 1;
 	}
-	ret = cbt_ctx_get_module_version(ctx, &abi, &maj, &min, &pat);
-	cbt_ctx_unref(ctx);
-	if (ret)
-		return report(ret, "version");
-	printf("module: %u.%u.%u (ABI %u)\n", maj, min, pat, abi);
+	/*
+	 * Streamed: nothing is kept per extent. The stamp was checked to be
+	 * hex digits, dashes and a colon, so it needs no JSON escaping.
+	 */
+	if (json)
+		printf("{\"stamp\": \"%s\", \"block-size\": %" PRIu32 ", \"changes\": [",
+		       since, cl_changes_block_size(it));
+	while ((ret = cl_changes_next(it, &eoff, &elen)) > 0) {
+		if (json)
+			printf("%s\n{\"offset\": %" PRIu64 ", \"length\": %" PRIu64 "}",
+			       first ? "" : ",", eoff, elen);
+		else
+			printf("%" PRIu64 " %" PRIu64 "\n", eoff, elen);
+		first = 0;
+	}
+	cl_changes_free(it);
+	cl_close(ctx);
+	if (json)
+		printf("%s]}\n", first ? "" : "\n");
+	if (ret < 0) {
+		fflush(stdout);
+		return report(ret, vol);
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fail_msg("write error: %s", strerror(errno));
+		return 1;
+	}
 	return 0;
 }
 
@@ -519,18 +477,25 @@ int main(int argc, char **argv)
 	};
 	size_t i;
 
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	opts_reset();
+	if (argc < 2)
+		usage_error(NULL, "no command given");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
-		usage(stdout);
+		if (argc > 2)
+			usage_error(NULL, "unexpected argument '%s'", argv[2]);
+		usage();
 		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		if (argc > 2)
+			usage_error(NULL, "unexpected argument '%s'", argv[2]);
+		return print_version();
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	fail_msg("unknown command '%s' (see '%s --help')", argv[1], prog);
-	return EXIT_USAGE;
+	if (argv[1][0] == '-')
+		usage_error(NULL, "unrecognized option '%s'", argv[1]);
+	usage_error(NULL, "unknown command '%s'", argv[1]);
 }

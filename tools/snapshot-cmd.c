@@ -9,345 +9,354 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <json-c/json.h>
+#include <sys/stat.h>
+#include <libsmartcols.h>
 
-#include "libcbt.h"
 #include "cli.h"
 
 #define MAX_STORES	64
+#define MAX_VOLUMES	16
 
-void usage_snapshot(FILE *f)
-{
-	fprintf(f,
-		"\n"
-		"Snapshot sets:\n"
-		"  snapshot create VOL... --store PATH[:SIZE] [--store ...] [--no-freeze]\n"
-		"          [--writable] [--hold MS] [--low-space PCT] [--json]\n"
-		"                      snapshot the volumes at one instant; prints the set\n"
-		"                      id, then per volume its stamp and image device\n"
-		"  snapshot list [--json]       live sets, their state and store use\n"
-		"  snapshot destroy ID          release a set's images and store\n"
-		"  snapshot watch ID [--grow DIR:SIZE]\n"
-		"                      report events; on low space add a SIZE file in DIR\n"
-		"A store is a block device (used whole) or a file on another filesystem,\n"
-		"created or grown to SIZE and preallocated.\n");
-}
+/* ---- the snapsets table (create --json, list) --------------------------- */
 
 enum {
-	OPT_STORE = 300, OPT_NO_FREEZE, OPT_WRITABLE, OPT_HOLD, OPT_LOW_SPACE,
-	OPT_SJSON, OPT_GROW,
+	S_ID, S_STATE, S_STORE_SIZE, S_STORE_USED, S_STORES, S_CHUNKS, S_HOLD,
+	S_VOLUME, S_STAMP, S_IMAGE, S_FROZEN, S_QUIESCED,
 };
 
-struct snap_args {
-	const char *pos[16];
-	int npos;
-	const char *stores[MAX_STORES];
-	unsigned int nstores;
-	unsigned int flags;
-	uint64_t hold_ms, low_space;
-	const char *grow;
-	int json;
+static const struct col_info set_cols[] = {
+	[S_ID] = { "ID", 4, COL_NUMBER, 0, "set id" },
+	[S_STATE] = { "STATE", 8, COL_ARRAY, 0, "ok, overflow, invalid, low-space, writable" },
+	[S_STORE_SIZE] = { "STORE-SIZE", 10, COL_NUMBER, 1, "store size, bytes" },
+	[S_STORE_USED] = { "STORE-USED", 10, COL_NUMBER, 1, "store used, bytes" },
+	[S_STORES] = { "STORES", 3, COL_NUMBER, 1, "files or devices in the store" },
+	[S_CHUNKS] = { "CHUNKS-COPIED", 6, COL_NUMBER, 1, "chunks copied to the store" },
+	[S_HOLD] = { "HOLD-NS", 8, COL_NUMBER, 1, "how long writes were held at the instant, ns" },
+	[S_VOLUME] = { "VOLUME", 0.2, COL_STRING, 0, "member: volume path" },
+	[S_STAMP] = { "STAMP", 0.2, COL_STRING, 0, "member: stamp the set closed" },
+	[S_IMAGE] = { "IMAGE", 0.2, COL_STRING, 0, "member: image device" },
+	[S_FROZEN] = { "FROZEN", 3, COL_NUMBER, 1, "member: filesystems frozen at the instant" },
+	[S_QUIESCED] = { "QUIESCED", 3, COL_BOOL, 0, "member: FROZEN > 0" },
+};
+#define N_SET_COLS (sizeof(set_cols) / sizeof(set_cols[0]))
+
+static const int set_defaults[] = {
+	S_ID, S_STATE, S_STORE_USED, S_STORE_SIZE, S_VOLUME, S_STAMP, S_IMAGE, -1,
 };
 
-static int parse_snap_args(int argc, char **argv, const int *allowed,
-			   struct snap_args *a)
+static void state_items(uint32_t state, char *buf, size_t len)
 {
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
+	snprintf(buf, len, "%s%s%s%s%s",
+		 state & (CL_SET_OVERFLOW | CL_SET_INVALID) ? "" : "ok\n",
+		 state & CL_SET_OVERFLOW ? "overflow\n" : "",
+		 state & CL_SET_INVALID ? "invalid\n" : "",
+		 state & CL_SET_LOW_SPACE ? "low-space\n" : "",
+		 state & CL_SET_WRITABLE ? "writable\n" : "");
+	len = strlen(buf);
+	if (len)
+		buf[len - 1] = '\0';
+}
+
+/* A set line, its members as child lines. */
+static void set_lines(const struct out_opts *out, struct libscols_table *tb,
+		      const struct cl_set *set)
+{
+	struct libscols_line *ln = scols_table_new_line(tb, NULL), *m;
+	char state[64];
+	unsigned int i;
+
+	if (!ln)
+		goto nomem;
+	state_items(set->st.state, state, sizeof(state));
+	out_cell_u64(out, ln, S_ID, set->id);
+	out_cell_array(out, ln, S_STATE, state);
+	out_cell_u64(out, ln, S_STORE_SIZE, set->st.store_size);
+	out_cell_u64(out, ln, S_STORE_USED, set->st.store_used);
+	out_cell_u64(out, ln, S_STORES, set->st.stores);
+	out_cell_u64(out, ln, S_CHUNKS, set->st.chunks_copied);
+	out_cell_u64(out, ln, S_HOLD, set->hold_ns);
+	for (i = 0; i < set->nmembers; i++) {
+		m = scols_table_new_line(tb, ln);
+		if (!m)
+			goto nomem;
+		out_cell_u64(out, m, S_ID, set->id);
+		out_cell_array(out, m, S_STATE, state);
+		out_cell(out, m, S_VOLUME, set->members[i].volume);
+		out_cell(out, m, S_STAMP, set->members[i].stamp);
+		out_cell(out, m, S_IMAGE, set->members[i].image);
+		out_cell_u64(out, m, S_FROZEN, set->members[i].frozen);
+		out_cell_bool(out, m, S_QUIESCED, set->members[i].frozen > 0);
+	}
+	return;
+nomem:
+	fail_msg("out of memory");
+	exit(1);
+}
+
+static const char sets_json_help[] =
+	"JSON: {\"snapsets\": [{\"id\": N, \"state\": [...], ..., \"children\": [MEMBER, ...]}]},\n"
+	"a member being an object with the same keys (its set's id and state; the\n"
+	"other set keys null or false; the member keys null or false in a set).\n";
+
+/* ---- create ------------------------------------------------------------ */
+
+static void usage_create(void)
+{
+	printf("Usage:\n %s snapshot create [options] VOL... --store PATH[:SIZE]\n\n"
+	       "Snapshot the tracked volumes at one instant. Prints the set id, then one\n"
+	       "\"VOLUME STAMP IMAGE\" line per volume; with --json the set as\n"
+	       "'snapshot list --json' shows it.\n\n"
+	       "Options:\n"
+	       " -s, --store PATH[:SIZE]  a block device (used whole) or a file on another\n"
+	       "                          filesystem, created or grown to SIZE and\n"
+	       "                          preallocated; may be given more than once\n"
+	       "     --no-freeze          do not freeze filesystems (crash-consistent)\n"
+	       "     --writable           images take writes (into the store)\n"
+	       "     --hold TIME          bound on the freeze-to-thaw hold, 1ms to 60s\n"
+	       "                          (default 10s); ms, s or m, a bare number is ms\n"
+	       "     --low-space PCT      raise an event when less than PCT%% of the\n"
+	       "                          store is free, 1 to 90 (default 20), '20' or '20%%'\n"
+	       " -o, --output LIST        columns for --json (see 'snapshot list --help')\n"
+	       " -J, --json               JSON output\n"
+	       " -h, --help               display this help\n"
+	       "SIZE is bytes or with a K, M, G or T suffix (KiB, MiB, ... alike).\n", prog);
+}
+
+/*
+ * A store spec with its SIZE in bytes, so the library reads what this CLI
+ * documents. A colon whose tail is not a size is refused unless the whole
+ * spec names something that exists (a path with a colon in it).
+ */
+static char *store_spec(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	struct stat st;
+	uint64_t size;
+	char *out;
+
+	if (!colon || !stat(spec, &st))
+		return strdup(spec);
+	if (colon == spec || parse_size(colon + 1, &size) || !size)
+		usage_error("snapshot create", "--store: PATH[:SIZE] with SIZE a size above 0, not '%s'",
+			    spec);
+	if (asprintf(&out, "%.*s:%" PRIu64, (int)(colon - spec), spec, size) < 0)
+		return NULL;
+	return out;
+}
+
+enum { OPT_NO_FREEZE = 256, OPT_WRITABLE, OPT_HOLD, OPT_LOW_SPACE, OPT_GROW };
+
+static int snap_create(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "store", required_argument, NULL, 's' },
 		{ "no-freeze", no_argument, NULL, OPT_NO_FREEZE },
 		{ "writable", no_argument, NULL, OPT_WRITABLE },
 		{ "hold", required_argument, NULL, OPT_HOLD },
 		{ "low-space", required_argument, NULL, OPT_LOW_SPACE },
-		{ "json", no_argument, NULL, OPT_SJSON },
-		{ "grow", required_argument, NULL, OPT_GROW },
-		{ NULL, 0, NULL, 0 },
+		OUT_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	int c, i, ok;
+	static const int repeatable[] = { 's', 0 };
+	struct cmd_opts o = { "snapshot create", usage_create, "s:" OUT_SHORTOPTS, lo,
+			      repeatable, 0 };
+	const char *vols[MAX_VOLUMES];
+	char *stores[MAX_STORES];
+	unsigned int nvols = 0, nstores = 0, flags = 0, low = 0, i;
+	struct out_opts out = { 0 };
+	uint64_t hold = 0;
+	struct cbt_ctx *ctx;
+	struct cl_set set;
+	int c, ret;
 
-	memset(a, 0, sizeof(*a));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		for (ok = 0, i = 0; allowed[i]; i++)
-			ok |= allowed[i] == c;
-		if (!ok || c == '?') {
-			fail_msg("snapshot %s: unknown or incomplete option '%s'",
-				 argv[0], argv[optind - 1]);
-			return -1;
-		}
+	while ((c = next_opt(&o, argc, argv)) != -1) {
+		if (out_opt(&out, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_STORE:
-			if (a->nstores == MAX_STORES) {
-				fail_msg("--store: at most %d stores", MAX_STORES);
-				return -1;
+		case 's':
+			if (nstores == MAX_STORES)
+				usage_error("snapshot create", "--store: at most %d stores", MAX_STORES);
+			stores[nstores] = store_spec(optarg);
+			if (!stores[nstores++]) {
+				fail_msg("out of memory");
+				return 1;
 			}
-			a->stores[a->nstores++] = optarg;
 			break;
 		case OPT_NO_FREEZE:
-			a->flags |= LIBCBT_SNAPSET_NO_FREEZE;
+			flags |= CL_CREATE_NO_FREEZE;
 			break;
 		case OPT_WRITABLE:
-			a->flags |= LIBCBT_SNAPSET_WRITABLE;
+			flags |= CL_CREATE_WRITABLE;
 			break;
 		case OPT_HOLD:
-			if (cbt_parse_size(optarg, &a->hold_ms) || !a->hold_ms ||
-			    a->hold_ms > 60000) {
-				fail_msg("--hold: milliseconds from 1 to 60000, not '%s'", optarg);
-				return -1;
-			}
+			if (parse_duration_ms(optarg, &hold) || !hold || hold > 60000)
+				usage_error("snapshot create", "--hold: a time from 1ms to 60s, not '%s'",
+					    optarg);
 			break;
 		case OPT_LOW_SPACE:
-			if (cbt_parse_size(optarg, &a->low_space) || !a->low_space ||
-			    a->low_space > 90) {
-				fail_msg("--low-space: a percentage from 1 to 90, not '%s'", optarg);
-				return -1;
-			}
-			break;
-		case OPT_SJSON:
-			a->json = 1;
-			break;
-		case OPT_GROW:
-			a->grow = optarg;
+			if (parse_percent(optarg, &low) || !low || low > 90)
+				usage_error("snapshot create", "--low-space: a percentage from 1 to 90, not '%s'",
+					    optarg);
 			break;
 		}
 	}
 	for (; optind < argc; optind++) {
-		if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0]))) {
-			fail_msg("snapshot %s: too many arguments", argv[0]);
-			return -1;
-		}
-		a->pos[a->npos++] = argv[optind];
+		if (nvols == MAX_VOLUMES)
+			usage_error("snapshot create", "at most %d volumes", MAX_VOLUMES);
+		vols[nvols++] = argv[optind];
 	}
-	return 0;
-}
-
-static int parse_id(const char *text, uint32_t *id)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(text, &end, 10);
-	if (errno || end == text || *end || !v || v > UINT32_MAX || *text == '-') {
-		fail_msg("'%s' is not a snapshot set id", text);
-		return -1;
-	}
-	*id = (uint32_t)v;
-	return 0;
-}
-
-static json_object *members_json(const struct cbt_snapset *set)
-{
-	json_object *arr = json_object_new_array();
-	unsigned int i;
-
-	for (i = 0; i < cbt_snapset_get_member_count(set); i++) {
-		json_object *m = json_object_new_object();
-
-		json_object_object_add(m, "volume",
-				       json_object_new_string(cbt_snapset_get_member_path(set, i)));
-		json_object_object_add(m, "stamp",
-				       json_object_new_string(cbt_snapset_get_member_stamp(set, i)));
-		json_object_object_add(m, "image",
-				       json_object_new_string(cbt_snapset_get_member_image(set, i)));
-		json_object_object_add(m, "frozen",
-				       json_object_new_uint64(cbt_snapset_get_member_frozen(set, i)));
-		json_object_object_add(m, "quiesced",
-				       json_object_new_boolean(cbt_snapset_get_member_frozen(set, i) > 0));
-		json_object_array_add(arr, m);
-	}
-	return arr;
-}
-
-static int snap_create(int argc, char **argv)
-{
-	static const int allowed[] = { OPT_STORE, OPT_NO_FREEZE, OPT_WRITABLE,
-				       OPT_HOLD, OPT_LOW_SPACE, OPT_SJSON, 0 };
-	struct cbt_snapset_opts *o = NULL;
-	struct cbt_snapset *set;
-	struct cbt_ctx *ctx;
-	struct snap_args a;
-	unsigned int i;
-	int ret;
-
-	if (parse_snap_args(argc, argv, allowed, &a))
-		return EXIT_USAGE;
-	if (!a.npos) {
-		fail_msg("snapshot create: which volumes?");
-		return EXIT_USAGE;
-	}
-	if (!a.nstores) {
-		fail_msg("snapshot create: --store PATH[:SIZE] is required (a block device or a file on another filesystem)");
-		return EXIT_USAGE;
-	}
-	for (i = 0; i < (unsigned int)a.npos; i++) {
-		dev_t dev;
-
-		ret = cbt_volume_resolve(a.pos[i], &dev);
-		if (ret)
-			return report(ret, a.pos[i]);
-	}
-	if (open_ctx(&ctx))
+	if (!nvols)
+		usage_error("snapshot create", "no volume given");
+	if (!nstores)
+		usage_error("snapshot create", "--store PATH[:SIZE] is required (a block device or a file on another filesystem)");
+	out_columns("snapshot create", &out, set_cols, N_SET_COLS, set_defaults);
+	for (i = 0; i < nvols; i++)
+		if (cl_check_volume(vols[i]))
+			return 1;
+	if (cl_open(&ctx))
 		return 1;
-	ret = cbt_snapset_opts_new(&o);
-	for (i = 0; !ret && i < (unsigned int)a.npos; i++) {
-		struct cbt_volume *vol = NULL;
-
-		ret = cbt_volume_open(ctx, a.pos[i], &vol);
-		if (!ret)
-			ret = cbt_snapset_opts_add_volume(o, vol);
-		cbt_volume_free(vol);
-	}
-	for (i = 0; !ret && i < a.nstores; i++)
-		ret = cbt_snapset_opts_add_store(o, a.stores[i]);
-	if (!ret)
-		ret = cbt_snapset_opts_set_flags(o, a.flags);
-	if (!ret)
-		ret = cbt_snapset_opts_set_hold_ms(o, (unsigned int)a.hold_ms);
-	if (!ret)
-		ret = cbt_snapset_opts_set_low_space(o, (unsigned int)a.low_space);
-	if (!ret)
-		ret = cbt_snapset_create(ctx, o, &set);
-	cbt_snapset_opts_free(o);
+	ret = cl_set_create(ctx, vols, nvols, (const char *const *)stores, nstores, flags,
+			    (unsigned int)hold, low, &set);
+	for (i = 0; i < nstores; i++)
+		free(stores[i]);
 	if (ret) {
-		cbt_ctx_unref(ctx);
+		cl_set_free(&set);
+		cl_close(ctx);
 		if (ret == -ENOENT)
 			fail_msg("snapshot create: a volume is not tracked, or a store path does not exist (attach the volumes first)");
-		else if (ret == -EINVAL)
-			fail_msg("snapshot create: bad --store PATH[:SIZE] (SIZE: digits with K, M, G or T), or a store file that is empty and given no size");
 		else if (ret == -ENODEV)
 			fail_msg("snapshot create: a volume was detached, or its device went away, while the set was being made");
 		else
 			report(ret, "snapshot create");
 		return 1;
 	}
-	for (i = 0; !(a.flags & LIBCBT_SNAPSET_NO_FREEZE) && i < cbt_snapset_get_member_count(set); i++)
-		if (!cbt_snapset_get_member_frozen(set, i))
-			fprintf(stderr, "cbt-snap: %s: no filesystem on it was frozen; its image is crash-consistent\n",
-				cbt_snapset_get_member_path(set, i));
-	if (a.json) {
-		json_object *o = json_object_new_object();
+	for (i = 0; !(flags & CL_CREATE_NO_FREEZE) && i < set.nmembers; i++)
+		if (!set.members[i].frozen)
+			fail_msg("%s: no filesystem on it was frozen; its image is crash-consistent",
+				 set.members[i].volume);
+	if (out.json) {
+		struct libscols_table *tb = out_table(&out, set_cols, "snapsets", 1);
 
-		json_object_object_add(o, "id", json_object_new_uint64(cbt_snapset_get_id(set)));
-		json_object_object_add(o, "hold_ns", json_object_new_uint64(cbt_snapset_get_hold_ns(set)));
-		json_object_object_add(o, "members", members_json(set));
-		print_json(o);
-		json_object_put(o);
+		set_lines(&out, tb, &set);
+		scols_print_table(tb);
+		scols_unref_table(tb);
 	} else {
-		printf("%" PRIu32 "\n", cbt_snapset_get_id(set));
-		for (i = 0; i < cbt_snapset_get_member_count(set); i++)
-			printf("%s %s %s\n", cbt_snapset_get_member_path(set, i),
-			       cbt_snapset_get_member_stamp(set, i), cbt_snapset_get_member_image(set, i));
+		printf("%" PRIu32 "\n", set.id);
+		for (i = 0; i < set.nmembers; i++)
+			printf("%s %s %s\n", set.members[i].volume, set.members[i].stamp,
+			       set.members[i].image);
 	}
-	cbt_snapset_free(set);
-	cbt_ctx_unref(ctx);
+	cl_set_free(&set);
+	cl_close(ctx);
 	return 0;
 }
 
-static void state_text(uint32_t state, char *buf, size_t len)
+/* ---- list -------------------------------------------------------------- */
+
+static void usage_list(void)
 {
-	snprintf(buf, len, "%s%s%s%s%s",
-		 state & (LIBCBT_STATE_OVERFLOW | LIBCBT_STATE_INVALID) ? "" : "ok",
-		 state & LIBCBT_STATE_OVERFLOW ? "overflow" : "",
-		 state & LIBCBT_STATE_INVALID ? (state & LIBCBT_STATE_OVERFLOW ? ",invalid" : "invalid") : "",
-		 state & LIBCBT_STATE_LOW_SPACE ? ",low-space" : "",
-		 state & LIBCBT_STATE_WRITABLE ? ",writable" : "");
+	printf("Usage:\n %s snapshot list [options]\n\n"
+	       "Show the live sets, one line each and one line per member below it.\n", prog);
+	printf("%s", sets_json_help);
+	printf("\nOptions:\n"
+	       " -o, --output LIST  columns to show (+LIST adds to the defaults)\n"
+	       " -J, --json         JSON output (every column unless -o)\n"
+	       " -r, --raw          raw output\n"
+	       " -n, --noheadings   do not print headings\n"
+	       " -h, --help         display this help\n");
+	print_columns_help(set_cols, N_SET_COLS);
 }
 
 static int snap_list(int argc, char **argv)
 {
-	static const int allowed[] = { OPT_SJSON, 0 };
-	json_object *arr = NULL;
+	static const struct option lo[] = {
+		OUT_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct cmd_opts o = { "snapshot list", usage_list, OUT_SHORTOPTS, lo, NULL, 0 };
+	struct out_opts out = { 0 };
+	struct libscols_table *tb;
 	struct cbt_ctx *ctx;
-	struct snap_args a;
 	uint32_t *ids;
 	size_t n, k;
-	int ret, rc = 0;
+	int c, ret, rc = 0;
 
-	if (parse_snap_args(argc, argv, allowed, &a))
-		return EXIT_USAGE;
-	if (a.npos) {
-		fail_msg("snapshot list: unexpected argument '%s'", a.pos[0]);
-		return EXIT_USAGE;
-	}
-	if (open_ctx(&ctx))
+	while ((c = next_opt(&o, argc, argv)) != -1)
+		out_opt(&out, c, optarg);
+	if (optind < argc)
+		usage_error("snapshot list", "unexpected argument '%s'", argv[optind]);
+	out_columns("snapshot list", &out, set_cols, N_SET_COLS, set_defaults);
+	if (cl_open(&ctx))
 		return 1;
-	ret = cbt_ctx_get_snapsets(ctx, &ids, &n);
+	ret = cl_set_list(ctx, &ids, &n);
 	if (ret) {
-		cbt_ctx_unref(ctx);
+		cl_close(ctx);
 		return report(ret, "snapshot list");
 	}
-	if (a.json)
-		arr = json_object_new_array();
+	tb = out_table(&out, set_cols, "snapsets", 1);
 	for (k = 0; k < n; k++) {
-		struct cbt_snapset *set;
-		char state[64];
-		unsigned int i;
+		struct cl_set set;
 
-		ret = cbt_snapset_open(ctx, ids[k], &set);
-		if (ret == -ENOENT)
-			continue;	/* destroyed since the list */
-		if (ret) {
+		ret = cl_set_open(ctx, ids[k], &set);
+		if (ret && ret != -ENOENT)	/* -ENOENT: destroyed since the list */
 			rc = report(ret, "snapshot list");
-			continue;
-		}
-		state_text(cbt_snapset_get_state(set), state, sizeof(state));
-		if (arr) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "id", json_object_new_uint64(ids[k]));
-			json_object_object_add(o, "state", json_object_new_string(state));
-			json_object_object_add(o, "store_size", json_object_new_uint64(cbt_snapset_get_store_size(set)));
-			json_object_object_add(o, "store_used", json_object_new_uint64(cbt_snapset_get_store_used(set)));
-			json_object_object_add(o, "stores", json_object_new_uint64(cbt_snapset_get_store_count(set)));
-			json_object_object_add(o, "chunks_copied", json_object_new_uint64(cbt_snapset_get_chunks_copied(set)));
-			json_object_object_add(o, "hold_ns", json_object_new_uint64(cbt_snapset_get_hold_ns(set)));
-			json_object_object_add(o, "members", members_json(set));
-			json_object_array_add(arr, o);
-		} else {
-			printf("%" PRIu32 " %s store %" PRIu64 "/%" PRIu64 " bytes in %u\n",
-			       ids[k], state, cbt_snapset_get_store_used(set),
-			       cbt_snapset_get_store_size(set), cbt_snapset_get_store_count(set));
-			for (i = 0; i < cbt_snapset_get_member_count(set); i++)
-				printf("  %s %s %s\n", cbt_snapset_get_member_path(set, i),
-				       cbt_snapset_get_member_stamp(set, i), cbt_snapset_get_member_image(set, i));
-		}
-		cbt_snapset_free(set);
+		else if (!ret)
+			set_lines(&out, tb, &set);
+		cl_set_free(&set);
 	}
-	if (arr) {
-		print_json(arr);
-		json_object_put(arr);
-	}
+	scols_print_table(tb);
+	scols_unref_table(tb);
 	free(ids);
-	cbt_ctx_unref(ctx);
+	cl_close(ctx);
 	return rc;
+}
+
+/* ---- destroy ----------------------------------------------------------- */
+
+static void usage_destroy(void)
+{
+	printf("Usage:\n %s snapshot destroy ID\n\n"
+	       "Release a set's images and store now. ID is the set id in decimal.\n\n"
+	       "Options:\n"
+	       " -h, --help   display this help\n", prog);
+}
+
+/* The one positional ID of destroy and watch. */
+static uint32_t one_id(const char *cmd, int argc, char **argv)
+{
+	uint32_t id;
+
+	if (optind == argc)
+		usage_error(cmd, "no set id given");
+	if (optind < argc - 1)
+		usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (parse_id(argv[optind], &id))
+		usage_error(cmd, "'%s' is not a snapshot set id (decimal, 1 to %" PRIu32 ")",
+			    argv[optind], UINT32_MAX);
+	return id;
 }
 
 static int snap_destroy(int argc, char **argv)
 {
-	static const int allowed[] = { 0 };
-	struct cbt_snapset *set;
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct cmd_opts o = { "snapshot destroy", usage_destroy, "", lo, NULL, 0 };
 	struct cbt_ctx *ctx;
-	struct snap_args a;
+	struct cl_set set;
 	uint32_t id;
 	int ret;
 
-	if (parse_snap_args(argc, argv, allowed, &a))
-		return EXIT_USAGE;
-	if (a.npos != 1) {
-		fail_msg("snapshot destroy: one set id, please");
-		return EXIT_USAGE;
-	}
-	if (parse_id(a.pos[0], &id))
-		return EXIT_USAGE;
-	if (open_ctx(&ctx))
+	while (next_opt(&o, argc, argv) != -1)
+		;
+	id = one_id("snapshot destroy", argc, argv);
+	if (cl_open(&ctx))
 		return 1;
-	ret = cbt_snapset_open(ctx, id, &set);
-	if (!ret) {
-		ret = cbt_snapset_destroy(set);
-		cbt_snapset_free(set);
-	}
-	cbt_ctx_unref(ctx);
+	ret = cl_set_open(ctx, id, &set);
+	if (!ret)
+		ret = cl_set_destroy(&set);
+	cl_set_free(&set);
+	cl_close(ctx);
 	if (ret == -ENOENT) {
 		fail_msg("snapshot destroy: no snapshot set %" PRIu32, id);
 		return 1;
@@ -355,58 +364,80 @@ static int snap_destroy(int argc, char **argv)
 	return ret ? report(ret, "snapshot destroy") : 0;
 }
 
-/* On low space: add DIR/cbt-snap<ID>-grow<N> of SIZE bytes to the store. */
-static int grow_store(struct cbt_snapset *set, const char *spec, unsigned int *n)
+/* ---- watch ------------------------------------------------------------- */
+
+static void usage_watch(void)
 {
-	const char *colon = strrchr(spec, ':');
+	printf("Usage:\n %s snapshot watch [options] ID\n\n"
+	       "Print the set's events until it is destroyed; exit 1 when it overflows\n"
+	       "or becomes invalid.\n\n"
+	       "Options:\n"
+	       " -g, --grow DIR:SIZE  on each low-space event add a SIZE file in DIR (an\n"
+	       "                      existing directory) to the store\n"
+	       " -h, --help           display this help\n"
+	       "SIZE is bytes or with a K, M, G or T suffix (KiB, MiB, ... alike).\n", prog);
+}
+
+struct grow {
+	char dir[4096];
+	uint64_t size;
+	unsigned int n;
+};
+
+/* On low space: add DIR/cbt-snap<ID>-grow<N> of SIZE bytes to the store. */
+static int grow_store(struct cl_set *set, struct grow *g)
+{
 	char *path;
 	int ret;
 
-	if (asprintf(&path, "%.*s/cbt-snap%" PRIu32 "-grow%u%s", (int)(colon - spec),
-		     spec, cbt_snapset_get_id(set), (*n)++, colon) < 0)
+	if (asprintf(&path, "%s/cbt-snap%" PRIu32 "-grow%u:%" PRIu64, g->dir, set->id,
+		     g->n++, g->size) < 0)
 		return -ENOMEM;
-	ret = cbt_snapset_grow(set, path);
+	ret = cl_set_grow(set, path);
+	*strrchr(path, ':') = '\0';
 	if (!ret)
-		printf("set %" PRIu32 ": store grown with %s\n", cbt_snapset_get_id(set), path);
+		printf("set %" PRIu32 ": store grown with %s\n", set->id, path);
 	else
 		fail_msg("set %" PRIu32 ": cannot grow the store with %s: %s",
-			 cbt_snapset_get_id(set), path, cbt_strerror(ret));
+			 set->id, path, cl_strerror(ret));
 	free(path);
 	return ret;
 }
 
 static int snap_watch(int argc, char **argv)
 {
-	static const int allowed[] = { OPT_GROW, 0 };
-	struct cbt_snapset *set;
+	static const struct option lo[] = {
+		{ "grow", required_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct cmd_opts o = { "snapshot watch", usage_watch, "g:", lo, NULL, 0 };
+	struct grow grow = { .size = 0 };
+	struct cl_set_state st;
 	struct cbt_ctx *ctx;
-	struct snap_args a;
-	unsigned int grown = 0;
-	uint64_t size;
+	struct cl_set set;
+	struct stat sb;
 	uint32_t id;
-	int ret, rc = 0;
+	int c, ret, rc = 0;
 
-	if (parse_snap_args(argc, argv, allowed, &a))
-		return EXIT_USAGE;
-	if (a.npos != 1) {
-		fail_msg("snapshot watch: one set id, please");
-		return EXIT_USAGE;
-	}
-	if (parse_id(a.pos[0], &id))
-		return EXIT_USAGE;
-	if (a.grow) {
-		const char *colon = strrchr(a.grow, ':');
+	while ((c = next_opt(&o, argc, argv)) != -1) {
+		const char *colon = c == 'g' ? strrchr(optarg, ':') : NULL;
 
-		if (!colon || colon == a.grow || cbt_parse_size(colon + 1, &size) || !size) {
-			fail_msg("--grow: DIR:SIZE expected, not '%s'", a.grow);
-			return EXIT_USAGE;
-		}
+		if (c != 'g')
+			continue;
+		if (!colon || colon == optarg || parse_size(colon + 1, &grow.size) ||
+		    !grow.size || (size_t)(colon - optarg) >= sizeof(grow.dir))
+			usage_error("snapshot watch", "--grow: DIR:SIZE expected, not '%s'", optarg);
+		snprintf(grow.dir, sizeof(grow.dir), "%.*s", (int)(colon - optarg), optarg);
+		if (stat(grow.dir, &sb) || !S_ISDIR(sb.st_mode))
+			usage_error("snapshot watch", "--grow: '%s' is not a directory", grow.dir);
 	}
-	if (open_ctx(&ctx))
+	id = one_id("snapshot watch", argc, argv);
+	if (cl_open(&ctx))
 		return 1;
-	ret = cbt_snapset_open(ctx, id, &set);
+	ret = cl_set_open(ctx, id, &set);
 	if (ret) {
-		cbt_ctx_unref(ctx);
+		cl_set_free(&set);
+		cl_close(ctx);
 		if (ret == -ENOENT)
 			fail_msg("snapshot watch: no snapshot set %" PRIu32, id);
 		else
@@ -414,37 +445,50 @@ static int snap_watch(int argc, char **argv)
 		return 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((ret = cbt_snapset_next_event(set, 1)) > 0) {
-		uint32_t state = cbt_snapset_get_state(set);
-
-		if (state & LIBCBT_STATE_OVERFLOW) {
+	while ((ret = cl_set_next_event(&set, &st)) > 0) {
+		if (st.state & CL_SET_OVERFLOW) {
 			printf("set %" PRIu32 ": OVERFLOW: the store is full (%" PRIu64
 			       " bytes); the images are invalid, the volumes are untouched\n",
-			       id, cbt_snapset_get_store_size(set));
+			       id, st.store_size);
 			rc = 1;
 			break;
 		}
-		if (state & LIBCBT_STATE_INVALID) {
-			printf("set %" PRIu32 ": INVALID: %s\n", id, cbt_strerror(cbt_snapset_get_error(set)));
+		if (st.state & CL_SET_INVALID) {
+			printf("set %" PRIu32 ": INVALID: %s\n", id, cl_strerror(st.error));
 			rc = 1;
 			break;
 		}
-		if (state & LIBCBT_STATE_DESTROYED) {
+		if (st.state & CL_SET_DESTROYED) {
 			printf("set %" PRIu32 ": destroyed\n", id);
 			break;
 		}
-		if (state & LIBCBT_STATE_LOW_SPACE) {
+		if (st.state & CL_SET_LOW_SPACE) {
 			printf("set %" PRIu32 ": low space: %" PRIu64 " of %" PRIu64 " bytes used\n",
-			       id, cbt_snapset_get_store_used(set), cbt_snapset_get_store_size(set));
-			if (a.grow && grow_store(set, a.grow, &grown))
+			       id, st.store_used, st.store_size);
+			if (grow.size && grow_store(&set, &grow))
 				rc = 1;
 		}
 	}
 	if (ret < 0)
 		rc = report(ret, "snapshot watch");
-	cbt_snapset_free(set);
-	cbt_ctx_unref(ctx);
+	cl_set_free(&set);
+	cl_close(ctx);
 	return rc;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+void usage_snapshot_list(FILE *f)
+{
+	fprintf(f,
+		"Usage:\n %s snapshot COMMAND [options] [arguments]\n\n"
+		"Snapshot sets: tracked volumes snapshotted at one instant.\n\n"
+		"Commands:\n"
+		" create VOL... --store PATH[:SIZE]  take a set\n"
+		" list                               live sets, their state and store use\n"
+		" destroy ID                         release a set's images and store\n"
+		" watch ID [--grow DIR:SIZE]         report events, grow the store\n"
+		"Run '%s snapshot COMMAND --help' for a command's options.\n", prog, prog);
 }
 
 int cmd_snapshot(int argc, char **argv)
@@ -460,13 +504,18 @@ int cmd_snapshot(int argc, char **argv)
 	};
 	size_t i;
 
-	if (argc < 2) {
-		fail_msg("snapshot: create, list, destroy or watch? (see '%s --help')", prog);
-		return EXIT_USAGE;
+	if (argc < 2)
+		usage_error("snapshot", "no command given: create, list, destroy or watch");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		if (argc > 2)
+			usage_error("snapshot", "unexpected argument '%s'", argv[2]);
+		usage_snapshot_list(stdout);
+		return 0;
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	fail_msg("snapshot: unknown command '%s'", argv[1]);
-	return EXIT_USAGE;
+	if (argv[1][0] == '-')
+		usage_error("snapshot", "unrecognized option '%s'", argv[1]);
+	usage_error("snapshot", "unknown command '%s': create, list, destroy or watch", argv[1]);
 }

@@ -67,7 +67,7 @@ teardown() {
 		STAMP=$(cbt checkpoint "$DEV")
 		: >"$WRITTEN"
 		write_direct "$DEV" 3145728 4096 0
-		b=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["block_size"])')
+		b=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["block-size"])')
 		verify_changes "$DEV" "$b" --exact
 		cbt detach "$DEV"
 	done
@@ -81,22 +81,47 @@ teardown() {
 	[ "$status" -eq 0 ]
 	echo "$output" | python3 -c '
 import json, sys
-s = json.load(sys.stdin)[0]
+s = json.load(sys.stdin)["volumes"][0]
 assert s["device"] == "/dev/ram0", s
-assert s["block_size"] == 65536 and s["blocks"] == 2048, s
-assert s["generation"] == 2 and s["changed_blocks"] == 1, s
-assert 0 < s["map_bytes"] < 65536, s
-assert len(s["tracker_uuid"]) == 36 and s["continuity_lost"] is False, s
-for k in ("devno", "device_size", "oldest_generation", "fs_type", "fs_uuid"):
+assert s["block-size"] == 65536 and s["blocks"] == 2048, s
+assert s["generation"] == 2 and s["changed"] == 1, s
+assert 0 < s["map-bytes"] < 65536, s
+assert len(s["tracker-uuid"]) == 36 and s["lost"] is False, s
+for k in ("maj:min", "size", "oldest", "fstype", "fsuuid"):
     assert k in s, k
 '
 	run cbt status
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"/dev/ram0 (1:0)"* ]]
-	[[ "$output" == *"map memory:"* ]]
+	[[ "${lines[0]}" == "DEVICE "*"MAJ:MIN"*"MAP-BYTES"* ]]
+	[[ "${lines[1]}" == "/dev/ram0 1:0 "* ]]
 }
 
-@test "changes --json has stamp, block_size and extents" {
+@test "status: one object with a volumes array, typed values, -o, --raw, --noheadings" {
+	cbt attach "$DEV" --block-size 4K
+	write_direct "$DEV" 8192 4096 0
+	cbt status --json >"$BATS_TEST_TMPDIR/all"
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert list(d) == ["volumes"], d
+v = [x for x in d["volumes"] if x["device"] == "/dev/ram0"][0]
+want = {"device": str, "maj:min": str, "tracker-uuid": str, "generation": int,
+        "oldest": int, "block-size": int, "size": int, "blocks": int, "changed": int,
+        "map-bytes": int, "lost": bool, "fstype": type(None), "fsuuid": type(None)}
+assert {k: type(x) for k, x in v.items()} == want, v
+assert v["size"] == 128 << 20 and v["changed"] == 1, v
+' "$BATS_TEST_TMPDIR/all"
+	run cbt status "$DEV" -o size,BLOCK-SIZE,device -r -n
+	[ "$status" -eq 0 ]
+	[ "$output" = "134217728 4096 /dev/ram0" ]
+	run cbt status "$DEV" -o DEVICE,LOST --json
+	[ "$output" = "$(printf '{\n   "volumes": [\n      {\n         "device": "/dev/ram0",\n         "lost": false\n      }\n   ]\n}')" ]
+	run cbt status "$DEV" -o +TRACKER-UUID -r
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = "DEVICE MAJ:MIN BLOCK-SIZE SIZE GENERATION CHANGED MAP-BYTES LOST FSTYPE TRACKER-UUID" ]
+}
+
+@test "changes --json has stamp, block-size and changes" {
 	cbt attach "$DEV"
 	STAMP=$(cbt checkpoint "$DEV")
 	write_direct "$DEV" 131072 4096 0
@@ -105,10 +130,64 @@ for k in ("devno", "device_size", "oldest_generation", "fs_type", "fs_uuid"):
 	echo "$output" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
+assert list(d) == ["stamp", "block-size", "changes"], d
 assert d["stamp"] == sys.argv[1], d
-assert d["block_size"] == 65536, d
-assert d["extents"] == [{"offset": 131072, "length": 65536}], d
+assert d["block-size"] == 65536, d
+assert d["changes"] == [{"offset": 131072, "length": 65536}], d
 ' "$STAMP"
+}
+
+@test "changes --json: one extent a line, the same extents as the text, empty is []" {
+	cbt attach "$DEV" --block-size 4K
+	STAMP=$(cbt checkpoint "$DEV")
+	run cbt changes "$DEV" --since "$STAMP" --json
+	[ "$status" -eq 0 ]
+	[ "$output" = "{\"stamp\": \"$STAMP\", \"block-size\": 4096, \"changes\": []}" ]
+	for i in $(seq 0 2 400); do
+		write_direct "$DEV" $((i * 4096)) 512 0
+	done
+	cbt changes "$DEV" --since "$STAMP" >"$BATS_TEST_TMPDIR/text"
+	cbt changes "$DEV" --since "$STAMP" --json >"$BATS_TEST_TMPDIR/json"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/text")" -eq 201 ]
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/json")" -eq 203 ]
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+text = [tuple(map(int, l.split())) for l in open(sys.argv[2])]
+assert len(text) == 201
+assert [(e["offset"], e["length"]) for e in d["changes"]] == text
+assert all(type(e["offset"]) is int and type(e["length"]) is int for e in d["changes"])
+' "$BATS_TEST_TMPDIR/json" "$BATS_TEST_TMPDIR/text"
+}
+
+@test "snapshot list --json: a snapsets array, members as children, typed values" {
+	cbt attach "$DEV"
+	cbt snapshot create "$DEV" --store "$BATS_TEST_TMPDIR/store:8M" --no-freeze --json >"$BATS_TEST_TMPDIR/created"
+	cbt snapshot list --json >"$BATS_TEST_TMPDIR/list"
+	id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapsets"][0]["id"])' "$BATS_TEST_TMPDIR/created")
+	run cbt snapshot list -r -n -o ID,STATE,VOLUME
+	cbt snapshot destroy "$id"
+	[ "${lines[0]}" = "$id ok " ]
+	[ "${lines[1]}" = "$id ok /dev/ram0" ]
+	python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+l = json.load(open(sys.argv[2]))
+assert list(c) == ["snapsets"] and list(l) == ["snapsets"], (c, l)
+s = c["snapsets"][0]
+assert s == [x for x in l["snapsets"] if x["id"] == s["id"]][0], (s, l)
+assert s["state"] == ["ok"], s
+for k in ("id", "store-size", "store-used", "stores", "chunks-copied", "hold-ns"):
+    assert type(s[k]) is int, k
+assert s["store-size"] == 8 << 20 and s["stores"] == 1, s
+assert s["volume"] is None and s["image"] is None, s
+assert len(s["children"]) == 1, s
+m = s["children"][0]
+assert m["id"] == s["id"] and m["state"] == ["ok"], m
+assert m["volume"] == "/dev/ram0" and m["image"].startswith("/dev/cbt-snap"), m
+assert m["frozen"] == 0 and m["quiesced"] is False and m["store-size"] is None, m
+assert m["stamp"].count(":") == 1, m
+' "$BATS_TEST_TMPDIR/created" "$BATS_TEST_TMPDIR/list"
 }
 
 @test "changes over a sub-range and paging through thousands of extents" {

@@ -32,12 +32,12 @@ teardown() {
 		dd if=/dev/urandom of="$A" bs=4096 count=1 seek=$i oflag=direct conv=notrunc status=none
 		echo "$((i * 4096)) 4096" >>"$WRITTEN"
 	done
-	before=$(cbt status "$A" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]; print(s["tracker_uuid"], s["generation"])')
+	before=$(cbt status "$A" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["volumes"][0]; print(s["tracker-uuid"], s["generation"])')
 	run "$REPO/tests/ioctl-abuse" "$A" "$B" "$STAMP"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"0 failures"* ]]
-	after=$(cbt status "$A" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]; print(s["tracker_uuid"], s["generation"])')
+	after=$(cbt status "$A" --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["volumes"][0]; print(s["tracker-uuid"], s["generation"])')
 	[ "$before" = "$after" ]
 	verify_changes "$A" 4096 --exact
 	# ioctl-abuse compares the bitmap with the extents; here both against
@@ -101,9 +101,9 @@ PY
 	[ "$status" -eq 0 ]
 	echo "$output" | python3 -c '
 import json, sys
-s = json.load(sys.stdin)[0]
-assert s["fs_type"] == "ext4", s
-assert s["fs_uuid"] == "0c0ffee0-1234-4321-abcd-0123456789ab", s
+s = json.load(sys.stdin)["volumes"][0]
+assert s["fstype"] == "ext4", s
+assert s["fsuuid"] == "0c0ffee0-1234-4321-abcd-0123456789ab", s
 '
 	cbt detach LABEL=cbtlabel
 }

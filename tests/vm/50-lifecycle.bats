@@ -135,14 +135,14 @@ PY
 	truncate -s 64M "$(losetup -n -O BACK-FILE "$LOOP" | tr -d ' ')"
 	losetup -c "$LOOP"
 	dd if=/dev/urandom of="$LOOP" bs=4096 count=1 seek=12000 oflag=direct conv=notrunc status=none
-	run cbt status "$LOOP"
-	[[ "$output" == *"LOST"* ]]
+	run cbt status "$LOOP" -r -n -o LOST
+	[ "$output" = "yes" ]
 	run cbt changes "$LOOP" --since "$STAMP"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"full backup"* ]]
 	S2=$(cbt checkpoint "$LOOP")
 	[ "${S2%:*}" != "$uuid1" ]
-	size=$(cbt status "$LOOP" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["device_size"])')
+	size=$(cbt status "$LOOP" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["size"])')
 	[ "$size" -eq 67108864 ]
 }
 

@@ -20,7 +20,7 @@ teardown() {
 	[ ! -e /sys/module/cbt/parameters/fault_copy_comm ] || fault fault_copy_comm ''
 	for p in ${RACERS:-}; do kill "$p" 2>/dev/null || true; done
 	for p in ${RACERS:-}; do wait "$p" 2>/dev/null || true; done
-	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
+	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)["snapsets"]]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
 	done
 	nullb_remove cbtsnap
@@ -111,7 +111,7 @@ image_is_pattern() {
 	# Read-only unless asked.
 	run dd if=/dev/zero of="${IMAGES[0]}" bs=4k count=1 oflag=direct status=none
 	[ "$status" -ne 0 ]
-	cbt snapshot list | grep -q "^$ID ok"
+	cbt snapshot list -r -n -o ID,STATE | grep -q "^$ID ok"
 }
 
 @test "1 MiB chunks: copies larger than one bio's pages, to a device store and to a file store" {
@@ -211,7 +211,7 @@ wr() {
 	[ "$output" = "$(printf '1048576 65536\n5242880 65536')" ]
 	image_is_pattern "${IMAGES[0]}" 64
 	# Two chunks were copied: 16 (two pieces of it) and 80.
-	cbt snapshot list --json | python3 -c 'import json,sys; s = json.load(sys.stdin)[0]; sys.exit(s["chunks_copied"] != 2)'
+	cbt snapshot list --json | python3 -c 'import json,sys; s = json.load(sys.stdin)["snapsets"][0]; sys.exit(s["chunks-copied"] != 2)'
 }
 
 # fs_workload_snapshot MKFS SNAP_OPTS...: a filesystem on a loop device
@@ -441,11 +441,11 @@ store_check() {
 		--iodepth=1 --rate=8m --size=64M --output=/dev/null
 	cbt snapshot list --json | python3 -c '
 import json, sys
-s = json.load(sys.stdin)[0]
+s = json.load(sys.stdin)["snapsets"][0]
 print(s)
-assert s["state"].startswith("ok"), s
+assert s["state"][0] == "ok", s
 assert s["stores"] >= 3, s
-assert s["store_used"] > 8 << 20, s'
+assert s["store-used"] > 8 << 20, s'
 	image_is_pattern "${IMAGES[0]}" 64
 	cat "$BATS_TEST_TMPDIR/watch"
 	grep -q "low space" "$BATS_TEST_TMPDIR/watch"
@@ -472,7 +472,7 @@ assert s["store_used"] > 8 << 20, s'
 	st=0; wait "$BGPID" || st=$?; BGPID=
 	[ "$st" -eq 1 ]
 	grep -q OVERFLOW "$BATS_TEST_TMPDIR/watch"
-	cbt snapshot list | grep -q "^$ID overflow"
+	cbt snapshot list -r -n -o ID,STATE | grep -q "^$ID overflow"
 	# Every block written after the stamp is reported.
 	cbt changes "$A" --since "${STAMPS[0]}" >"$BATS_TEST_TMPDIR/changes"
 	[ "$(cat "$BATS_TEST_TMPDIR/changes")" = "0 67108864" ]
@@ -508,7 +508,7 @@ assert s["store_used"] > 8 << 20, s'
 	nullb_remove cbtsnap
 	wait "$BGPID" || true; BGPID=
 	sleep 2	# the reaper runs every second
-	cbt snapshot list | grep -q "^$ID invalid"
+	cbt snapshot list -r -n -o ID,STATE | grep -q "^$ID invalid"
 	run dd if="${IMAGES[0]}" of=/dev/null bs=4k count=1 iflag=direct status=none
 	[ "$status" -ne 0 ]
 	cbt snapshot destroy "$ID"
@@ -530,7 +530,7 @@ assert s["store_used"] > 8 << 20, s'
 	cmp -n $((300 * 4096)) "${IMAGES[0]}" "$PATTERN"
 	# The next backup includes the block written through the image.
 	cbt changes "$A" --since "${STAMPS[0]}" | grep -q "^1179648 65536$"
-	cbt snapshot list | grep -q "writable"
+	cbt snapshot list -r -n -o STATE | grep -q "writable"
 }
 
 @test "snapshot ioctls: bad requests get the documented errors and leave nothing" {
@@ -609,7 +609,7 @@ assert s["store_used"] > 8 << 20, s'
 	mkfs.ext4 -q -F "$A"
 	mount "$A" /tmp/cbt-o
 	cbt attach "$A"
-	gen=$(cbt status "$A" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["generation"])')
+	gen=$(cbt status "$A" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["generation"])')
 	new_loop 80M
 	S=$DEV
 	# Dirty data makes the freeze alone take longer than 1 ms.

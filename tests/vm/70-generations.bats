@@ -29,7 +29,7 @@ teardown() {
 	for p in ${RACERS:-}; do wait "$p" 2>/dev/null || true; done
 	[ -z "${FIOPIDS:-}" ] || kill -CONT $FIOPIDS 2>/dev/null || true
 	[ -z "${BGPID:-}" ] || { kill $BGPID 2>/dev/null; wait $BGPID 2>/dev/null || true; }
-	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
+	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)["snapsets"]]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
 	done
 	for d in "${DMS[@]}"; do
@@ -386,11 +386,11 @@ race_instant() {
 	LOOPS+=("$DEV")
 	cbt attach "$DEV" --block-size 4K
 	S=$(cbt checkpoint "$DEV")
-	before=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
+	before=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["map-bytes"])')
 	blkdiscard "$DEV"
 	cbt status "$DEV" --json >"$OUT/status"
-	after=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["map_bytes"])' "$OUT/status")
-	lost=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["continuity_lost"])' "$OUT/status")
+	after=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["volumes"][0]["map-bytes"])' "$OUT/status")
+	lost=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["volumes"][0]["lost"])' "$OUT/status")
 	[ "$lost" = "False" ]
 	# A whole written leaf or directory is one word: each of the
 	# discard's bios makes at most the pages of its two partial ends (a
@@ -406,7 +406,7 @@ race_instant() {
 	write_direct "$DEV" 5000000000000 4096 0
 	write_direct "$DEV" 8000000000000 4096 0
 	STAMP=$S2 verify_changes "$DEV" 4096 --exact
-	after2=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["map_bytes"])')
+	after2=$(cbt status "$DEV" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["map-bytes"])')
 	[ "$after2" -le $((after + 4 * 4096)) ]
 }
 

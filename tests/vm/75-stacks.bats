@@ -24,7 +24,7 @@ teardown() {
 	umount /tmp/cbt-o 2>/dev/null || true
 	dmsetup remove --noudevsync cbt-imglv 2>/dev/null || true
 	[ -z "${IMGLOOP:-}" ] || losetup -d "$IMGLOOP" 2>/dev/null || true
-	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
+	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)["snapsets"]]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
 	done
 	vgchange --config "$LVMCONF" -an cbtfvg >/dev/null 2>&1 || true
@@ -183,7 +183,7 @@ write_files() {
 
 # member_frozen JSON: the first member's count of filesystems frozen.
 member_frozen() {
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["members"][0]["frozen"])'
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["snapsets"][0]["children"][0]["frozen"])'
 }
 
 @test "ext4 on a partition of a snapshotted disk is frozen: closed files are in the image without journal replay" {
@@ -195,7 +195,7 @@ member_frozen() {
 	cbt attach "$D"
 	write_files
 	cbt snapshot create "$D" --store "$OUT/store:128M" --json >"$OUT/set"
-	img=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["members"][0]["image"])' <"$OUT/set")
+	img=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapsets"][0]["children"][0]["image"])' <"$OUT/set")
 	IMGLOOP=$(losetup -f --show -r -P "$img")
 	udev_wait_part "$IMGLOOP" 1
 	mount -o ro,noload "${IMGLOOP}p1" /tmp/cbt-i
@@ -215,7 +215,7 @@ member_frozen() {
 	cbt attach "$D"
 	write_files
 	cbt snapshot create "$D" --store "$OUT/store:128M" --json >"$OUT/set"
-	img=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["members"][0]["image"])' <"$OUT/set")
+	img=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["snapsets"][0]["children"][0]["image"])' <"$OUT/set")
 	# The LV's extent of the PV, read from the image.
 	read -r start len _ _ off < <(dmsetup table cbtfvg-lv)
 	dmsetup create --noudevsync -r cbt-imglv --table "0 $len linear $img $off"
@@ -230,7 +230,7 @@ member_frozen() {
 	cbt attach "$D"
 	cbt snapshot create "$D" --store "$OUT/store:16M" --json >"$OUT/set"
 	[ "$(member_frozen <"$OUT/set")" -eq 0 ]
-	python3 -c 'import json,sys; m = json.load(sys.stdin)["members"][0]; sys.exit(m["quiesced"] is not False)' <"$OUT/set"
+	python3 -c 'import json,sys; m = json.load(sys.stdin)["snapsets"][0]["children"][0]; sys.exit(m["quiesced"] is not False)' <"$OUT/set"
 }
 
 @test "zone resets and a reset of every zone are reported" {
@@ -292,7 +292,7 @@ scsi_disk() {
 	# A set whose member takes a passthrough write cannot keep its image.
 	cbt snapshot create "$SD" --store "$OUT/store:64M" --no-freeze >"$OUT/set"
 	sg_raw -s 512 -i "$OUT/sector" "$SD" 2a 00 00 00 01 00 00 00 01 00
-	cbt snapshot list >"$OUT/list"
+	cbt snapshot list -r -n -o STATE >"$OUT/list"
 	cat "$OUT/list"
 	grep -q invalid "$OUT/list"
 }

@@ -23,7 +23,7 @@ teardown() {
 	[ -z "${SWAP:-}" ] || { swapoff "$SWAP" 2>/dev/null; cbt detach "$SWAP" 2>/dev/null; } || true
 	[ ! -d /tmp/cbt-cg/tight ] || rmdir /tmp/cbt-cg/tight 2>/dev/null || true
 	umount /tmp/cbt-i 2>/dev/null || true
-	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
+	for id in $(cbt snapshot list --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)["snapsets"]]' 2>/dev/null); do
 		cbt snapshot destroy "$id" || true
 	done
 	# The loop over a file on /tmp/cbt-o before its filesystem goes.

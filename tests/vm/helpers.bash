@@ -144,7 +144,7 @@ io_limited_cgroup() {
 
 # The number of live snapshot sets.
 count_sets() {
-	cbt snapshot list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+	cbt snapshot list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["snapsets"]))'
 }
 
 # Does `changes DEV --since STAMP` report byte OFFSET? changes_include DEV STAMP OFFSET
