@@ -42,37 +42,42 @@ static int fail(const char *what, int err)
 
 int main(int argc, char **argv)
 {
+	struct cbt_changes_iter *it;
+	struct cbt_volume *vol;
 	struct cbt_ctx *ctx;
-	struct cbt_extent_iter *it;
-	char stamp[CBT_STAMP_MAX];
+	char *stamp;
 	uint64_t off, len;
 	void *buf;
 	int fd, r;
 
 	if (argc != 2)
 		return 2;
-	if ((r = cbt_open(&ctx)))
-		return fail("cbt_open", r);
-	if ((r = cbt_attach(ctx, argv[1], 4096)))
-		return fail("cbt_attach", r);
-	if ((r = cbt_checkpoint(ctx, argv[1], 0, stamp)))
-		return fail("cbt_checkpoint", r);
+	if ((r = cbt_ctx_new(&ctx)))
+		return fail("cbt_ctx_new", r);
+	if ((r = cbt_volume_open(ctx, argv[1], &vol)))
+		return fail("cbt_volume_open", r);
+	if ((r = cbt_volume_attach(vol, 4096)))
+		return fail("cbt_volume_attach", r);
+	if ((r = cbt_volume_checkpoint(vol, 0, &stamp)))
+		return fail("cbt_volume_checkpoint", r);
 	fd = open(argv[1], O_WRONLY | O_DIRECT);
 	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
 		return 1;
 	memset(buf, 0xab, 4096);
 	if (pwrite(fd, buf, 4096, 1 << 20) != 4096 || fsync(fd) || close(fd))
 		return 1;
-	if ((r = cbt_changes_open(ctx, argv[1], stamp, 0, 0, &it)))
+	if ((r = cbt_changes_open(vol, stamp, 0, 0, &it)))
 		return fail("cbt_changes_open", r);
 	while ((r = cbt_changes_next(it, &off, &len)) == 1)
 		printf("%" PRIu64 " %" PRIu64 "\n", off, len);
 	cbt_changes_free(it);
 	if (r < 0)
 		return fail("cbt_changes_next", r);
-	if ((r = cbt_detach(ctx, argv[1])))
-		return fail("cbt_detach", r);
-	cbt_close(ctx);
+	if ((r = cbt_volume_detach(vol)))
+		return fail("cbt_volume_detach", r);
+	cbt_volume_free(vol);
+	cbt_ctx_unref(ctx);
+	free(stamp);
 	free(buf);
 	return 0;
 }
