@@ -303,6 +303,8 @@ static int check_store_dev(struct cbt_snapset *set, struct file *file,
 static int check_store_chain(struct cbt_snapset *set, struct file *file,
 			     struct cbt_stack *st, struct block_device *bdev)
 {
+	struct inode *backing;
+	const char *unsafe;
 	unsigned int i;
 
 	for (i = 0; i < CBT_STORE_DEPTH && bdev; i++) {
@@ -312,11 +314,16 @@ static int check_store_chain(struct cbt_snapset *set, struct file *file,
 		if (cbt_image_is(bdev->bd_disk))
 			return refuse_store(set, file, "it lies on a snapshot image",
 					    -EXDEV);
-		bdev = cbt_stack_loop_lower(st, bdev);
+		bdev = cbt_stack_loop_lower(st, bdev, &backing);
 		if (IS_ERR(bdev))
 			return refuse_store(set, file,
 					    "the file behind its loop device cannot be found",
 					    PTR_ERR(bdev));
+		/* Old blocks land in that file: it must be private too. */
+		unsafe = backing ? cbt_store_file_unsafe(backing) : NULL;
+		iput(backing);
+		if (unsafe)
+			return refuse_store(set, file, unsafe, -EACCES);
 	}
 	return bdev ? refuse_store(set, file, "too many loop devices deep", -EXDEV) : 0;
 }
@@ -339,12 +346,16 @@ static int check_store(struct cbt_snapset *set, struct file *file)
 	bool is_dev = S_ISBLK(inode->i_mode);
 	struct block_device **bases, *bdev;
 	struct cbt_stack *st;
+	const char *why;
 	unsigned int n;
 	int ret = 0;
 
 	if (!is_dev && !S_ISREG(inode->i_mode))
 		return refuse_store(set, file, "neither a block device nor a regular file",
 				    -EINVAL);
+	why = is_dev ? NULL : cbt_store_file_unsafe(inode);
+	if (why)
+		return refuse_store(set, file, why, -EACCES);
 	n = all_members(set, NULL);
 	bases = kvmalloc_array(n, sizeof(*bases), GFP_KERNEL);
 	if (!bases)

@@ -317,7 +317,8 @@ struct block_device *cbt_stack_inode_dev(struct cbt_stack *st,
 }
 
 struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
-					  struct block_device *bdev)
+					  struct block_device *bdev,
+					  struct inode **file)
 {
 	struct block_device *lower;
 	struct inode *inode;
@@ -325,6 +326,7 @@ struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
 	char *buf;
 	int ret;
 
+	*file = NULL;
 	if (bdev->bd_disk->major != LOOP_MAJOR)	/* its partitions too */
 		return NULL;
 	buf = kmalloc(PATH_MAX, GFP_KERNEL);
@@ -345,6 +347,7 @@ struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
 	/* Only one device is followed down: a file on several cannot be. */
 	if (!IS_ERR_OR_NULL(lower) && cbt_stack_inode_dev(st, inode, 1))
 		lower = ERR_PTR(-EXDEV);
+	*file = igrab(inode);
 	path_put(&path);
 	return lower;
 }

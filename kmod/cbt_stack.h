@@ -41,9 +41,12 @@ struct block_device *cbt_stack_inode_dev(struct cbt_stack *st,
  * The device the backing file of loop device (or loop partition) @bdev
  * lies on, as cbt_stack_inode_dev() tells it: NULL also when @bdev is no
  * loop device or is unbound; ERR_PTR(-EXDEV) when the file cannot be found.
+ * When @bdev is a bound loop device, *@file is its backing file's inode,
+ * with a reference the caller drops with iput() (else NULL).
  */
 struct block_device *cbt_stack_loop_lower(struct cbt_stack *st,
-					  struct block_device *bdev);
+					  struct block_device *bdev,
+					  struct inode **file);
 
 /*
  * Freeze every device of the stack, the topmost first, within @deadline

@@ -10,7 +10,6 @@
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
-#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -149,21 +148,19 @@ static const unsigned long store_pseudo_fs[] = {
 	0x62656570 /* configfs */, 0x65735543 /* fusectl */,
 };
 
-/*
- * A store receives the members' old blocks, whatever they held: a regular
- * file must be private to root and be only itself. NULL when @inode may be
- * a store, else why not. A block device is checked by its claim instead.
- */
-static const char *store_file_unsafe(struct inode *inode)
+const char *cbt_store_file_unsafe(const struct inode *inode)
 {
 	unsigned int i;
 
-	if (!uid_eq(inode->i_uid, GLOBAL_ROOT_UID) &&
-	    !uid_eq(inode->i_uid, current_fsuid()))
-		return "owned by another user";
+	/*
+	 * Root only: a file's owner can always read it, and may chmod or link
+	 * it later; only root's files are out of everyone else's reach.
+	 */
+	if (!uid_eq(inode->i_uid, GLOBAL_ROOT_UID))
+		return "not owned by root";
 	if (inode->i_mode & 0077)
 		return "group or others have permissions on it";
-	if (inode->i_nlink > 1)
+	if (READ_ONCE(inode->i_nlink) > 1)
 		return "it has more than one link";
 	for (i = 0; i < ARRAY_SIZE(store_pseudo_fs); i++)
 		if (inode->i_sb->s_magic == store_pseudo_fs[i])
@@ -181,18 +178,11 @@ int cbt_store_add(struct cbt_store *s, struct file *file)
 	umode_t mode = file_inode(file)->i_mode;
 	struct cbt_store_dev dev = {};
 	struct store_entry *entry;
-	const char *unsafe;
 	u64 slots;
 	int ret = 0;
 
 	if (!S_ISREG(mode) && !S_ISBLK(mode))
 		return -EINVAL;
-	unsafe = S_ISREG(mode) ? store_file_unsafe(file_inode(file)) : NULL;
-	if (unsafe) {
-		pr_warn_ratelimited("cbt: store %pD refused (EACCES): %s\n",
-				    file, unsafe);
-		return -EACCES;
-	}
 	if ((file->f_mode & (FMODE_READ | FMODE_WRITE)) !=
 	    (FMODE_READ | FMODE_WRITE))
 		return -EBADF;

@@ -50,6 +50,14 @@ void cbt_store_init(struct cbt_store *s, unsigned int slot_shift,
  * open for reading and writing; -ENOSPC: not one slot of room.
  */
 int cbt_store_add(struct cbt_store *s, struct file *file);
+/*
+ * A store receives the members' old blocks, whatever they held: a regular
+ * file (a store itself, or the file behind a loop device used as one) must
+ * be private to root and be only itself: owned by root, no group or other
+ * permission bits, one link, not on a pseudo filesystem. NULL when @inode
+ * may hold a store, else why not.
+ */
+const char *cbt_store_file_unsafe(const struct inode *inode);
 /* A regular file is about to be added (see cbt_cow_set_no_inline()). */
 void cbt_store_expect_file(struct cbt_store *s);
 /* Are regular files in the store? Lock-free. */

@@ -180,9 +180,10 @@ struct cbt_snap_member {
  * is an open file descriptor for a block device or a regular file (opened
  * read-write; its size is what the store may use) on none of the members.
  * A store receives the members' old blocks, so a regular file must be
- * private: owned by root (or the caller's fsuid), no group or other
- * permission bits, at most one link, not on a pseudo filesystem (procfs,
- * sysfs, debugfs...); otherwise EACCES (also for CBT_IOC_SNAP_GROW).
+ * private: owned by root, no group or other permission bits, at most one
+ * link, not on a pseudo filesystem (procfs, sysfs, debugfs...); so must
+ * the file behind a loop device used as a store; otherwise EACCES (also
+ * for CBT_IOC_SNAP_GROW).
  * Filesystems on the members are frozen unless CBT_SNAP_NO_FREEZE; new
  * writes are held from the freeze to the thaw, which must take less than
  * @hold_ms or the whole set is abandoned (ETIMEDOUT). On any failure no

@@ -607,5 +607,38 @@ no_leak() {
 	run python3 "$TLIB/snap_create_raw.py" "$A" /proc/self/mem plain
 	echo "/proc/self/mem: $output"
 	[ "$output" = EACCES ]
+	# Its owner, even with the capabilities the ioctl needs, may not have
+	# it: an owner can read it, chmod it or link it whenever it likes.
+	run setpriv --reuid=65534 --regid=65534 --clear-groups \
+		--inh-caps=+sys_admin,+dac_override --ambient-caps=+sys_admin,+dac_override \
+		python3 "$TLIB/snap_create_raw.py" "$A" "$OUT/f" plain
+	echo "nobody's, by nobody with CAP_SYS_ADMIN: $output"
+	[ "$output" = EACCES ]
+	[ "$(count_sets)" -eq 0 ]
+}
+
+@test "a loop device over a file that is not private is no store either (EACCES)" {
+	new_loop 16M
+	A=$DEV
+	cbt attach "$A"
+	f=$(mktemp /tmp/cbt-lf.XXXXXX)
+	truncate -s 16M "$f"
+	L=$(losetup -f --show "$f")
+	run python3 "$TLIB/snap_create_raw.py" "$A" "$L" plain
+	echo "loop over a root 0600 file: $output"
+	[ "$output" = ok ]
+	chmod 644 "$f"
+	run python3 "$TLIB/snap_create_raw.py" "$A" "$L" plain
+	echo "loop over a 0644 file: $output"
+	losetup -d "$L"
+	[ "$output" = EACCES ]
+	chmod 600 "$f"
+	chown 65534:65534 "$f"
+	L=$(losetup -f --show "$f")
+	run python3 "$TLIB/snap_create_raw.py" "$A" "$L" plain
+	echo "loop over nobody's file: $output"
+	losetup -d "$L"
+	rm -f "$f"
+	[ "$output" = EACCES ]
 	[ "$(count_sets)" -eq 0 ]
 }
