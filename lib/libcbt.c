@@ -56,7 +56,7 @@ const char *cbt__errtext(int err)
 	case ENOTBLK:
 		return "not a block device";
 	case EBUSY:
-		return "busy: the volume is already tracked or in a live snapshot set, or a store device is in use (mounted, part of LVM or md, another set's store, a disk with partitions)";
+		return "busy: the volume is already tracked or in a live snapshot set, or a store is in use (a device mounted, part of LVM or md, another set's store, a disk with partitions; a file someone else holds open)";
 	case EXDEV:
 		return "the store would write to a tracked volume or a snapshot member (directly, or through dm, LVM or a loop device above it): put it on another device";
 	case EMFILE:

@@ -29,18 +29,23 @@
 /*
  * Stores receive the old blocks of the volumes: whatever was there, secrets
  * included. So a store must be private to root and be only itself: a block
- * device, or a regular file owned by root (or by the caller's euid) with no
- * group or other permission bits, one link, not on a pseudo filesystem
- * (/proc/self/mem is a regular file owned by root, mode 0600). A symlink as
- * the last component is refused (O_NOFOLLOW) unless root (or the caller)
- * owns it and it leads to a block device (LVM's /dev/VG/LV); so is a parent
- * directory that others may write without the sticky bit (they could swap
- * the name after our checks). Every check is on the opened descriptor
- * (fstat, fstatfs), never on a second look-up of the path. Refusals are
- * -EACCES.
+ * device, or a regular file owned by root (its owner can always read it,
+ * chmod it or link it) with no group or other permission bits, one link,
+ * not on a pseudo filesystem (/proc/self/mem is a regular file owned by
+ * root, mode 0600), and open nowhere else. A symlink as the last component
+ * is refused (O_NOFOLLOW) unless root owns it and it leads to a block
+ * device (LVM's /dev/VG/LV); so is a parent directory that others may
+ * write without the sticky bit (they could swap the name after our
+ * checks). Every check is on the opened descriptor (fstat, fstatfs, a
+ * lease), never on a second look-up of the path. Refusals are -EACCES; a
+ * file open elsewhere is -EBUSY.
  *
  * A file that is readable by others is refused rather than made 0600: a
- * reader who opened it while it was 0644 keeps reading through a chmod.
+ * reader who opened it while it was 0644 keeps reading through a chmod
+ * (and one who did so before it was refused is caught by the lease).
+ *
+ * Not checked: directories above the parent (a symlink or another user's
+ * directory higher up the path is followed).
  */
 
 /* Filesystems whose "regular files" are no place for a store. */
@@ -67,7 +72,7 @@ static int store_check_fd(int fd)
 		return 0;
 	if (!S_ISREG(st.st_mode))
 		return -EACCES;
-	if (st.st_uid != 0 && st.st_uid != geteuid())
+	if (st.st_uid != 0)	/* an owner can always read, chmod or link it */
 		return -EACCES;
 	if (st.st_mode & (S_IRWXG | S_IRWXO))
 		return -EACCES;
@@ -108,6 +113,43 @@ static void store_close(struct store_file *sf)
 	free(sf->name);
 	sf->fd = sf->dirfd = -1;
 	sf->name = NULL;
+}
+
+/*
+ * A file that is private now may have been opened while it was not (made
+ * with 0644, then chmod 600): such a reader keeps reading what the store
+ * receives. A write lease is granted only to the one open file description
+ * of an inode, so taking one (and dropping it at once) proves that nobody
+ * else has the file open. Filesystems without leases cannot tell: allowed.
+ */
+static int store_check_unshared(int fd)
+{
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0)
+		return fcntl(fd, F_SETLEASE, F_UNLCK) < 0 ? -errno : 0;
+	return errno == EAGAIN || errno == EBUSY ? -EBUSY : 0;
+}
+
+/* Open root's symlink @name in @dirfd if it leads to a block device. */
+static int open_block_link(int dirfd, const char *name, int flags)
+{
+	char proc[32];
+	struct stat st;
+	int pfd, fd;
+
+	pfd = openat(dirfd, name, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0 || !S_ISBLK(st.st_mode)) {
+		fd = -EACCES;
+	} else {
+		/* The very inode looked at, opened exclusively. */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+		fd = open(proc, (flags & ~O_NOFOLLOW) | O_EXCL);
+		if (fd < 0)
+			fd = -errno;
+	}
+	close(pfd);
+	return fd;
 }
 
 /*
@@ -155,32 +197,38 @@ static int store_file_open(const char *path, uint64_t size,
 			ret = -errno;
 			goto out;
 		}
-		sf->fd = openat(sf->dirfd, name, flags | O_CREAT | O_EXCL, 0600);
-		if (sf->fd < 0) {
-			ret = -errno;
+		/* The name first: a file made here is never left behind. */
+		sf->name = strdup(name);
+		if (!sf->name) {
+			ret = -ENOMEM;
 			goto out;
 		}
-		sf->name = strdup(name);
-		if (!sf->name || fchmod(sf->fd, 0600) < 0) {
-			ret = sf->name ? -errno : -ENOMEM;
+		sf->fd = openat(sf->dirfd, name, flags | O_CREAT | O_EXCL, 0600);
+		if (sf->fd < 0 || fchmod(sf->fd, 0600) < 0) {
+			ret = -errno;
 			goto out;
 		}
 	} else if (S_ISBLK(st.st_mode)) {
 		/* Exclusive: nothing may mount or use the device meanwhile. */
 		sf->fd = openat(sf->dirfd, name, flags | O_EXCL);
-	} else if (S_ISLNK(st.st_mode) &&
-		   (st.st_uid == 0 || st.st_uid == geteuid())) {
+	} else if (S_ISLNK(st.st_mode) && st.st_uid == 0) {
 		/*
 		 * Root's symlink (/dev/vg0/cow, /dev/disk/by-id/...) is
-		 * followed, to a block device only (checked below).
+		 * followed, to a block device only: looked at before it is
+		 * opened for real (opening a tty or a watchdog does things).
 		 */
-		sf->fd = openat(sf->dirfd, name, (flags & ~O_NOFOLLOW) | O_EXCL);
-		if (sf->fd >= 0 && (fstat(sf->fd, &st) < 0 || !S_ISBLK(st.st_mode))) {
-			ret = -EACCES;
+		ret = open_block_link(sf->dirfd, name, flags);
+		if (ret < 0)
 			goto out;
-		}
+		sf->fd = ret;
+		ret = 0;
 	} else if (S_ISREG(st.st_mode)) {
 		sf->fd = openat(sf->dirfd, name, flags);
+		if (sf->fd >= 0) {
+			ret = store_check_unshared(sf->fd);
+			if (ret)
+				goto out;
+		}
 	} else {
 		ret = -EACCES;	/* a symlink, a FIFO, a character device... */
 		goto out;

@@ -170,3 +170,39 @@ teardown() {
 	[[ "$output" == *"(ENOSPC)"* ]]
 	[ ! -e "$D/small/big" ]
 }
+
+@test "a file its non-root caller owns is refused too (only root's files are out of others' reach)" {
+	# The driver runs as nobody, in a directory of nobody's, on a file of
+	# nobody's, mode 0600: an owner can always read, chmod or link it.
+	# (under a directory nobody can search: bats' own may be root's 0700)
+	Q=$(mktemp -d /tmp/cbt-store-nobody.XXXXXX)
+	chmod 755 "$Q"
+	P="$Q/nobody"
+	mkdir -m 0700 "$P"
+	cp "$SO" "$P/store-open"
+	truncate -s 1M "$P/f"
+	chmod 600 "$P/f"
+	chown -R 65534:65534 "$P"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$P/store-open" open "$P/f"
+	rm -rf "$Q"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"(EACCES)"* ]]
+}
+
+@test "a root 0600 file someone else holds open is refused (a reader from before a chmod)" {
+	truncate -s 1M "$D/f"
+	chmod 644 "$D/f"
+	# A reader opens it while it is 0644, then root makes it private.
+	sleep 60 <"$D/f" &
+	reader=$!
+	chmod 600 "$D/f"
+	run "$SO" open "$D/f"
+	kill "$reader"
+	wait "$reader" || true
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"(EBUSY)"* ]]
+	# With the reader gone it is accepted.
+	run "$SO" open "$D/f"
+	[ "$status" -eq 0 ]
+}
