@@ -66,7 +66,7 @@ const char *cbt__errtext(int err)
 	case EPERM:
 		return "permission denied: cbt needs CAP_SYS_ADMIN (run as root)";
 	case EACCES:
-		return "store refused, it would not be private: use a block device, or a regular file owned by root, mode 0600 (no group or other bits), with one link, not reached through a symlink, not on /proc, /sys or another pseudo filesystem, in a directory others cannot write (unless sticky, as /tmp)";
+		return "permission denied: cbt needs root; or a store refused because it would not be private: use a block device, or a regular file owned by root, mode 0600 (no group or other bits), with one link, not reached through a symlink, not on /proc, /sys or another pseudo filesystem, in a directory others cannot write (unless sticky, as /tmp)";
 	case ETIMEDOUT:
 		return "timed out waiting for writes in flight, or the snapshot's hold bound passed";
 	case ENOSPC:

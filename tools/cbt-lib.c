@@ -52,6 +52,8 @@ int report(int err, const char *what)
 {
 	if (err == -ENOENT && !strcmp(what, "/dev/cbt-ctl"))
 		fail_msg("the cbt module is not loaded (no /dev/cbt-ctl): run 'modprobe cbt'");
+	else if ((err == -EACCES || err == -EPERM) && !strcmp(what, "/dev/cbt-ctl"))
+		fail_msg("/dev/cbt-ctl: permission denied (cbt needs root)");
 	else
 		fail_msg("%s: %s", what, cbt_strerror(err));
 	return 1;
