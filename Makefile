@@ -120,6 +120,10 @@ check:
 check-fresh:
 	scripts/check-fresh
 
+# The DKMS VM suite (tests/vm/90-dkms.bats): slow under TCG, not in make check.
+check-dkms:
+	CBT_SUITES=tests/vm/90-dkms.bats CBT_HOST_SUITES= scripts/check
+
 check-debug: all tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz
 	scripts/check-debug
 
@@ -166,4 +170,4 @@ clean:
 	$(MAKE) -C kmod clean
 
 PHONY_ABI := unit abi-check abi-baseline
-.PHONY: $(PHONY_ABI) all kmod kmod-faults sparse check check-debug check-fresh demo bench install dkms-source clean
+.PHONY: $(PHONY_ABI) all kmod kmod-faults sparse check check-debug check-fresh check-dkms demo bench install dkms-source clean
