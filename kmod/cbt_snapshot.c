@@ -303,8 +303,8 @@ static int check_store_dev(struct cbt_snapset *set, struct file *file,
 static int check_store_chain(struct cbt_snapset *set, struct file *file,
 			     struct cbt_stack *st, struct block_device *bdev)
 {
+	const char *unsafe = NULL;
 	struct inode *backing;
-	const char *unsafe;
 	unsigned int i;
 
 	for (i = 0; i < CBT_STORE_DEPTH && bdev; i++) {
@@ -319,13 +319,17 @@ static int check_store_chain(struct cbt_snapset *set, struct file *file,
 			return refuse_store(set, file,
 					    "the file behind its loop device cannot be found",
 					    PTR_ERR(bdev));
-		/* Old blocks land in that file: it must be private too. */
-		unsafe = backing ? cbt_store_file_unsafe(backing) : NULL;
+		/*
+		 * Old blocks land in that file: it must be private too (said
+		 * once the whole chain is known not to lie on a member).
+		 */
+		if (backing && !unsafe)
+			unsafe = cbt_store_file_unsafe(backing);
 		iput(backing);
-		if (unsafe)
-			return refuse_store(set, file, unsafe, -EACCES);
 	}
-	return bdev ? refuse_store(set, file, "too many loop devices deep", -EXDEV) : 0;
+	if (bdev)
+		return refuse_store(set, file, "too many loop devices deep", -EXDEV);
+	return unsafe ? refuse_store(set, file, unsafe, -EACCES) : 0;
 }
 
 /*
