@@ -4,6 +4,7 @@
 #                     on every supported kernel
 #   make unit         libcbt's unit tests (cmocka; also run by make check)
 #   make abi-check    libcbt's ABI against the baseline in abi/ (also in check)
+#   make check-long   the long VM tests (soak, stress; tests/vm/long-tests); not in check
 #   make check-debug  VM suites on a debug kernel (KASAN, lockdep, kmemleak); not in check
 #   make check-fresh  scripts/check-fresh: the README's demo command in a fresh Debian 12 chroot
 #   make demo         scripts/demo: installs what it needs, builds, the main job in a throwaway VM
@@ -120,6 +121,10 @@ check:
 check-fresh:
 	scripts/check-fresh
 
+# The long VM tests (tests/vm/long-tests), which make check skips.
+check-long:
+	CBT_LONG=1 scripts/check
+
 # The DKMS VM suite (tests/vm/90-dkms.bats): slow under TCG, not in make check.
 check-dkms:
 	CBT_SUITES=tests/vm/90-dkms.bats CBT_HOST_SUITES= scripts/check
@@ -170,4 +175,4 @@ clean:
 	$(MAKE) -C kmod clean
 
 PHONY_ABI := unit abi-check abi-baseline
-.PHONY: $(PHONY_ABI) all kmod kmod-faults sparse check check-debug check-fresh check-dkms demo bench install dkms-source clean
+.PHONY: check-long $(PHONY_ABI) all kmod kmod-faults sparse check check-debug check-fresh check-dkms demo bench install dkms-source clean

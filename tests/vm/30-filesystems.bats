@@ -6,6 +6,7 @@
 load helpers
 
 setup() {
+	long_gate
 	common_setup
 	LOOP=$(make_loop 400M)
 	MNT=$(mktemp -d /tmp/cbt-mnt.XXXXXX)

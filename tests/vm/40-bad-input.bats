@@ -5,6 +5,7 @@
 load helpers
 
 setup() {
+	long_gate
 	common_setup
 	A=$(make_loop 64M)
 	B=$(make_loop 64M)
@@ -117,7 +118,7 @@ assert s["fsuuid"] == "0c0ffee0-1234-4321-abcd-0123456789ab", s
 	FUZZDEVS="$C $D"
 	MODS_BEFORE=$(awk '{print $1}' /proc/modules | sort)
 	mkdir -p "$BATS_TEST_TMPDIR/stores"
-	run "$REPO/tests/ioctl-fuzz" ${FUZZ_SEED:+-s "$FUZZ_SEED"} -t "${FUZZ_SECONDS:-45}" \
+	run "$REPO/tests/ioctl-fuzz" ${FUZZ_SEED:+-s "$FUZZ_SEED"} -t "${FUZZ_SECONDS:-15}" \
 		"$A" "$B" "$C" "$D" "$BATS_TEST_TMPDIR/stores"
 	echo "$output" | grep -v '^     '
 	[ "$status" -eq 0 ]

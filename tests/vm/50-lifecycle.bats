@@ -5,6 +5,7 @@
 load helpers
 
 setup() {
+	long_gate
 	common_setup
 }
 

@@ -5,6 +5,7 @@
 load helpers
 
 setup() {
+	long_gate
 	common_setup
 	mkdir -p /tmp/cbt-o /tmp/cbt-i /tmp/cbt-s
 	LOOPS=()

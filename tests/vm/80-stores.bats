@@ -9,6 +9,7 @@
 load helpers
 
 setup() {
+	long_gate
 	common_setup
 	LOOPS=()
 	OUT=$BATS_TEST_TMPDIR

@@ -8,6 +8,7 @@
 load helpers
 
 setup() {
+	long_gate
 	W=$BATS_TEST_TMPDIR
 	K=$(uname -r)
 	VER=$(cat "$REPO/VERSION")
