@@ -209,13 +209,6 @@ int backup_write_point(const struct backup_opts *o, struct backup_source *src, s
 		repo_fail(r, ret, o->repo);
 		goto out;
 	}
-	if (cbt_newpoint_get_type(np) == CBT_POINT_FULL && o->type == CBT_POINT_AUTO && !o->quiet)
-		for (i = 0; i < n; i++)
-			if (src[i].extents) {
-				fail_msg("note: chain '%s' has no usable backup yet: a full backup, every block read",
-					 o->chain ? o->chain : "default");
-				break;
-			}
 	if (o->app_metadata && cbt_newpoint_set_app_metadata(np, o->app_metadata)) {
 		fail_msg("application metadata: refused");
 		goto out;
@@ -230,6 +223,10 @@ int backup_write_point(const struct backup_opts *o, struct backup_source *src, s
 			repo_fail(r, ret, src[i].path);
 			goto out;
 		}
+		if (!i && src[i].extents && cbt_newpoint_get_type(np) == CBT_POINT_FULL &&
+		    !o->quiet && !o->json)
+			fail_msg("note: chain '%s' has no usable backup of %s: a full backup, every block read",
+				 o->chain ? o->chain : "default", src[i].path);
 	}
 	ret = cbt_newpoint_commit(np, &res->id);
 	if (ret) {
