@@ -29,21 +29,24 @@ BLKID_LIBS := $(shell pkg-config --libs blkid)
 UUID_CFLAGS := $(shell pkg-config --cflags uuid)
 UUID_LIBS := $(shell pkg-config --libs uuid)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+# The backup repository (lib/repo.c, chunk.c, point.c): zstd, SHA-256, JSON.
+REPO_CFLAGS := $(shell pkg-config --cflags libzstd libcrypto json-c)
+REPO_LIBS := $(shell pkg-config --libs libzstd libcrypto json-c)
 SCOLS_CFLAGS := $(shell pkg-config --cflags smartcols)
 SCOLS_LIBS := $(shell pkg-config --libs smartcols)
 COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
 
-LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o
+LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/repo.o lib/chunk.o lib/point.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
 all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap
 
-lib/%.o: lib/%.c lib/internal.h $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) -fPIC -c -o $@ $<
+lib/%.o: lib/%.c lib/internal.h lib/repo.h $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -c -o $@ $<
 
 lib/libcbt.so.$(SOVERSION): $(LIB_OBJS) lib/libcbt.sym
 	$(CC) $(CFLAGS) -shared -Wl,-soname,libcbt.so.$(SOVERSION) \
-		-Wl,--version-script=lib/libcbt.sym -o $@ $(LIB_OBJS) $(BLKID_LIBS) $(UUID_LIBS)
+		-Wl,--version-script=lib/libcbt.sym -o $@ $(LIB_OBJS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 	ln -sf libcbt.so.$(SOVERSION) lib/libcbt.so
 
 lib/libcbt.a: $(LIB_OBJS)
@@ -52,19 +55,24 @@ lib/libcbt.a: $(LIB_OBJS)
 lib/cbt.pc: lib/cbt.pc.in VERSION
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
 
-CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c tools/cli-util.c tools/cbt-lib.c
+CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c tools/cli-util.c tools/cbt-lib.c \
+	tools/backup-cmd.c
+JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
+JSONC_LIBS := $(shell pkg-config --libs json-c)
 
-tools/cbt-snap: $(CLI_SRCS) tools/cli.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) -o $@ $(CLI_SRCS) \
-		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(SCOLS_LIBS)
+tools/cbt-snap: $(CLI_SRCS) tools/cli.h tools/backup.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) $(JSONC_CFLAGS) -o $@ $(CLI_SRCS) \
+		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(SCOLS_LIBS) $(JSONC_LIBS)
 
-# cbt-snap over canned library answers, for the host tests of its output.
-tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-cbt-lib.c tools/cli.h
-	$(CC) $(CPPFLAGS) -Itools $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) -o $@ \
-		$(filter %.c,$^) $(BLKID_LIBS) $(SCOLS_LIBS)
+# cbt-snap over canned library answers, for the host tests of its output
+# (the repository commands, backup-cmd.c, use the real libcbt: no module).
+tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-cbt-lib.c tools/cli.h \
+		lib/libcbt.so.$(SOVERSION)
+	$(CC) $(CPPFLAGS) -Itools $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) $(JSONC_CFLAGS) -o $@ \
+		$(filter %.c,$^) -Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(SCOLS_LIBS) $(JSONC_LIBS)
 
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
 tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
@@ -73,7 +81,7 @@ tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 # ioctl wrapped by a model of the module. `make unit` runs them (TAP).
 tests/unit/test-libcbt: tests/unit/test-libcbt.c $(LIB_OBJS) lib/internal.h $(HEADERS)
 	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) -Wl,--wrap=ioctl \
-		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS)
+		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
 unit: tests/unit/test-libcbt
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
@@ -84,11 +92,11 @@ unit: tests/unit/test-libcbt
 # `make abi-baseline` records a new baseline (a release that adds symbols).
 ABI_DIR ?= .abi
 LIB_SRCS := $(LIB_OBJS:.o=.c)
-$(ABI_DIR)/libcbt.so.$(SOVERSION): $(LIB_SRCS) lib/internal.h $(HEADERS) lib/libcbt.sym
+$(ABI_DIR)/libcbt.so.$(SOVERSION): $(LIB_SRCS) lib/internal.h lib/repo.h $(HEADERS) lib/libcbt.sym
 	mkdir -p $(ABI_DIR)
-	$(CC) $(CPPFLAGS) $(WARN) -Og -g $(BLKID_CFLAGS) $(UUID_CFLAGS) -fPIC -shared \
+	$(CC) $(CPPFLAGS) $(WARN) -Og -g $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -shared \
 		-Wl,-soname,libcbt.so.$(SOVERSION) -Wl,--version-script=lib/libcbt.sym \
-		-o $@ $(LIB_SRCS) $(BLKID_LIBS) $(UUID_LIBS)
+		-o $@ $(LIB_SRCS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
 $(ABI_DIR)/libcbt.dump: $(ABI_DIR)/libcbt.so.$(SOVERSION)
 	abi-dumper $< -o $@ -lver $(VERSION) -public-headers include/ -quiet
@@ -152,8 +160,8 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
 		lib/cbt.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/cbt.pc
 	install -m 0644 include/libcbt.h include/uapi/cbt_ioctl.h $(DESTDIR)$(INCLUDEDIR)/cbt/
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) \
-		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) -Llib -lcbt $(INSTALL_RPATH) $(BLKID_LIBS) $(SCOLS_LIBS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) $(JSONC_CFLAGS) \
+		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) -Llib -lcbt $(INSTALL_RPATH) $(BLKID_LIBS) $(SCOLS_LIBS) $(JSONC_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 	install -D -m 0644 completion/cbt-snap $(DESTDIR)$(COMPLETIONDIR)/cbt-snap
