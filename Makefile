@@ -32,7 +32,7 @@ SCOLS_CFLAGS := $(shell pkg-config --cflags smartcols)
 SCOLS_LIBS := $(shell pkg-config --libs smartcols)
 COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
 
-LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o
+LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/backup.o lib/anchor.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
 all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap
