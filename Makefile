@@ -35,7 +35,7 @@ COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completi
 LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/backup.o lib/anchor.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
-all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap
+all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example
 
 lib/%.o: lib/%.c lib/internal.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) -fPIC -c -o $@ $<
@@ -56,6 +56,11 @@ CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c tools/cli-util.c tools/cbt-lib
 tools/cbt-snap: $(CLI_SRCS) tools/cli.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) -o $@ $(CLI_SRCS) \
 		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(SCOLS_LIBS)
+
+# The requester API's example (docs/libcbt-backup.3), built so it cannot rot;
+# tests/vm/85-backup.bats drives it.
+docs/examples/backup-example: docs/examples/backup-example.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -Llib -lcbt -Wl,-rpath,'$$ORIGIN/../../lib'
 
 # cbt-snap over canned library answers, for the host tests of its output.
 tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-cbt-lib.c tools/cli.h
@@ -164,7 +169,7 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/cbt-snap-fake tests/ioctl-abuse \
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example tests/cbt-snap-fake tests/ioctl-abuse \
 		tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt
 	rm -rf .abi
 	$(MAKE) -C kmod clean
