@@ -79,8 +79,14 @@ tests/unit/test-libcbt: tests/unit/test-libcbt.c $(LIB_OBJS) lib/internal.h $(HE
 	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) -Wl,--wrap=ioctl \
 		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS)
 
-unit: tests/unit/test-libcbt
+# The backup chains' state on disk (lib/anchor.c), in a temporary directory.
+tests/unit/test-anchor: tests/unit/test-anchor.c $(LIB_OBJS) lib/internal.h $(HEADERS)
+	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) \
+		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS)
+
+unit: tests/unit/test-libcbt tests/unit/test-anchor
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
+	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-anchor
 
 # The ABI check: the library built apart (-Og -g, as abi-dumper wants it),
 # dumped, and compared with the committed baseline abi/libcbt.dump; fails on
@@ -170,7 +176,7 @@ dkms-source:
 
 clean:
 	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example tests/cbt-snap-fake tests/ioctl-abuse \
-		tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt
+		tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt tests/unit/test-anchor
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 

@@ -76,8 +76,14 @@ int cbt__state_open(const char *path, int *dirfd)
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int ret = -errno;
+
+		/* A symlink in its place is not followed: say so. */
+		if (ret == -ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			ret = -ELOOP;
+		return ret;
+	}
 	if (fstat(fd, &st) < 0) {
 		int ret = -errno;
 
