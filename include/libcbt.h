@@ -483,7 +483,9 @@ int cbt_backup_set_metadata(struct cbt_backup *b, const char *name,
 /*
  * Begin: lock the chain, read its anchors, decide each volume's type, take
  * the snapshot set. On failure nothing is left behind (no set, no lock) and
- * the session may only be freed. -ENOENT: a volume is not tracked; -EBUSY:
+ * the session may only be freed. A session killed before its end leaves
+ * its set behind (the module keeps sets until destroyed): the chain's next
+ * begin destroys it (STATE_DIR/CHAIN.set names it). -ENOENT: a volume is not tracked; -EBUSY:
  * the chain is locked by another session; -ESTALE: LIBCBT_BACKUP_NO_FALLBACK
  * and a volume would have to go FULL for want of a valid base.
  */

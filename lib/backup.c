@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -295,6 +296,65 @@ static int fallback_refused(const struct cbt_backup *b)
 	return 0;
 }
 
+/*
+ * STATE_DIR/CHAIN.set names the set a begun session took ("ID CREATED_NS"):
+ * a session killed before its end leaves it, and the chain's next session
+ * (holding the lock, so that session is gone) destroys that set, if a set
+ * with that id and creation time is still there. Only a hint: anything
+ * else in the file is ignored.
+ */
+static void set_file_name(const struct cbt_backup *b, char *name, size_t size)
+{
+	snprintf(name, size, "%s.set", b->chain);
+}
+
+static void set_file_write(struct cbt_backup *b)
+{
+	char name[LIBCBT_BACKUP_CHAIN_MAX + 8], text[64];
+	int fd, n;
+
+	set_file_name(b, name, sizeof(name));
+	unlinkat(b->dirfd, name, 0);
+	fd = openat(b->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	n = snprintf(text, sizeof(text), "%u %" PRIu64 "\n", cbt_snapset_get_id(b->set),
+		     cbt_snapset_get_created_ns(b->set));
+	if (write(fd, text, (size_t)n) != n)
+		unlinkat(b->dirfd, name, 0);
+	close(fd);
+}
+
+static void set_file_cleanup(struct cbt_backup *b)
+{
+	char name[LIBCBT_BACKUP_CHAIN_MAX + 8], text[64];
+	struct cbt_snapset *old = NULL;
+	unsigned long long created;
+	unsigned int id;
+	ssize_t n;
+	int fd;
+
+	set_file_name(b, name, sizeof(name));
+	fd = openat(b->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n > 0) {
+		text[n] = '\0';
+		if (sscanf(text, "%u %llu", &id, &created) == 2 &&
+		    !cbt_snapset_open(b->ctx, id, &old) &&
+		    cbt_snapset_get_created_ns(old) == created &&
+		    !(cbt_snapset_get_state(old) & LIBCBT_STATE_DESTROYED)) {
+			cbt__trace(T_BAK, "backup %p: destroying set %u left by a session of chain %s",
+				   (void *)b, id, b->chain);
+			cbt_snapset_destroy(old);
+		}
+		cbt_snapset_free(old);
+	}
+	unlinkat(b->dirfd, name, 0);
+}
+
 static void release(struct cbt_backup *b)
 {
 	if (b->set) {
@@ -305,6 +365,12 @@ static void release(struct cbt_backup *b)
 				   cbt_snapset_get_id(b->set), cbt__errtext(ret));
 		cbt_snapset_free(b->set);
 		b->set = NULL;
+		if (b->dirfd >= 0) {
+			char name[LIBCBT_BACKUP_CHAIN_MAX + 8];
+
+			set_file_name(b, name, sizeof(name));
+			unlinkat(b->dirfd, name, 0);
+		}
 	}
 	if (b->lockfd >= 0)
 		close(b->lockfd);	/* the lock goes with it */
@@ -377,6 +443,8 @@ static int begin(struct cbt_backup *b)
 		ret = cbt__chain_lock(b->dirfd, b->chain, &b->lockfd);
 	if (!ret)
 		ret = cbt__anchors_load(b->dirfd, b->chain, &b->anchors);
+	if (!ret)
+		set_file_cleanup(b);
 	for (i = 0; !ret && i < b->nvols; i++) {
 		struct bvol *v = &b->vols[i];
 
@@ -394,6 +462,8 @@ static int begin(struct cbt_backup *b)
 		ret = fallback_refused(b);
 	if (!ret)
 		ret = take_set(b);
+	if (!ret)
+		set_file_write(b);
 	/*
 	 * The kernel is asked about each base after the instant: a stamp it
 	 * can no longer answer for (too old) is stale too.
