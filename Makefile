@@ -151,7 +151,8 @@ SYSTEM_LIBDIRS := /usr/lib /lib /usr/lib64 /lib64 /usr/lib/x86_64-linux-gnu /lib
 INSTALL_RPATH := $(if $(filter $(SYSTEM_LIBDIRS),$(patsubst %/,%,$(LIBDIR))),,-Wl,-rpath,$(LIBDIR))
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/cbt \
-		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVDIR)/rules.d
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(UDEVDIR)/rules.d
 	install -m 0755 lib/libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libcbt.so
 	install -m 0644 lib/libcbt.a $(DESTDIR)$(LIBDIR)/
@@ -161,6 +162,7 @@ install: all
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) \
 		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) -Llib -lcbt $(INSTALL_RPATH) $(BLKID_LIBS) $(SCOLS_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/libcbt*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 	install -D -m 0644 completion/cbt-snap $(DESTDIR)$(COMPLETIONDIR)/cbt-snap
 
