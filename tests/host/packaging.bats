@@ -112,7 +112,7 @@ C
 
 @test "the library's man pages are installed and render without warnings; the backup example builds through pkg-config" {
 	make -C "$TOP" -s install DESTDIR="$TMP" PREFIX=/usr
-	for p in libcbt libcbt-backup; do
+	for p in libcbt libcbt-backup libcbt-volume libcbt-changes libcbt-snapset; do
 		[ -f "$TMP/usr/share/man/man3/$p.3" ]
 	done
 	for f in "$TMP"/usr/share/man/man3/*.3; do
