@@ -47,6 +47,10 @@ unit_group() {
 	unit_group lifetime
 }
 
+@test "unit: backup sessions over the model: anchors move only on success, COPY moves none, stale bases, overflow, metadata, the lock" {
+	unit_group backup
+}
+
 @test "unit: an unknown group is an error, not a pass" {
 	run "$BIN" nosuchgroup
 	[ "$status" -eq 2 ]
