@@ -70,7 +70,7 @@ bk() {
 	rm -f "$BATS_TEST_TMPDIR/store"
 	[ -b "${!#}" ] || vols=("$A")
 	RC=0
-	"$EX" -o "$OUT" -d "$STATE" -s "$BATS_TEST_TMPDIR/store:32M" "$@" "${vols[@]}" \
+	"$EX" -o "$OUT" -d "$STATE" -s "$BATS_TEST_TMPDIR/store:4M" "$@" "${vols[@]}" \
 		>"$BK" 2>"$BK.err" || RC=$?
 	cat "$BK" "$BK.err" >&2
 }
@@ -105,7 +105,7 @@ whole() {
 }
 
 @test "full, then incremental and differential read exactly what was written since their base; the copies are the volume at each instant" {
-	vol 16M
+	vol 8M
 	A=$DEV
 	SINCE_FULL=$BATS_TEST_TMPDIR/since-full
 	SINCE_LAST=$BATS_TEST_TMPDIR/since-last
@@ -114,7 +114,7 @@ whole() {
 	cp "$A" "$BATS_TEST_TMPDIR/at-full"
 	# Writes right after the instant are not in the image, and are the
 	# next backups' business.
-	bk -t full -e "$(post "$A" "$SINCE_FULL $SINCE_LAST" -- 4096:4096 9000000:70000)"
+	bk -t full -e "$(post "$A" "$SINCE_FULL $SINCE_LAST" -- 4096:4096 6000000:70000)"
 	[ "$RC" -eq 0 ]
 	[ "$(vtype)" = full ]
 	[ "$(vbase)" = - ]
@@ -125,7 +125,7 @@ whole() {
 	FULL_STAMP=$(vstamp)
 
 	wr "$A" 123457 5000 "$SINCE_FULL" "$SINCE_LAST"
-	wr "$A" 16773120 4096 "$SINCE_FULL" "$SINCE_LAST"	# the last block
+	wr "$A" 8384512 4096 "$SINCE_FULL" "$SINCE_LAST"	# the last block
 	cp "$A" "$BATS_TEST_TMPDIR/at-incr"
 	bk -t incremental -e "$(post "$A" "$SINCE_FULL $SINCE_LAST.next" -- 2000000:1)"
 	[ "$RC" -eq 0 ]
@@ -168,7 +168,7 @@ whole() {
 }
 
 @test "a failed session moves no anchor: the next asks again from the same base, the same extents plus the new" {
-	vol 16M
+	vol 8M
 	A=$DEV
 	LOG=$BATS_TEST_TMPDIR/since
 	: >"$LOG"
@@ -177,7 +177,7 @@ whole() {
 	FULL_STAMP=$(vstamp)
 	cp "$STATE/default.anchors" "$BATS_TEST_TMPDIR/anchors"
 	wr "$A" 40960 8192 "$LOG"
-	wr "$A" 10000000 100 "$LOG"
+	wr "$A" 7000000 100 "$LOG"
 	bk -t incremental -x -m app=failed
 	[ "$RC" -eq 1 ]
 	grep -qx 'committed 0' "$BK"
@@ -192,7 +192,7 @@ whole() {
 	[ "$RC" -eq 137 ]
 	cmp "$STATE/default.anchors" "$BATS_TEST_TMPDIR/anchors"
 	[ "$(count_sets)" -eq 1 ]
-	wr "$A" 15000000 20000 "$LOG"
+	wr "$A" 3000000 20000 "$LOG"
 	bk -t incremental
 	[ "$RC" -eq 0 ]
 	[ "$(vbase)" = "$FULL_STAMP" ]
@@ -239,7 +239,7 @@ whole() {
 	: >"$BATS_TEST_TMPDIR/beta"
 	wr "$A" 0 4096 "$BATS_TEST_TMPDIR/alpha" "$BATS_TEST_TMPDIR/beta"
 	# alpha's incremental, while another session on alpha is refused.
-	bk -t incremental -c alpha -e "$EX -o $OUT -d $STATE -s $BATS_TEST_TMPDIR/store2:8M -t copy -c alpha $A >$BATS_TEST_TMPDIR/nested 2>&1"
+	bk -t incremental -c alpha -e "$EX -o $OUT -d $STATE -s $BATS_TEST_TMPDIR/store2:4M -t copy -c alpha $A >$BATS_TEST_TMPDIR/nested 2>&1"
 	[ "$RC" -eq 0 ]
 	exact "$BATS_TEST_TMPDIR/alpha"
 	grep -q 'busy' "$BATS_TEST_TMPDIR/nested"
