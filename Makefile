@@ -36,10 +36,11 @@ SCOLS_CFLAGS := $(shell pkg-config --cflags smartcols)
 SCOLS_LIBS := $(shell pkg-config --libs smartcols)
 COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
 
-LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/repo.o lib/chunk.o lib/point.o
+LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/repo.o lib/chunk.o lib/point.o \
+	lib/backup.o lib/anchor.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
-all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap
+all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example
 
 lib/%.o: lib/%.c lib/internal.h lib/repo.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -c -o $@ $<
@@ -64,6 +65,11 @@ tools/cbt-snap: $(CLI_SRCS) tools/cli.h tools/backup.h lib/libcbt.so.$(SOVERSION
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) $(JSONC_CFLAGS) -o $@ $(CLI_SRCS) \
 		-Llib -lcbt -Wl,-rpath,'$$ORIGIN/../lib' $(BLKID_LIBS) $(SCOLS_LIBS) $(JSONC_LIBS)
 
+# The requester API's example (docs/libcbt-backup.3), built so it cannot rot;
+# tests/vm/85-backup.bats drives it.
+docs/examples/backup-example: docs/examples/backup-example.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -Llib -lcbt -Wl,-rpath,'$$ORIGIN/../../lib'
+
 # cbt-snap over canned library answers, for the host tests of its output
 # (the repository commands, backup-cmd.c, use the real libcbt: no module).
 tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-cbt-lib.c tools/cli.h \
@@ -83,8 +89,14 @@ tests/unit/test-libcbt: tests/unit/test-libcbt.c $(LIB_OBJS) lib/internal.h $(HE
 	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) -Wl,--wrap=ioctl \
 		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
-unit: tests/unit/test-libcbt
+# The backup chains' state on disk (lib/anchor.c), in a temporary directory.
+tests/unit/test-anchor: tests/unit/test-anchor.c $(LIB_OBJS) lib/internal.h $(HEADERS)
+	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) \
+		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
+
+unit: tests/unit/test-libcbt tests/unit/test-anchor
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
+	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-anchor
 
 # The ABI check: the library built apart (-Og -g, as abi-dumper wants it),
 # dumped, and compared with the committed baseline abi/libcbt.dump; fails on
@@ -153,7 +165,8 @@ SYSTEM_LIBDIRS := /usr/lib /lib /usr/lib64 /lib64 /usr/lib/x86_64-linux-gnu /lib
 INSTALL_RPATH := $(if $(filter $(SYSTEM_LIBDIRS),$(patsubst %/,%,$(LIBDIR))),,-Wl,-rpath,$(LIBDIR))
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/cbt \
-		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVDIR)/rules.d
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(UDEVDIR)/rules.d
 	install -m 0755 lib/libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libcbt.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libcbt.so
 	install -m 0644 lib/libcbt.a $(DESTDIR)$(LIBDIR)/
@@ -163,6 +176,7 @@ install: all
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) $(JSONC_CFLAGS) \
 		-o $(DESTDIR)$(BINDIR)/cbt-snap $(CLI_SRCS) -Llib -lcbt $(INSTALL_RPATH) $(BLKID_LIBS) $(SCOLS_LIBS) $(JSONC_LIBS)
 	install -m 0644 docs/cbt-snap.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/libcbt*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 	install -D -m 0644 completion/cbt-snap $(DESTDIR)$(COMPLETIONDIR)/cbt-snap
 
@@ -177,8 +191,8 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/cbt-snap-fake tests/ioctl-abuse \
-		tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example tests/cbt-snap-fake tests/ioctl-abuse \
+		tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt tests/unit/test-anchor
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 

@@ -12,7 +12,8 @@
  *  - One prefix per object: cbt_ctx_* (the context: the open control
  *    device), cbt_volume_* (a block device, resolved once), cbt_changes_*
  *    (an iterator over changed extents), cbt_snapset_opts_* (what a new set
- *    is made of), cbt_snapset_* (a snapshot set), cbt_store_* (store files).
+ *    is made of), cbt_snapset_* (a snapshot set), cbt_store_* (store files),
+ *    cbt_backup_* (a backup session: snapshot set, chain anchors).
  *    Library macros are LIBCBT_*; no name here is also a name in the kernel
  *    ABI header <cbt/cbt_ioctl.h>, and this header does not include it.
  *  - Ownership: an object is freed by the _free (or _unref) function of its
@@ -34,7 +35,7 @@
  *    -ESTALE from a query means the tracker cannot answer for that stamp
  *    (it was reset, or the stamp is too old): take a full backup.
  *  - Debugging: LIBCBT_DEBUG=all (or a comma-separated list of ctx, volume,
- *    changes, snapset, store, util; or a number, the LIBCBT_DEBUG_* mask)
+ *    changes, snapset, store, util, backup; or a number, the LIBCBT_DEBUG_* mask)
  *    traces every call and its result to stderr. It is read once, when the
  *    first context is created (or at the first call, if that is earlier).
  */
@@ -78,6 +79,7 @@ int cbt_stamp_check(const char *stamp);
 #define LIBCBT_DEBUG_SNAPSET	(1u << 3)	/* [snapset] sets and options */
 #define LIBCBT_DEBUG_STORE	(1u << 4)	/* [store] */
 #define LIBCBT_DEBUG_UTIL	(1u << 5)	/* [util] parsing, strerror, version */
+#define LIBCBT_DEBUG_BACKUP	(1u << 6)	/* [backup] sessions and anchors */
 #define LIBCBT_DEBUG_ALL	0xffffu		/* [all] */
 
 /* ---- context -------------------------------------------------------------
@@ -529,6 +531,191 @@ uint64_t cbt_newpoint_get_bytes_stored(struct cbt_newpoint *np);
 /* Make the point durable and visible; *id (if not NULL) is its id. */
 int cbt_newpoint_commit(struct cbt_newpoint *np, uint64_t *id);
 void cbt_newpoint_free(struct cbt_newpoint *np);
+
+/* ---- backup sessions (CBT_0.2) ----------------------------------------------
+ *
+ * A backup session is what a requester (backup or imaging software) drives:
+ * it takes one snapshot set over one or more tracked volumes, says per volume
+ * what to read and from where, and at the end records the backup's stamps as
+ * the chain's anchors, only if the backup succeeded.
+ *
+ *	cbt_backup_new(ctx, LIBCBT_BACKUP_INCREMENTAL, &b);
+ *	cbt_backup_add_volume(b, vol);
+ *	cbt_backup_set_snapset_opts(b, opts);	(stores, hold: copied)
+ *	ret = cbt_backup_begin(b);
+ *	for each volume i: cbt_backup_volume_changes_open(b, i, &it), read
+ *	    each extent from cbt_backup_volume_get_image(b, i);
+ *	cbt_backup_end(b, ok);			(anchors move only if ok)
+ *	cbt_backup_free(b);
+ *
+ * Types: FULL reads every block; INCREMENTAL what changed since the chain's
+ * last successful FULL, INCREMENTAL or DIFFERENTIAL; DIFFERENTIAL what
+ * changed since the chain's last successful FULL; COPY every block, and it
+ * moves no anchor. "Changed since" is asked of the live map with no upper
+ * bound: a block written after the instant is reported once more (harmless),
+ * never lost.
+ *
+ * Chains: anchors are kept per chain (a name: letters, digits, '.', '_',
+ * '-', at most 64, not starting with '.'; default "default"), so two backup
+ * products on one machine do not move each other's bases. A chain's anchors
+ * live in STATE_DIR/CHAIN.anchors (default state directory /var/lib/cbt,
+ * created 0700; it must be owned by the caller and not writable by group
+ * or others: -EACCES; a symlink: -ELOOP), one entry per volume device
+ * number (MAJ:MIN): the incremental base (the stamp of the last successful
+ * backup of any kind but COPY) and the differential base (the stamp of the
+ * last successful FULL). Written atomically (a temporary file, fsync,
+ * rename, fsync of the directory). A session holds STATE_DIR/CHAIN.lock
+ * from begin until end (or free): a second session on the chain gets
+ * -EBUSY. A damaged or foreign anchor file is -EBADMSG (move it away: the
+ * chain's next backups are then FULL).
+ *
+ * Fallback: a volume with no base in the chain is backed up FULL
+ * (LIBCBT_BACKUP_FALLBACK_NO_BASE). When a base no longer matches its
+ * tracker (the tracker was attached again, so its UUID changed, or the
+ * stamp is older than the map can answer), the volume is backed up FULL
+ * (LIBCBT_BACKUP_FALLBACK_STALE) and cbt_backup_volume_get_reason() says
+ * why in a sentence; with LIBCBT_BACKUP_NO_FALLBACK cbt_backup_begin()
+ * fails with -ESTALE instead (the getters still say which volume and why).
+ *
+ * Application metadata: named byte strings (a writer's own backup stamp,
+ * its components) attached to the session are kept with the anchors when
+ * the session ends with success (not for COPY), replacing the chain's
+ * previous set, and handed back by the next session of the chain through
+ * cbt_backup_get_prev_metadata*().
+ *
+ * Ownership: the session copies what it is given (volumes by device number,
+ * options, metadata) and holds a reference on the context. "const char *"
+ * and "const void *" from its getters belong to the session and live until
+ * cbt_backup_free(). Volume getters take an index 0 .. count - 1 in the
+ * order the volumes were added; out of range or before begin: 0 or NULL.
+ */
+struct cbt_backup;
+
+/* Backup types */
+#define LIBCBT_BACKUP_FULL		1
+#define LIBCBT_BACKUP_INCREMENTAL	2
+#define LIBCBT_BACKUP_DIFFERENTIAL	3
+#define LIBCBT_BACKUP_COPY		4
+
+/* cbt_backup_set_flags() bits */
+#define LIBCBT_BACKUP_NO_FALLBACK	(1u << 0) /* begin fails (-ESTALE) rather than go FULL */
+
+/* cbt_backup_volume_get_fallback(): why a volume's type is not the one asked */
+#define LIBCBT_BACKUP_FALLBACK_NONE	0
+#define LIBCBT_BACKUP_FALLBACK_NO_BASE	1 /* no earlier backup of it in the chain */
+#define LIBCBT_BACKUP_FALLBACK_STALE	2 /* tracker reset, or the base too old */
+
+#define LIBCBT_BACKUP_STATE_DIR		"/var/lib/cbt"
+#define LIBCBT_BACKUP_CHAIN		"default"
+#define LIBCBT_BACKUP_CHAIN_MAX		64	/* characters in a chain name */
+#define LIBCBT_BACKUP_META_NAME_MAX	64	/* characters in a metadata name */
+#define LIBCBT_BACKUP_META_SIZE_MAX	65536	/* bytes in one metadata entry */
+#define LIBCBT_BACKUP_META_MAX		64	/* metadata entries a session */
+
+/* "full", "incremental", "differential", "copy" (NULL for another value). */
+const char *cbt_backup_type_name(int type);
+/* The reverse; -EINVAL for an unknown name. */
+int cbt_backup_type_parse(const char *name, int *type);
+
+/* A session of @type (LIBCBT_BACKUP_*) on @ctx; -EINVAL for another type. */
+int cbt_backup_new(struct cbt_ctx *ctx, int type, struct cbt_backup **b);
+/* Frees the session; one begun and not ended is ended as a failure. */
+void cbt_backup_free(struct cbt_backup *b);
+
+/* Setters: before cbt_backup_begin() only (-EBUSY after). */
+/* Add a tracked volume (-EEXIST twice, -E2BIG past LIBCBT_SNAPSET_MAX_VOLUMES). */
+int cbt_backup_add_volume(struct cbt_backup *b, const struct cbt_volume *vol);
+/* The chain's name (copied; -EINVAL when not a valid name). */
+int cbt_backup_set_chain(struct cbt_backup *b, const char *chain);
+/* Where anchors are kept (copied; created 0700 by begin if missing). */
+int cbt_backup_set_state_dir(struct cbt_backup *b, const char *path);
+/* LIBCBT_BACKUP_* flag bits; -EINVAL for an unknown bit. */
+int cbt_backup_set_flags(struct cbt_backup *b, unsigned int flags);
+/*
+ * Options for the snapshot set: stores, flags, hold, low-space threshold
+ * (copied; the caller keeps and frees @opts). The session's volumes are
+ * added to its copy. Without it there is no store and begin fails -EINVAL.
+ */
+int cbt_backup_set_snapset_opts(struct cbt_backup *b,
+				const struct cbt_snapset_opts *opts);
+/*
+ * Attach @len bytes of @data under @name (letters, digits, '.', '_', '-',
+ * ':', at most LIBCBT_BACKUP_META_NAME_MAX); replaces an earlier entry of
+ * that name; @len 0 removes it. -E2BIG past the limits above. May be called
+ * until cbt_backup_end().
+ */
+int cbt_backup_set_metadata(struct cbt_backup *b, const char *name,
+			    const void *data, size_t len);
+
+/*
+ * Begin: lock the chain, read its anchors, decide each volume's type, take
+ * the snapshot set. On failure nothing is left behind (no set, no lock) and
+ * the session may only be freed. A session killed before its end leaves
+ * its set behind (the module keeps sets until destroyed): the chain's next
+ * begin destroys it (STATE_DIR/CHAIN.set names it). -ENOENT: a volume is not tracked; -EBUSY:
+ * the chain is locked by another session; -ESTALE: LIBCBT_BACKUP_NO_FALLBACK
+ * and a volume would have to go FULL for want of a valid base.
+ */
+int cbt_backup_begin(struct cbt_backup *b);
+/*
+ * End: @success non-zero declares the backup good. Then, unless the set
+ * overflowed or went invalid meanwhile (-EIO: the images were not whole,
+ * nothing moves), the anchors move (not for COPY) and the metadata is kept.
+ * The snapshot set is destroyed in every case and the chain unlocked.
+ * Returns 0 or the first error; cbt_backup_is_committed() tells whether
+ * the anchors moved.
+ */
+int cbt_backup_end(struct cbt_backup *b, int success);
+/* 1 once cbt_backup_end() recorded a success (also for COPY), else 0. */
+int cbt_backup_is_committed(const struct cbt_backup *b);
+
+int cbt_backup_get_type(const struct cbt_backup *b);	/* as asked */
+const char *cbt_backup_get_chain(const struct cbt_backup *b);
+/* The session's snapshot set while it lives (grow it, watch its events). */
+struct cbt_snapset *cbt_backup_get_snapset(struct cbt_backup *b);
+
+/*
+ * The metadata the chain's last successful backup attached: how many
+ * entries, the name of entry @i, and the bytes of entry @name (-ENOENT if
+ * none). Read by begin.
+ */
+unsigned int cbt_backup_get_prev_metadata_count(const struct cbt_backup *b);
+const char *cbt_backup_get_prev_metadata_name(const struct cbt_backup *b,
+					      unsigned int i);
+int cbt_backup_get_prev_metadata(const struct cbt_backup *b, const char *name,
+				 const void **data, size_t *len);
+
+unsigned int cbt_backup_get_volume_count(const struct cbt_backup *b);
+dev_t cbt_backup_volume_get_devno(const struct cbt_backup *b, unsigned int i);
+/* The volume's /dev path ("MAJ:MIN" if none). */
+const char *cbt_backup_volume_get_path(const struct cbt_backup *b, unsigned int i);
+/* The image to read from: the volume at the instant, read-only. */
+const char *cbt_backup_volume_get_image(const struct cbt_backup *b, unsigned int i);
+uint64_t cbt_backup_volume_get_size(const struct cbt_backup *b, unsigned int i);
+uint32_t cbt_backup_volume_get_block_size(const struct cbt_backup *b, unsigned int i);
+/* The type this volume is backed up with (FULL after a fallback). */
+int cbt_backup_volume_get_type(const struct cbt_backup *b, unsigned int i);
+/* The stamp at the instant (what the anchors become on success). */
+const char *cbt_backup_volume_get_stamp(const struct cbt_backup *b, unsigned int i);
+/* The base changes are asked since; NULL for FULL and COPY. */
+const char *cbt_backup_volume_get_base(const struct cbt_backup *b, unsigned int i);
+/* LIBCBT_BACKUP_FALLBACK_*, and a sentence saying why (NULL: none). */
+int cbt_backup_volume_get_fallback(const struct cbt_backup *b, unsigned int i);
+const char *cbt_backup_volume_get_reason(const struct cbt_backup *b, unsigned int i);
+/*
+ * What to read from the image, as extents (bytes, ascending): changed since
+ * the base, or one extent of the whole volume for FULL and COPY. The
+ * iterator is the caller's (cbt_changes_free()) and may outlive the session.
+ */
+int cbt_backup_volume_changes_open(struct cbt_backup *b, unsigned int i,
+				   struct cbt_changes_iter **it);
+/*
+ * The same as a bitmap, as for cbt_volume_changes_bitmap() (every bit set
+ * for FULL and COPY). Returns the bits filled or a negative errno.
+ */
+int64_t cbt_backup_volume_changes_bitmap(struct cbt_backup *b, unsigned int i,
+					 uint64_t first_block, uint64_t nbits,
+					 uint8_t *bitmap);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,7 @@ static const struct {
 	{ "snapset", LIBCBT_DEBUG_SNAPSET },
 	{ "store", LIBCBT_DEBUG_STORE },
 	{ "util", LIBCBT_DEBUG_UTIL },
+	{ "backup", LIBCBT_DEBUG_BACKUP },
 };
 
 /*

@@ -41,6 +41,64 @@ const char *cbt__errtext(int err);
 /* The /dev path of a device number, or "MAJ:MIN"; NULL: out of memory. */
 char *cbt__devno_path(dev_t dev);
 
+/* ---- backup anchors (anchor.c) ------------------------------------------------ */
+
+/* Limits of an anchor file: beyond them it is not ours (-EBADMSG). */
+#define CBT__ANCHOR_FILE_MAX	(16u << 20)
+#define CBT__ANCHOR_VOLUMES_MAX	4096u
+
+/* One volume's bases in a chain; "" when there is none. */
+struct cbt__anchor {
+	dev_t dev;
+	char incr[CBT__STAMP_LEN];	/* last FULL, INCREMENTAL or DIFFERENTIAL */
+	char diff[CBT__STAMP_LEN];	/* last FULL */
+};
+
+struct cbt__meta {
+	char *name;
+	unsigned char *data;
+	size_t len;
+};
+
+/* A chain's anchors and the metadata its last successful backup kept. */
+struct cbt__anchors {
+	struct cbt__anchor *v;
+	size_t nv;
+	struct cbt__meta *m;
+	size_t nm;
+};
+
+/* 0 if @name is a valid chain name, else -EINVAL. */
+int cbt__chain_check(const char *name);
+/* 0 if @name is a valid metadata name, else -EINVAL. */
+int cbt__meta_name_check(const char *name);
+/* Open (creating it 0700 if missing) and check the state directory. */
+int cbt__state_open(const char *path, int *dirfd);
+/* Take the chain's lock (CHAIN.lock in @dirfd): -EBUSY when held. */
+int cbt__chain_lock(int dirfd, const char *chain, int *lockfd);
+/* Parse an anchor file's text (-EBADMSG when it is not a valid one). */
+int cbt__anchors_parse(const char *text, size_t len, struct cbt__anchors *a);
+/* The text of an anchor file (malloc'd; NULL: out of memory). */
+char *cbt__anchors_format(const struct cbt__anchors *a, size_t *len);
+/* Read the chain's anchors (none yet: empty, 0). */
+int cbt__anchors_load(int dirfd, const char *chain, struct cbt__anchors *a);
+/* Write them atomically (temporary file, fsync, rename, fsync dir). */
+int cbt__anchors_save(int dirfd, const char *chain, const struct cbt__anchors *a);
+/* The entry for @dev, added (empty) if @create; NULL: none, or no memory. */
+struct cbt__anchor *cbt__anchors_find(struct cbt__anchors *a, dev_t dev, int create);
+/* Set (copy) or, with @len 0, remove metadata @name. */
+int cbt__meta_set(struct cbt__meta **m, size_t *nm, const char *name,
+		  const void *data, size_t len);
+void cbt__meta_clear(struct cbt__meta **m, size_t *nm);
+void cbt__anchors_clear(struct cbt__anchors *a);
+
+/* An iterator that yields [0, size) as one extent (FULL, COPY). */
+int cbt__changes_open_all(struct cbt_ctx *ctx, uint64_t size, uint32_t block_size,
+			  struct cbt_changes_iter **it);
+/* A copy of snapset options. */
+int cbt__snapset_opts_dup(const struct cbt_snapset_opts *o,
+			  struct cbt_snapset_opts **out);
+
 /* ---- LIBCBT_DEBUG ---------------------------------------------------------- */
 
 /* Parse a LIBCBT_DEBUG value into a LIBCBT_DEBUG_* mask (unknown names: 0). */

@@ -75,6 +75,8 @@ const char *cbt__errtext(int err)
 		return "too many volumes for one snapshot set";
 	case EEXIST:
 		return "already there: the volume is a member of the set already";
+	case EBADMSG:
+		return "a backup chain's anchor file is damaged or not cbt's (move it away: that chain's next backups are then full)";
 	case ENODEV:
 		return "the device went away, or a volume was detached while the set was being made";
 	default:
@@ -804,4 +806,30 @@ void cbt_changes_free(struct cbt_changes_iter *it)
 {
 	cbt__trace(T_CHG, "cbt_changes_free(%p)", (void *)it);
 	changes_free(it);
+}
+
+int cbt__changes_open_all(struct cbt_ctx *ctx, uint64_t size, uint32_t block_size,
+			  struct cbt_changes_iter **out)
+{
+	struct cbt_changes_iter *it;
+
+	if (!ctx || !out)
+		return -EINVAL;
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->buf = calloc(1, sizeof(*it->buf));
+	if (!it->buf) {
+		free(it);
+		return -ENOMEM;
+	}
+	it->ctx = cbt_ctx_ref(ctx);
+	it->block_size = block_size;
+	/* One extent, the whole volume; nothing left to fetch after it. */
+	it->buf[0].offset = 0;
+	it->buf[0].length = size;
+	it->n = size ? 1 : 0;
+	it->next = it->end = size;
+	*out = it;
+	return 0;
 }

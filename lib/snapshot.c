@@ -924,3 +924,36 @@ int cbt_snapset_next_event(struct cbt_snapset *set, int wait)
 	return cbt__ret(T_SET, ret, "cbt_snapset_next_event(%p, %d) [state %#x]",
 			(void *)set, wait, set ? set->state : 0);
 }
+
+int cbt__snapset_opts_dup(const struct cbt_snapset_opts *o,
+			  struct cbt_snapset_opts **out)
+{
+	struct cbt_snapset_opts *c;
+	unsigned int i;
+
+	if (!o || !out)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = *o;
+	c->stores = NULL;
+	c->nstores = 0;
+	if (o->nstores) {
+		c->stores = calloc(o->nstores, sizeof(*c->stores));
+		if (!c->stores) {
+			free(c);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < o->nstores; i++) {
+		c->stores[i] = strdup(o->stores[i]);
+		if (!c->stores[i]) {
+			cbt_snapset_opts_free(c);
+			return -ENOMEM;
+		}
+		c->nstores++;
+	}
+	*out = c;
+	return 0;
+}

@@ -39,6 +39,8 @@ copy_tree() {
 	make -s -C "$TOP" lib/libcbt.so.1
 	run bash -c "nm -D --defined-only '$TOP/lib/libcbt.so.1' | awk '\$2 == \"T\" {print \$3}' | grep -vE '@@CBT_0\.[12]\$'"
 	[ "$output" = "" ]
+	run bash -c "nm -D --defined-only '$TOP/lib/libcbt.so.1' | grep -c '@@CBT_0\.2\$'"
+	[ "$output" -gt 0 ]
 }
 
 @test "abi: a removed symbol fails the check" {

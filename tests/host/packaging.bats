@@ -110,6 +110,25 @@ C
 	[[ "$output" == *"full backup"* ]]
 }
 
+@test "the library's man pages are installed and render without warnings; the backup example builds through pkg-config" {
+	make -C "$TOP" -s install DESTDIR="$TMP" PREFIX=/usr
+	for p in libcbt libcbt-backup libcbt-volume libcbt-changes libcbt-snapset; do
+		[ -f "$TMP/usr/share/man/man3/$p.3" ]
+	done
+	for f in "$TMP"/usr/share/man/man3/*.3; do
+		run bash -c "LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l '$f' 2>&1 >/dev/null"
+		echo "$f: $output"
+		[ -z "$output" ]
+	done
+	flags=$(PKG_CONFIG_PATH="$TMP/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$TMP" \
+		pkg-config --cflags --libs cbt)
+	cc -std=c11 -Wall -Wextra -Werror -o "$TMP/backup-example" "$TOP/docs/examples/backup-example.c" $flags
+	readelf -d "$TMP/backup-example" | grep -q 'NEEDED.*\[libcbt\.so\.1\]'
+	# It needs the module to do anything; without it, a clear error.
+	LD_LIBRARY_PATH="$TMP/usr/lib" run "$TMP/backup-example" -o "$TMP" -s "$TMP/s:1M" /dev/null
+	[ "$status" -eq 1 ]
+}
+
 @test "lib/cbt.pc is generated, not tracked" {
 	run git -C "$TOP" ls-files --error-unmatch lib/cbt.pc
 	[ "$status" -ne 0 ]

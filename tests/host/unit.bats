@@ -7,12 +7,12 @@ TOP="$BATS_TEST_DIRNAME/../.."
 BIN="$TOP/tests/unit/test-libcbt"
 
 setup_file() {
-	make -s -C "$TOP" tests/unit/test-libcbt >&2
+	make -s -C "$TOP" tests/unit/test-libcbt tests/unit/test-anchor >&2
 }
 
 # Run one group with TAP output; pass only when cmocka ran tests, all ok.
 unit_group() {
-	run env CMOCKA_MESSAGE_OUTPUT=TAP "$BIN" "$1"
+	run env CMOCKA_MESSAGE_OUTPUT=TAP "${UNIT_BIN:-$BIN}" "$1"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"ok 1 - "* ]]
@@ -47,7 +47,37 @@ unit_group() {
 	unit_group lifetime
 }
 
+@test "unit: backup sessions over the model: anchors move only on success, COPY moves none, stale bases, overflow, metadata, the lock" {
+	unit_group backup
+}
+
 @test "unit: an unknown group is an error, not a pass" {
 	run "$BIN" nosuchgroup
+	[ "$status" -eq 2 ]
+}
+
+# Backup chains' state on disk (tests/unit/test-anchor.c).
+@test "unit: anchors: chain and metadata names" {
+	UNIT_BIN=$TOP/tests/unit/test-anchor unit_group names
+}
+
+@test "unit: anchors: the state directory is made 0700, an unsafe one or a symlink refused" {
+	UNIT_BIN=$TOP/tests/unit/test-anchor unit_group dir
+}
+
+@test "unit: anchors: one session a chain (the lock)" {
+	UNIT_BIN=$TOP/tests/unit/test-anchor unit_group lock
+}
+
+@test "unit: anchors: written atomically and read back as written, metadata limits" {
+	UNIT_BIN=$TOP/tests/unit/test-anchor unit_group file
+}
+
+@test "unit: anchors: damaged and hostile files are -EBADMSG, never half-read" {
+	UNIT_BIN=$TOP/tests/unit/test-anchor unit_group hostile
+}
+
+@test "unit: anchors: an unknown group is an error, not a pass" {
+	run "$TOP/tests/unit/test-anchor" nosuchgroup
 	[ "$status" -eq 2 ]
 }

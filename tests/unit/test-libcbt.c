@@ -7,7 +7,7 @@
  * sets, and answer lists the way ABI 1 does (at most 4096 trackers a call).
  *
  *   test-libcbt [GROUP]   GROUP: size stamp strerror debug lists opts
- *                         lifetime (all when none); CMOCKA_MESSAGE_OUTPUT=TAP
+ *                         lifetime backup (all when none); CMOCKA_MESSAGE_OUTPUT=TAP
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,6 +42,8 @@ static struct mock {
 	uint32_t members;	/* of every set */
 	uint32_t destroyed;	/* a set id gone */
 	uint64_t extents;	/* changed: extent i at i * 2 blocks, 1 block long */
+	uint32_t creates;	/* sets made by SNAP_CREATE (ids from SET_ID0 up) */
+	uint32_t snap_state;	/* more CBT_SNAP_STATE_* bits for SNAP_INFO */
 	unsigned int calls, list_calls, snap_list_calls, destroy_calls;
 } mock;
 
@@ -107,7 +109,7 @@ static void mock_member(struct cbt_snap_member *m, uint32_t i)
 	m->dev.minor = i + 1;
 	m->image.major = 252;
 	m->image.minor = i;
-	mock_stamp(&m->stamp, 40 + i);
+	mock_stamp(&m->stamp, 40 + mock.creates + i);	/* a set's own instant */
 	m->chunk_size = mock_bs;
 	m->frozen = i % 2;
 }
@@ -122,7 +124,7 @@ static int mock_snap_info(struct cbt_snap_info *in)
 	for (i = 0; i < in->capacity && i < mock.members; i++)
 		mock_member(&m[i], i);
 	in->count = mock.members;
-	in->state = CBT_SNAP_STATE_LOW_SPACE | CBT_SNAP_STATE_WRITABLE;
+	in->state = CBT_SNAP_STATE_LOW_SPACE | CBT_SNAP_STATE_WRITABLE | mock.snap_state;
 	in->stores = 2;
 	in->store_size = 1 << 30;
 	in->store_used = 1 << 20;
@@ -157,6 +159,20 @@ static int mock_changes(struct cbt_changes *c)
 	if (c->since.generation < 3)
 		return -ESTALE;
 	c->block_size = mock_bs;
+	if (c->flags & CBT_CHANGES_BITMAP) {
+		uint8_t *map = (uint8_t *)(uintptr_t)c->buf;
+		uint64_t first = c->offset / mock_bs, k;
+
+		n = (c->length + mock_bs - 1) / mock_bs;
+		if (n > c->buf_size * 8)
+			n = c->buf_size * 8;
+		memset(map, 0, (n + 7) / 8);
+		for (k = 0; k < n; k++)
+			if ((first + k) % 2 == 0 && (first + k) / 2 < mock.extents)
+				map[k / 8] |= (uint8_t)(1u << (k % 8));
+		c->count = n;
+		return 0;
+	}
 	i = (c->offset / mock_bs + 1) / 2;	/* the first extent at or after offset */
 	for (; i < mock.extents && i * 2 * mock_bs < end && n < room; i++, n++) {
 		e[n].offset = i * 2 * mock_bs;
@@ -164,6 +180,24 @@ static int mock_changes(struct cbt_changes *c)
 	}
 	c->count = n;
 	c->next_offset = i < mock.extents && i * 2 * mock_bs < end ? i * 2 * mock_bs : end;
+	return 0;
+}
+
+/* A new set of the members asked for (tracked ones), with the next instant. */
+static int mock_snap_create(struct cbt_snap_create *c)
+{
+	struct cbt_snap_member *m = (struct cbt_snap_member *)(uintptr_t)c->members;
+	uint32_t i;
+
+	for (i = 0; i < c->count; i++)
+		if (!tracked(m[i].dev.major, m[i].dev.minor))
+			return -ENOENT;
+	mock.creates++;
+	for (i = 0; i < c->count; i++)
+		mock_member(&m[i], m[i].dev.minor - 1);
+	mock.members = c->count;
+	c->id = SET_ID0 + mock.sets++;
+	c->hold_ns = 1000;
 	return 0;
 }
 
@@ -203,6 +237,9 @@ int __wrap_ioctl(int fd, unsigned long cmd, ...)
 		break;
 	case CBT_IOC_CHANGES:
 		ret = mock_changes(arg);
+		break;
+	case CBT_IOC_SNAP_CREATE:
+		ret = mock_snap_create(arg);
 		break;
 	case CBT_IOC_CHECKPOINT:
 		mock_stamp(&((struct cbt_checkpoint *)arg)->stamp, 7);
@@ -343,7 +380,7 @@ static void strerror_every_errno(void **state)
 		EINVAL, ENOMEM, ENOENT, ENOTBLK, EBUSY, ESTALE, EXDEV, EMFILE,
 		ENOTTY, EPERM, EACCES, ETIMEDOUT, ENOSPC, E2BIG, EEXIST, ENODEV,
 		EIO, EAGAIN, EFAULT, ERANGE, EBADF, ENXIO, EOVERFLOW, EINTR,
-		ENOTDIR, ELOOP, EROFS, EOPNOTSUPP, EMLINK, EFBIG,
+		ENOTDIR, ELOOP, EROFS, EOPNOTSUPP, EMLINK, EFBIG, EBADMSG,
 	};
 	size_t i;
 
@@ -858,6 +895,359 @@ static void lifetime_getters_before_refresh(void **state)
 
 /* ---- main ----------------------------------------------------------------------------- */
 
+/* ---- backup sessions ------------------------------------------------------------ */
+
+#define MOCK_UUID	"a0a1a2a3-a4a5-a6a7-a8a9-aaabacadaeaf"
+
+static char bk_dir[64];
+
+static int bk_setup(void **state)
+{
+	(void)state;
+	mock_reset();
+	mock.trackers = 4;
+	strcpy(bk_dir, "/tmp/cbt-unit-backup.XXXXXX");
+	return mkdtemp(bk_dir) ? 0 : -1;
+}
+
+static int bk_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", bk_dir);
+	return system(cmd);
+}
+
+/* The anchor file's text ("" when there is none). */
+static char *bk_anchors(const char *chain)
+{
+	static char text[4096];
+	char path[256];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/state/%s.anchors", bk_dir, chain);
+	text[0] = '\0';
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = '\0';
+		fclose(f);
+	}
+	return text;
+}
+
+static void bk_write_anchors(const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/state", bk_dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/state/default.anchors", bk_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A session of @type over TRACK_MAJOR:1 (and :2 if @two), not begun. */
+static struct cbt_backup *bk_new(struct cbt_ctx *ctx, int type, int two)
+{
+	struct cbt_snapset_opts *o;
+	struct cbt_volume *v;
+	struct cbt_backup *b;
+	char path[256];
+	unsigned int i;
+
+	assert_int_equal(cbt_backup_new(ctx, type, &b), 0);
+	snprintf(path, sizeof(path), "%s/state", bk_dir);
+	assert_int_equal(cbt_backup_set_state_dir(b, path), 0);
+	for (i = 1; i <= (two ? 2u : 1u); i++) {
+		assert_int_equal(cbt_volume_open_devno(ctx, makedev(TRACK_MAJOR, i), &v), 0);
+		assert_int_equal(cbt_backup_add_volume(b, v), 0);
+		cbt_volume_free(v);
+	}
+	assert_int_equal(cbt_snapset_opts_new(&o), 0);
+	snprintf(path, sizeof(path), "%s/store:1M", bk_dir);
+	assert_int_equal(cbt_snapset_opts_add_store(o, path), 0);
+	assert_int_equal(cbt_backup_set_snapset_opts(b, o), 0);
+	cbt_snapset_opts_free(o);
+	return b;
+}
+
+/* One whole session: begin, end(@success); returns end's result. */
+static int bk_run(struct cbt_ctx *ctx, int type, int success)
+{
+	struct cbt_backup *b = bk_new(ctx, type, 0);
+	int ret;
+
+	assert_int_equal(cbt_backup_begin(b), 0);
+	ret = cbt_backup_end(b, success);
+	cbt_backup_free(b);
+	return ret;
+}
+
+static void backup_anchors_move_on_success_only(void **state)
+{
+	struct cbt_ctx *ctx = mock_ctx();
+	struct cbt_changes_iter *it;
+	struct cbt_backup *b;
+	uint64_t off, len;
+	uint8_t map[4];
+	char before[4096];
+
+	(void)state;
+	/* FULL: every block, then the base of both. */
+	b = bk_new(ctx, LIBCBT_BACKUP_FULL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_volume_get_type(b, 0), LIBCBT_BACKUP_FULL);
+	assert_null(cbt_backup_volume_get_base(b, 0));
+	assert_null(cbt_backup_volume_get_reason(b, 0));
+	assert_string_equal(cbt_backup_volume_get_stamp(b, 0), MOCK_UUID ":41");
+	assert_non_null(cbt_backup_volume_get_image(b, 0));
+	assert_int_equal(cbt_backup_volume_changes_open(b, 0, &it), 0);
+	assert_int_equal(cbt_changes_next(it, &off, &len), 1);
+	assert_true(off == 0 && len == 16384ull * mock_bs);
+	assert_int_equal(cbt_changes_next(it, &off, &len), 0);
+	cbt_changes_free(it);
+	assert_int_equal(cbt_backup_volume_changes_bitmap(b, 0, 0, 32, map), 32);
+	assert_true(map[0] == 0xff && map[3] == 0xff);
+	assert_int_equal(cbt_backup_add_volume(b, NULL), -EINVAL);
+	assert_int_equal(cbt_backup_set_chain(b, "other"), -EBUSY);
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	assert_int_equal(cbt_backup_is_committed(b), 1);
+	assert_int_equal(mock.destroy_calls, 1);
+	assert_int_equal(cbt_backup_end(b, 1), -EINVAL);	/* once */
+	cbt_backup_free(b);
+	assert_string_equal(bk_anchors("default"),
+			    "cbt-anchors 1\nvolume 259:1 " MOCK_UUID ":41 " MOCK_UUID ":41\nend\n");
+
+	/* A failed INCREMENTAL: nothing moves, the set goes all the same. */
+	strcpy(before, bk_anchors("default"));
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_string_equal(cbt_backup_volume_get_base(b, 0), MOCK_UUID ":41");
+	mock.extents = 3;
+	assert_int_equal(cbt_backup_volume_changes_open(b, 0, &it), 0);
+	assert_int_equal(cbt_changes_next(it, &off, &len), 1);
+	assert_true(off == 0 && len == mock_bs);
+	cbt_changes_free(it);
+	assert_int_equal(cbt_backup_volume_changes_bitmap(b, 0, 0, 8, map), 8);
+	assert_int_equal(map[0], 0x15);	/* blocks 0, 2, 4 */
+	assert_int_equal(cbt_backup_end(b, 0), 0);
+	assert_int_equal(cbt_backup_is_committed(b), 0);
+	cbt_backup_free(b);
+	assert_int_equal(mock.destroy_calls, 2);
+	assert_string_equal(bk_anchors("default"), before);
+
+	/* Freed without an end: a failure too. */
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	cbt_backup_free(b);
+	assert_int_equal(mock.destroy_calls, 3);
+	assert_string_equal(bk_anchors("default"), before);
+
+	/* INCREMENTAL from the FULL: the incremental base moves. */
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_string_equal(cbt_backup_volume_get_base(b, 0), MOCK_UUID ":41");
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	cbt_backup_free(b);
+	assert_string_equal(bk_anchors("default"),
+			    "cbt-anchors 1\nvolume 259:1 " MOCK_UUID ":44 " MOCK_UUID ":41\nend\n");
+
+	/* DIFFERENTIAL: from the FULL still; moves the incremental base. */
+	b = bk_new(ctx, LIBCBT_BACKUP_DIFFERENTIAL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_string_equal(cbt_backup_volume_get_base(b, 0), MOCK_UUID ":41");
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	cbt_backup_free(b);
+	assert_string_equal(bk_anchors("default"),
+			    "cbt-anchors 1\nvolume 259:1 " MOCK_UUID ":45 " MOCK_UUID ":41\nend\n");
+
+	/* COPY: every block, committed, and nothing moves. */
+	strcpy(before, bk_anchors("default"));
+	b = bk_new(ctx, LIBCBT_BACKUP_COPY, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_volume_get_type(b, 0), LIBCBT_BACKUP_COPY);
+	assert_null(cbt_backup_volume_get_base(b, 0));
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	assert_int_equal(cbt_backup_is_committed(b), 1);
+	cbt_backup_free(b);
+	assert_string_equal(bk_anchors("default"), before);
+
+	/* Another chain knows none of it. */
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_set_chain(b, "other"), 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_volume_get_type(b, 0), LIBCBT_BACKUP_FULL);
+	assert_int_equal(cbt_backup_volume_get_fallback(b, 0), LIBCBT_BACKUP_FALLBACK_NO_BASE);
+	assert_non_null(strstr(cbt_backup_volume_get_reason(b, 0), "no earlier"));
+	cbt_backup_free(b);
+	cbt_ctx_unref(ctx);
+}
+
+static void backup_stale_base(void **state)
+{
+	struct cbt_ctx *ctx = mock_ctx();
+	struct cbt_backup *b;
+	uint32_t creates;
+
+	(void)state;
+	/* A base of another tracker (attached again since). */
+	bk_write_anchors("cbt-anchors 1\nvolume 259:1 c3a1e5f7-1111-4222-8333-944455566677:50 "
+			 "c3a1e5f7-1111-4222-8333-944455566677:50\nend\n");
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_set_flags(b, LIBCBT_BACKUP_NO_FALLBACK), 0);
+	creates = mock.creates;
+	assert_int_equal(cbt_backup_begin(b), -ESTALE);
+	assert_int_equal(mock.creates, creates);	/* no set taken for nothing */
+	assert_int_equal(cbt_backup_volume_get_fallback(b, 0), LIBCBT_BACKUP_FALLBACK_STALE);
+	assert_non_null(strstr(cbt_backup_volume_get_reason(b, 0), "reset"));
+	assert_int_equal(cbt_backup_end(b, 1), -EINVAL);
+	cbt_backup_free(b);
+	b = bk_new(ctx, LIBCBT_BACKUP_DIFFERENTIAL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_volume_get_type(b, 0), LIBCBT_BACKUP_FULL);
+	assert_int_equal(cbt_backup_volume_get_fallback(b, 0), LIBCBT_BACKUP_FALLBACK_STALE);
+	assert_null(cbt_backup_volume_get_base(b, 0));
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	cbt_backup_free(b);
+	/* That FULL is now the base of both. */
+	assert_non_null(strstr(bk_anchors("default"), "volume 259:1 " MOCK_UUID ":"));
+
+	/* A base older than the map answers for (the kernel says ESTALE). */
+	bk_write_anchors("cbt-anchors 1\nvolume 259:1 " MOCK_UUID ":2 " MOCK_UUID ":2\nend\n");
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_set_flags(b, LIBCBT_BACKUP_NO_FALLBACK), 0);
+	creates = mock.creates;
+	mock.destroy_calls = 0;
+	assert_int_equal(cbt_backup_begin(b), -ESTALE);
+	assert_int_equal(mock.destroy_calls, 1);	/* the set it took is gone */
+	assert_non_null(strstr(cbt_backup_volume_get_reason(b, 0), "no longer answer"));
+	cbt_backup_free(b);
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_volume_get_type(b, 0), LIBCBT_BACKUP_FULL);
+	cbt_backup_free(b);
+	assert_string_equal(bk_anchors("default"),
+			    "cbt-anchors 1\nvolume 259:1 " MOCK_UUID ":2 " MOCK_UUID ":2\nend\n");
+
+	/* A damaged file: a clear error, nothing taken. */
+	bk_write_anchors("cbt-anchors 1\nvolume 259:1 garbage\nend\n");
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	creates = mock.creates;
+	assert_int_equal(cbt_backup_begin(b), -EBADMSG);
+	assert_int_equal(mock.creates, creates);
+	cbt_backup_free(b);
+	cbt_ctx_unref(ctx);
+}
+
+static void backup_overflow_is_no_success(void **state)
+{
+	struct cbt_ctx *ctx = mock_ctx();
+	struct cbt_backup *b;
+
+	(void)state;
+	b = bk_new(ctx, LIBCBT_BACKUP_FULL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	mock.snap_state = CBT_SNAP_STATE_OVERFLOW;
+	assert_int_equal(cbt_backup_end(b, 1), -EIO);
+	assert_int_equal(cbt_backup_is_committed(b), 0);
+	cbt_backup_free(b);
+	assert_string_equal(bk_anchors("default"), "");
+	cbt_ctx_unref(ctx);
+}
+
+static void backup_metadata_handed_back(void **state)
+{
+	struct cbt_ctx *ctx = mock_ctx();
+	struct cbt_backup *b;
+	const void *data;
+	size_t len;
+
+	(void)state;
+	b = bk_new(ctx, LIBCBT_BACKUP_FULL, 0);
+	assert_int_equal(cbt_backup_set_metadata(b, "sql", "abc", 3), 0);
+	assert_int_equal(cbt_backup_set_metadata(b, "mail", "1", 1), 0);
+	assert_int_equal(cbt_backup_set_metadata(b, "bad name", "1", 1), -EINVAL);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_get_prev_metadata_count(b), 0);
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	cbt_backup_free(b);
+	/* A copy's and a failure's metadata are not kept. */
+	b = bk_new(ctx, LIBCBT_BACKUP_COPY, 0);
+	assert_int_equal(cbt_backup_set_metadata(b, "sql", "copy", 4), 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	cbt_backup_free(b);
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_set_metadata(b, "sql", "fail", 4), 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_end(b, 0), 0);
+	cbt_backup_free(b);
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_get_prev_metadata(b, "sql", &data, &len), -ENOENT);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_get_prev_metadata_count(b), 2);
+	assert_string_equal(cbt_backup_get_prev_metadata_name(b, 0), "sql");
+	assert_int_equal(cbt_backup_get_prev_metadata(b, "sql", &data, &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "abc", 3);
+	assert_int_equal(cbt_backup_get_prev_metadata(b, "mail", &data, &len), 0);
+	assert_int_equal(cbt_backup_get_prev_metadata(b, "none", &data, &len), -ENOENT);
+	/* Set during the session: replaces the chain's whole set. */
+	assert_int_equal(cbt_backup_set_metadata(b, "sql", "def", 3), 0);
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	cbt_backup_free(b);
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(cbt_backup_get_prev_metadata_count(b), 1);
+	assert_int_equal(cbt_backup_get_prev_metadata(b, "sql", &data, &len), 0);
+	assert_memory_equal(data, "def", 3);
+	cbt_backup_free(b);
+	cbt_ctx_unref(ctx);
+}
+
+static void backup_lock_and_setters(void **state)
+{
+	struct cbt_ctx *ctx = mock_ctx();
+	struct cbt_backup *a, *b;
+	int t;
+
+	(void)state;
+	a = bk_new(ctx, LIBCBT_BACKUP_FULL, 1);
+	assert_int_equal(cbt_backup_begin(a), 0);
+	assert_int_equal(cbt_backup_get_volume_count(a), 2);
+	assert_string_equal(cbt_backup_volume_get_stamp(a, 1), MOCK_UUID ":42");
+	b = bk_new(ctx, LIBCBT_BACKUP_COPY, 0);
+	assert_int_equal(cbt_backup_begin(b), -EBUSY);
+	cbt_backup_free(b);
+	assert_int_equal(cbt_backup_end(a, 1), 0);
+	cbt_backup_free(a);
+	assert_int_equal(bk_run(ctx, LIBCBT_BACKUP_COPY, 1), 0);	/* unlocked */
+	assert_int_equal(cbt_backup_new(ctx, 0, &a), -EINVAL);
+	assert_int_equal(cbt_backup_new(ctx, 5, &a), -EINVAL);
+	assert_int_equal(cbt_backup_new(NULL, 1, &a), -EINVAL);
+	a = bk_new(ctx, LIBCBT_BACKUP_FULL, 0);
+	assert_int_equal(cbt_backup_set_chain(a, "../etc"), -EINVAL);
+	assert_int_equal(cbt_backup_set_chain(a, ""), -EINVAL);
+	assert_int_equal(cbt_backup_set_flags(a, 2), -EINVAL);
+	assert_int_equal(cbt_backup_set_state_dir(a, ""), -EINVAL);
+	assert_null(cbt_backup_volume_get_image(a, 0));	/* not begun */
+	assert_null(cbt_backup_volume_get_image(a, 7));
+	cbt_backup_free(a);
+	assert_int_equal(cbt_backup_type_parse("differential", &t), 0);
+	assert_int_equal(t, LIBCBT_BACKUP_DIFFERENTIAL);
+	assert_int_equal(cbt_backup_type_parse("Full", &t), -EINVAL);
+	assert_string_equal(cbt_backup_type_name(LIBCBT_BACKUP_COPY), "copy");
+	assert_null(cbt_backup_type_name(9));
+	cbt_backup_free(NULL);
+	cbt_ctx_unref(ctx);
+}
+
 #define T(fn)	cmocka_unit_test_setup(fn, setup)
 
 int main(int argc, char **argv)
@@ -878,6 +1268,13 @@ int main(int argc, char **argv)
 		T(lifetime_handles_keep_ctx), T(lifetime_ctx_refs),
 		T(lifetime_null_handles), T(lifetime_getters_before_refresh),
 	};
+	static const struct CMUnitTest backup[] = {
+		cmocka_unit_test_setup_teardown(backup_anchors_move_on_success_only, bk_setup, bk_teardown),
+		cmocka_unit_test_setup_teardown(backup_stale_base, bk_setup, bk_teardown),
+		cmocka_unit_test_setup_teardown(backup_overflow_is_no_success, bk_setup, bk_teardown),
+		cmocka_unit_test_setup_teardown(backup_metadata_handed_back, bk_setup, bk_teardown),
+		cmocka_unit_test_setup_teardown(backup_lock_and_setters, bk_setup, bk_teardown),
+	};
 	const char *only = argc > 1 ? argv[1] : NULL;
 	int failed = 0, ran = 0;
 
@@ -894,6 +1291,7 @@ int main(int argc, char **argv)
 	GROUP("lists", lists);
 	GROUP("opts", opts);
 	GROUP("lifetime", lifetime);
+	GROUP("backup", backup);
 	if (!ran) {
 		fprintf(stderr, "test-libcbt: no group '%s'\n", only);
 		return 2;
