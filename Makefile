@@ -65,6 +65,10 @@ tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-c
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS)
 
+# The rbd diff writer alone, on two image files (tests/host/ceph.bats).
+tests/rbd-diff-files: tests/rbd-diff-files.c tools/rbd-diff.c tools/rbd-diff.h
+	$(CC) $(CPPFLAGS) -Itools $(WARN) $(CFLAGS) -o $@ tests/rbd-diff-files.c tools/rbd-diff.c
+
 tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
 
@@ -165,7 +169,7 @@ dkms-source:
 
 clean:
 	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap tests/cbt-snap-fake tests/ioctl-abuse \
-		tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt
+		tests/rbd-diff-files tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 
