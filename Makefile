@@ -28,21 +28,24 @@ BLKID_LIBS := $(shell pkg-config --libs blkid)
 UUID_CFLAGS := $(shell pkg-config --cflags uuid)
 UUID_LIBS := $(shell pkg-config --libs uuid)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+# The backup repository (lib/repo.c, chunk.c, point.c): zstd, SHA-256, JSON.
+REPO_CFLAGS := $(shell pkg-config --cflags libzstd libcrypto json-c)
+REPO_LIBS := $(shell pkg-config --libs libzstd libcrypto json-c)
 SCOLS_CFLAGS := $(shell pkg-config --cflags smartcols)
 SCOLS_LIBS := $(shell pkg-config --libs smartcols)
 COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
 
-LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o
+LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/repo.o lib/chunk.o lib/point.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
 all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap
 
-lib/%.o: lib/%.c lib/internal.h $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) -fPIC -c -o $@ $<
+lib/%.o: lib/%.c lib/internal.h lib/repo.h $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -c -o $@ $<
 
 lib/libcbt.so.$(SOVERSION): $(LIB_OBJS) lib/libcbt.sym
 	$(CC) $(CFLAGS) -shared -Wl,-soname,libcbt.so.$(SOVERSION) \
-		-Wl,--version-script=lib/libcbt.sym -o $@ $(LIB_OBJS) $(BLKID_LIBS) $(UUID_LIBS)
+		-Wl,--version-script=lib/libcbt.sym -o $@ $(LIB_OBJS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 	ln -sf libcbt.so.$(SOVERSION) lib/libcbt.so
 
 lib/libcbt.a: $(LIB_OBJS)
@@ -63,7 +66,7 @@ tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-c
 		$(filter %.c,$^) $(BLKID_LIBS) $(SCOLS_LIBS)
 
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
 # The rbd diff writer alone, on two image files (tests/host/ceph.bats).
 tests/rbd-diff-files: tests/rbd-diff-files.c tools/rbd-diff.c tools/rbd-diff.h
@@ -76,7 +79,7 @@ tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 # ioctl wrapped by a model of the module. `make unit` runs them (TAP).
 tests/unit/test-libcbt: tests/unit/test-libcbt.c $(LIB_OBJS) lib/internal.h $(HEADERS)
 	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) -Wl,--wrap=ioctl \
-		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS)
+		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
 unit: tests/unit/test-libcbt
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
@@ -87,11 +90,11 @@ unit: tests/unit/test-libcbt
 # `make abi-baseline` records a new baseline (a release that adds symbols).
 ABI_DIR ?= .abi
 LIB_SRCS := $(LIB_OBJS:.o=.c)
-$(ABI_DIR)/libcbt.so.$(SOVERSION): $(LIB_SRCS) lib/internal.h $(HEADERS) lib/libcbt.sym
+$(ABI_DIR)/libcbt.so.$(SOVERSION): $(LIB_SRCS) lib/internal.h lib/repo.h $(HEADERS) lib/libcbt.sym
 	mkdir -p $(ABI_DIR)
-	$(CC) $(CPPFLAGS) $(WARN) -Og -g $(BLKID_CFLAGS) $(UUID_CFLAGS) -fPIC -shared \
+	$(CC) $(CPPFLAGS) $(WARN) -Og -g $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -shared \
 		-Wl,-soname,libcbt.so.$(SOVERSION) -Wl,--version-script=lib/libcbt.sym \
-		-o $@ $(LIB_SRCS) $(BLKID_LIBS) $(UUID_LIBS)
+		-o $@ $(LIB_SRCS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
 $(ABI_DIR)/libcbt.dump: $(ABI_DIR)/libcbt.so.$(SOVERSION)
 	abi-dumper $< -o $@ -lver $(VERSION) -public-headers include/ -quiet

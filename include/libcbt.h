@@ -363,6 +363,168 @@ int cbt_snapset_next_event(struct cbt_snapset *set, int wait);
 /* Make a store file: create or grow @path to @size bytes, preallocated. */
 int cbt_store_prepare(const char *path, uint64_t size);
 
+/* ---- backup repository (CBT_0.2) -------------------------------------------
+ *
+ * A repository in the manner of Proxmox Backup Server and restic: a folder
+ * of content-addressed chunks (fixed-size pieces of a volume, aligned to
+ * volume offsets, zstd-compressed, named by their SHA-256) and of points.
+ * A point is one backup run over one or more volumes: a JSON manifest (id,
+ * type, base, chain, time, bytes read and stored, application metadata,
+ * verify state; per volume its name, identity and stamp) and, per volume,
+ * a complete index (the digest of every chunk). An incremental's index is
+ * its base's with the changed chunks replaced, so any point restores in one
+ * pass and may be removed alone; gc then frees the chunks no index names.
+ * docs/repository-format.md describes the files.
+ *
+ * Objects: cbt_repo_* (an open repository), cbt_point_* (one point, read
+ * from its manifest), cbt_newpoint_* (a point being written).
+ *  - cbt_repo_open() -> cbt_repo_close(); cbt_point_open() ->
+ *    cbt_point_free(); cbt_newpoint_begin() -> cbt_newpoint_commit() and
+ *    cbt_newpoint_free() (without a commit, free discards the point).
+ *    Points and newpoints borrow their repository: close it last.
+ *  - Errors are negative errnos; cbt_repo_get_error() then gives one line
+ *    naming what failed (a file, a chunk, a point), owned by the repo.
+ *    -EBADMSG: a digest or a file's format is wrong; -EXDEV: a point of
+ *    another volume (or identity); -EACCES: a repository others may read;
+ *    -ELOOP: a symbolic link inside the repository; -ENODATA: no usable base.
+ *  - Every file is written to a temporary name, synced and renamed; a
+ *    process killed at any moment leaves every committed point intact, and
+ *    the next writer cleans up. Writers, prune and gc may run at once.
+ */
+struct cbt_repo;
+struct cbt_point;
+struct cbt_newpoint;
+
+#define LIBCBT_REPO_CREATE		(1u << 0) /* create it if missing */
+#define LIBCBT_REPO_ALLOW_SHARED	(1u << 1) /* open one others may read */
+
+#define LIBCBT_REPO_CHUNK_MIN		(64u << 10)
+#define LIBCBT_REPO_CHUNK_MAX		(16u << 20)
+#define LIBCBT_REPO_CHUNK_DEFAULT	(1u << 20)
+
+/*
+ * Open (with LIBCBT_REPO_CREATE: create, 0700, with chunks of @chunk_size
+ * bytes, a power of two, 0 = the default) the repository at @path. It must
+ * be owned by the caller; one that group or others may read is refused
+ * (-EACCES) unless LIBCBT_REPO_ALLOW_SHARED (cbt_repo_is_shared() says).
+ * Stale temporary files of killed writers are removed.
+ */
+int cbt_repo_open(const char *path, unsigned int flags, uint32_t chunk_size,
+		  struct cbt_repo **repo);
+void cbt_repo_close(struct cbt_repo *repo);
+/* 1 when group or others may read it (opened with ..._ALLOW_SHARED). */
+int cbt_repo_is_shared(struct cbt_repo *repo);
+uint32_t cbt_repo_get_chunk_size(struct cbt_repo *repo);
+/*
+ * The last failure in one line ("" if none); owned by @repo. With NULL:
+ * why this thread's last cbt_repo_open() failed.
+ */
+const char *cbt_repo_get_error(struct cbt_repo *repo);
+/*
+ * Long work (backup, restore, verify) calls @fn with the bytes done and the
+ * bytes to do; NULL turns it off. A non-zero return cancels (-ECANCELED).
+ */
+typedef int (*cbt_progress_fn)(void *data, uint64_t done, uint64_t total);
+void cbt_repo_set_progress(struct cbt_repo *repo, cbt_progress_fn fn, void *data);
+/* The points' ids, ascending, into *ids (the caller frees it). */
+int cbt_repo_get_points(struct cbt_repo *repo, uint64_t **ids, size_t *count);
+/* Remove point @id (atomically: it is there whole or not at all). */
+int cbt_repo_remove_point(struct cbt_repo *repo, uint64_t id);
+/*
+ * Remove every chunk no point names. Safe while backups run: a chunk
+ * created or reused after the oldest running writer began is kept.
+ * Counters (each may be NULL) say what was removed and kept.
+ */
+int cbt_repo_gc(struct cbt_repo *repo, uint64_t *removed, uint64_t *removed_bytes,
+		uint64_t *kept);
+
+enum cbt_point_type {
+	CBT_POINT_AUTO = 0,	/* newpoint: FULL without a usable base, else INCREMENTAL */
+	CBT_POINT_FULL = 1,
+	CBT_POINT_INCREMENTAL = 2,
+	CBT_POINT_DIFFERENTIAL = 3,
+	CBT_POINT_COPY = 4,
+};
+enum cbt_verify_state {
+	CBT_VERIFY_NONE = 0,	/* never verified */
+	CBT_VERIFY_OK = 1,
+	CBT_VERIFY_FAILED = 2,	/* never a base again */
+};
+/* "full", "incremental", ... (NULL for an unknown value); and back (-EINVAL). */
+const char *cbt_point_type_name(enum cbt_point_type type);
+int cbt_point_type_parse(const char *name, enum cbt_point_type *type);
+
+/* Read point @id's manifest (-ENOENT: no such point; -EBADMSG: damaged). */
+int cbt_point_open(struct cbt_repo *repo, uint64_t id, struct cbt_point **point);
+void cbt_point_free(struct cbt_point *point);
+uint64_t cbt_point_get_id(struct cbt_point *point);
+enum cbt_point_type cbt_point_get_type(struct cbt_point *point);
+uint64_t cbt_point_get_base(struct cbt_point *point);	/* 0: none */
+const char *cbt_point_get_chain(struct cbt_point *point);
+int64_t cbt_point_get_time(struct cbt_point *point);	/* Unix seconds */
+uint64_t cbt_point_get_bytes_read(struct cbt_point *point);
+uint64_t cbt_point_get_bytes_stored(struct cbt_point *point);
+const char *cbt_point_get_app_metadata(struct cbt_point *point); /* NULL: none */
+enum cbt_verify_state cbt_point_get_verify_state(struct cbt_point *point);
+int64_t cbt_point_get_verify_time(struct cbt_point *point);	/* 0: never */
+unsigned int cbt_point_get_volume_count(struct cbt_point *point);
+/* The index of volume @name in the point, or -ENOENT. */
+int cbt_point_find_volume(struct cbt_point *point, const char *name);
+/* Volume @i's fields; strings may be NULL (unknown), owned by the point. */
+const char *cbt_point_get_volume_name(struct cbt_point *point, unsigned int i);
+uint64_t cbt_point_get_volume_size(struct cbt_point *point, unsigned int i);
+uint32_t cbt_point_get_volume_block_size(struct cbt_point *point, unsigned int i);
+const char *cbt_point_get_volume_fstype(struct cbt_point *point, unsigned int i);
+const char *cbt_point_get_volume_fsuuid(struct cbt_point *point, unsigned int i);
+const char *cbt_point_get_volume_stamp(struct cbt_point *point, unsigned int i);
+uint64_t cbt_point_get_volume_base(struct cbt_point *point, unsigned int i);
+uint64_t cbt_point_get_volume_bytes_read(struct cbt_point *point, unsigned int i);
+uint64_t cbt_point_get_volume_bytes_stored(struct cbt_point *point, unsigned int i);
+/*
+ * Re-read every chunk of the point, check each digest, and record the
+ * verify state in its manifest. 0 (OK) or -EBADMSG (FAILED: *bad, if not
+ * NULL, counts the missing or damaged chunks; a damaged chunk is renamed
+ * aside so that the next backup holding that data stores it again).
+ */
+int cbt_point_verify(struct cbt_point *point, uint64_t *bad);
+
+#define LIBCBT_RESTORE_SPARSE	(1u << 0) /* @fd reads zeros: skip zero chunks */
+/*
+ * Write volume @i of the point to @fd from offset 0 (its size bytes),
+ * checking every chunk's digest (-EBADMSG, -ENOENT for a missing chunk).
+ */
+int cbt_point_restore(struct cbt_point *point, unsigned int i, int fd, unsigned int flags);
+
+/*
+ * A new point of @chain (NULL: "default") of @type. The base is the chain's
+ * last point (not a COPY) for INCREMENTAL, its last FULL for DIFFERENTIAL;
+ * a base whose last verify failed is not usable: -ENODATA (AUTO makes a
+ * FULL). cbt_newpoint_get_type() and _get_base() say what was chosen.
+ */
+int cbt_newpoint_begin(struct cbt_repo *repo, const char *chain, enum cbt_point_type type,
+		       struct cbt_newpoint **np);
+enum cbt_point_type cbt_newpoint_get_type(struct cbt_newpoint *np);
+uint64_t cbt_newpoint_get_base(struct cbt_newpoint *np);
+/* Opaque application metadata kept with the point (text; copied). */
+int cbt_newpoint_set_app_metadata(struct cbt_newpoint *np, const char *text);
+/*
+ * Back up a volume into the point: @size bytes read from @fd (which the
+ * caller keeps). @name is its group (the same name in every point of that
+ * volume); @stamp (or NULL) its tracker stamp. With @extents (@count pairs
+ * of offset, length in bytes) only those ranges are read, on top of the
+ * base's index of the same volume (-ENODATA if the base has no such volume);
+ * with NULL, or for FULL and COPY points, every block. The base's volume
+ * must have the same identity (size, filesystem UUID), else -EXDEV. The
+ * identity is probed with libblkid from @fd.
+ */
+int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, uint64_t size,
+			    const char *stamp, const uint64_t *extents, size_t count);
+uint64_t cbt_newpoint_get_bytes_read(struct cbt_newpoint *np);
+uint64_t cbt_newpoint_get_bytes_stored(struct cbt_newpoint *np);
+/* Make the point durable and visible; *id (if not NULL) is its id. */
+int cbt_newpoint_commit(struct cbt_newpoint *np, uint64_t *id);
+void cbt_newpoint_free(struct cbt_newpoint *np);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,1201 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * point.c - points: their manifests (JSON, json-c) and indexes (binary),
+ * writing a new point from volumes, restore and verify.
+ *
+ * API (include/libcbt.h, CBT_0.2): cbt_point_* (open, getters, verify,
+ * restore), cbt_newpoint_* (begin, add_volume, commit, free).
+ *
+ * An index (points/<ID>/volume-<N>.idx, N from 0 in manifest order), all
+ * numbers little-endian:
+ *   0   8  magic "CBTINDX1"
+ *   8   4  version (1)
+ *   12  4  chunk size, bytes
+ *   16  8  volume size, bytes
+ *   24  8  chunk count = ceil(size / chunk size)
+ *   32  32 zero
+ *   64  32 * count  SHA-256 of each chunk's bytes, in volume order (the last
+ *                   chunk holds size - (count - 1) * chunk size bytes)
+ *   end 32 SHA-256 of everything above; the manifest names it too
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <blkid/blkid.h>
+#include <json-c/json.h>
+
+#include "repo.h"
+
+#define INDEX_MAGIC	"CBTINDX1"
+#define INDEX_HDR	64
+#define MANIFEST_MAX	(16u << 20)
+#define NAME_MAX_LEN	4096
+#define VOLUMES_MAX	1024
+#define SIZE_MAX_VOL	(1ull << 60)
+
+int cbt__point_name_id(const char *name, uint64_t *id);
+
+struct pvol {
+	char *name, *fstype, *fsuuid, *stamp;
+	uint64_t size, base, bytes_read, bytes_stored;
+	uint32_t block_size;
+	uint8_t index_digest[CBT__DIGEST_LEN];
+};
+
+struct cbt_point {
+	struct cbt_repo *repo;
+	uint64_t id, base, bytes_read, bytes_stored;
+	enum cbt_point_type type;
+	char *chain, *app;
+	int64_t time, verify_time;
+	enum cbt_verify_state verify;
+	unsigned int nvol;
+	struct pvol *vol;
+};
+
+struct index {
+	uint32_t chunk_size;
+	uint64_t size, count;
+	uint8_t *d;		/* count digests */
+};
+
+static const char *const type_names[] = {
+	[CBT_POINT_FULL] = "full",
+	[CBT_POINT_INCREMENTAL] = "incremental",
+	[CBT_POINT_DIFFERENTIAL] = "differential",
+	[CBT_POINT_COPY] = "copy",
+};
+static const char *const verify_names[] = {
+	[CBT_VERIFY_NONE] = "none",
+	[CBT_VERIFY_OK] = "ok",
+	[CBT_VERIFY_FAILED] = "failed",
+};
+
+const char *cbt_point_type_name(enum cbt_point_type type)
+{
+	if (type < CBT_POINT_FULL || type > CBT_POINT_COPY)
+		return NULL;
+	return type_names[type];
+}
+
+int cbt_point_type_parse(const char *name, enum cbt_point_type *type)
+{
+	int i;
+
+	if (!name || !type)
+		return -EINVAL;
+	for (i = CBT_POINT_FULL; i <= CBT_POINT_COPY; i++)
+		if (!strcmp(name, type_names[i])) {
+			*type = (enum cbt_point_type)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static uint64_t chunk_count(uint64_t size, uint32_t cs)
+{
+	return (size + cs - 1) / cs;
+}
+
+static size_t chunk_len(const struct index *ix, uint64_t i)
+{
+	uint64_t off = i * ix->chunk_size;
+
+	return (size_t)(ix->size - off < ix->chunk_size ? ix->size - off : ix->chunk_size);
+}
+
+/* ---- manifest ------------------------------------------------------------------ */
+
+static void pvol_clear(struct pvol *v)
+{
+	free(v->name);
+	free(v->fstype);
+	free(v->fsuuid);
+	free(v->stamp);
+}
+
+void cbt_point_free(struct cbt_point *p)
+{
+	unsigned int i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->nvol; i++)
+		pvol_clear(&p->vol[i]);
+	free(p->vol);
+	free(p->chain);
+	free(p->app);
+	free(p);
+}
+
+static int hexdigest(const char *s, uint8_t d[CBT__DIGEST_LEN])
+{
+	int i;
+
+	if (strlen(s) != 64)
+		return -1;
+	for (i = 0; i < 64; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return -1;
+		if (i & 1)
+			d[i / 2] |= (uint8_t)v;
+		else
+			d[i / 2] = (uint8_t)(v << 4);
+	}
+	return 0;
+}
+
+static struct json_object *jstr_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static char *manifest_text(const struct cbt_point *p)
+{
+	struct json_object *o = json_object_new_object(), *vols = json_object_new_array(), *v;
+	char hex[65], *text;
+	unsigned int i;
+
+	json_object_object_add(o, "format", json_object_new_string("cbt-point"));
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)p->id));
+	json_object_object_add(o, "type", json_object_new_string(type_names[p->type]));
+	json_object_object_add(o, "base", json_object_new_int64((int64_t)p->base));
+	json_object_object_add(o, "chain", json_object_new_string(p->chain));
+	json_object_object_add(o, "time", json_object_new_int64(p->time));
+	json_object_object_add(o, "bytes-read", json_object_new_int64((int64_t)p->bytes_read));
+	json_object_object_add(o, "bytes-stored", json_object_new_int64((int64_t)p->bytes_stored));
+	json_object_object_add(o, "app-metadata", jstr_or_null(p->app));
+	v = json_object_new_object();
+	json_object_object_add(v, "state", json_object_new_string(verify_names[p->verify]));
+	json_object_object_add(v, "time", json_object_new_int64(p->verify_time));
+	json_object_object_add(o, "verify", v);
+	for (i = 0; i < p->nvol; i++) {
+		const struct pvol *pv = &p->vol[i];
+
+		v = json_object_new_object();
+		json_object_object_add(v, "name", json_object_new_string(pv->name));
+		json_object_object_add(v, "size", json_object_new_int64((int64_t)pv->size));
+		json_object_object_add(v, "block-size", json_object_new_int64(pv->block_size));
+		json_object_object_add(v, "fstype", jstr_or_null(pv->fstype));
+		json_object_object_add(v, "fsuuid", jstr_or_null(pv->fsuuid));
+		json_object_object_add(v, "stamp", jstr_or_null(pv->stamp));
+		json_object_object_add(v, "base", json_object_new_int64((int64_t)pv->base));
+		json_object_object_add(v, "bytes-read", json_object_new_int64((int64_t)pv->bytes_read));
+		json_object_object_add(v, "bytes-stored",
+				       json_object_new_int64((int64_t)pv->bytes_stored));
+		cbt__hex(pv->index_digest, hex);
+		json_object_object_add(v, "index-sha256", json_object_new_string(hex));
+		json_object_array_add(vols, v);
+	}
+	json_object_object_add(o, "volumes", vols);
+	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return text;
+}
+
+/* Field getters that refuse the wrong type: 0 or -1. */
+static int jint(struct json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return -1;
+	errno = 0;
+	*out = json_object_get_int64(v);
+	if (errno || *out < min || *out > max)
+		return -1;
+	return 0;
+}
+
+/* A string (no control characters, 1..max bytes) or, if @nullable, null/absent. */
+static int jstr(struct json_object *o, const char *key, size_t max, int nullable, char **out)
+{
+	struct json_object *v;
+	const char *s;
+	size_t i, len;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return nullable ? 0 : -1;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (!len || len > max || strlen(s) != len)
+		return -1;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 && max <= NAME_MAX_LEN)
+			return -1;
+	*out = strdup(s);
+	return *out ? 0 : -1;
+}
+
+static int parse_manifest(struct cbt_point *p, const char *text, uint64_t id)
+{
+	struct json_object *o, *v, *vols, *e;
+	struct json_tokener *tok;
+	char *s = NULL;
+	int64_t n;
+	size_t i, nv;
+	int ret = -1;
+
+	tok = json_tokener_new_ex(16);
+	if (!tok)
+		return -1;
+	o = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	if (json_tokener_get_error(tok) != json_tokener_success)
+		o = NULL;
+	json_tokener_free(tok);
+	if (!o || !json_object_is_type(o, json_type_object))
+		goto out;
+	if (jstr(o, "format", 64, 0, &s) || strcmp(s, "cbt-point"))
+		goto out;
+	free(s);
+	s = NULL;
+	if (jint(o, "version", 1, 1, &n) || jint(o, "id", 1, INT64_MAX, &n) || (uint64_t)n != id)
+		goto out;
+	p->id = id;
+	if (jstr(o, "type", 64, 0, &s) || cbt_point_type_parse(s, &p->type))
+		goto out;
+	free(s);
+	s = NULL;
+	if (jint(o, "base", 0, (int64_t)id - 1, &n))
+		goto out;
+	p->base = (uint64_t)n;
+	if (jstr(o, "chain", 255, 0, &p->chain) || jint(o, "time", 0, INT64_MAX, &p->time))
+		goto out;
+	if (jint(o, "bytes-read", 0, INT64_MAX, &n))
+		goto out;
+	p->bytes_read = (uint64_t)n;
+	if (jint(o, "bytes-stored", 0, INT64_MAX, &n))
+		goto out;
+	p->bytes_stored = (uint64_t)n;
+	if (jstr(o, "app-metadata", MANIFEST_MAX, 1, &p->app))
+		goto out;
+	if (!json_object_object_get_ex(o, "verify", &v) || !json_object_is_type(v, json_type_object) ||
+	    jstr(v, "state", 16, 0, &s) || jint(v, "time", 0, INT64_MAX, &p->verify_time))
+		goto out;
+	for (i = 0; i <= CBT_VERIFY_FAILED; i++)
+		if (!strcmp(s, verify_names[i]))
+			break;
+	if (i > CBT_VERIFY_FAILED)
+		goto out;
+	p->verify = (enum cbt_verify_state)i;
+	free(s);
+	s = NULL;
+	if (!json_object_object_get_ex(o, "volumes", &vols) ||
+	    !json_object_is_type(vols, json_type_array))
+		goto out;
+	nv = json_object_array_length(vols);
+	if (!nv || nv > VOLUMES_MAX)
+		goto out;
+	p->vol = calloc(nv, sizeof(*p->vol));
+	if (!p->vol)
+		goto out;
+	for (i = 0; i < nv; i++) {
+		struct pvol *pv = &p->vol[i];
+
+		p->nvol = (unsigned int)i + 1;
+		e = json_object_array_get_idx(vols, i);
+		if (!json_object_is_type(e, json_type_object))
+			goto out;
+		if (jstr(e, "name", NAME_MAX_LEN, 0, &pv->name) ||
+		    jstr(e, "fstype", 64, 1, &pv->fstype) || jstr(e, "fsuuid", 128, 1, &pv->fsuuid) ||
+		    jstr(e, "stamp", 128, 1, &pv->stamp))
+			goto out;
+		if (jint(e, "size", 1, (int64_t)SIZE_MAX_VOL, &n))
+			goto out;
+		pv->size = (uint64_t)n;
+		if (jint(e, "block-size", 0, 1 << 30, &n))
+			goto out;
+		pv->block_size = (uint32_t)n;
+		if (jint(e, "base", 0, (int64_t)id - 1, &n))
+			goto out;
+		pv->base = (uint64_t)n;
+		if (jint(e, "bytes-read", 0, INT64_MAX, &n))
+			goto out;
+		pv->bytes_read = (uint64_t)n;
+		if (jint(e, "bytes-stored", 0, INT64_MAX, &n))
+			goto out;
+		pv->bytes_stored = (uint64_t)n;
+		if (jstr(e, "index-sha256", 64, 0, &s) || hexdigest(s, pv->index_digest))
+			goto out;
+		free(s);
+		s = NULL;
+	}
+	ret = 0;
+out:
+	free(s);
+	json_object_put(o);
+	return ret;
+}
+
+static int point_dir(struct cbt_repo *r, uint64_t id)
+{
+	char name[24];
+	int fd;
+
+	snprintf(name, sizeof(name), "%" PRIu64, id);
+	fd = cbt__open_dir(r->points_fd, name);
+	if (fd == -ENOENT)
+		return cbt__repo_err(r, -ENOENT, "point %" PRIu64 ": no such point", id);
+	if (fd == -ELOOP || fd == -ENOTDIR)
+		return cbt__repo_err(r, -ELOOP, "points/%s: not a folder (a symbolic link?): refused",
+				     name);
+	if (fd < 0)
+		return cbt__repo_err(r, fd, "points/%s: %s", name, strerror(-fd));
+	return fd;
+}
+
+int cbt_point_open(struct cbt_repo *repo, uint64_t id, struct cbt_point **point)
+{
+	struct cbt_point *p;
+	char *text;
+	size_t len;
+	int dfd, ret;
+
+	if (!repo || !id || !point)
+		return -EINVAL;
+	*point = NULL;
+	dfd = point_dir(repo, id);
+	if (dfd < 0)
+		return dfd;
+	ret = cbt__repo_read_file(repo, dfd, "manifest.json", MANIFEST_MAX, &text, &len);
+	close(dfd);
+	if (ret) {
+		if (ret == -ENOENT)
+			cbt__repo_err(repo, -EBADMSG, "point %" PRIu64 ": no manifest", id);
+		else
+			cbt__repo_err(repo, ret, "point %" PRIu64 ": manifest.json: %s", id,
+				      repo->err);
+		return ret == -ENOENT ? -EBADMSG : ret;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		free(text);
+		return -ENOMEM;
+	}
+	p->repo = repo;
+	if (strlen(text) != len || parse_manifest(p, text, id)) {
+		free(text);
+		cbt_point_free(p);
+		return cbt__repo_err(repo, -EBADMSG, "point %" PRIu64 ": damaged manifest", id);
+	}
+	free(text);
+	*point = p;
+	return 0;
+}
+
+#define GET(type, field, dflt) \
+	{ return p ? (type)p->field : dflt; }
+uint64_t cbt_point_get_id(struct cbt_point *p) GET(uint64_t, id, 0)
+enum cbt_point_type cbt_point_get_type(struct cbt_point *p) GET(enum cbt_point_type, type, 0)
+uint64_t cbt_point_get_base(struct cbt_point *p) GET(uint64_t, base, 0)
+const char *cbt_point_get_chain(struct cbt_point *p) GET(const char *, chain, NULL)
+int64_t cbt_point_get_time(struct cbt_point *p) GET(int64_t, time, 0)
+uint64_t cbt_point_get_bytes_read(struct cbt_point *p) GET(uint64_t, bytes_read, 0)
+uint64_t cbt_point_get_bytes_stored(struct cbt_point *p) GET(uint64_t, bytes_stored, 0)
+const char *cbt_point_get_app_metadata(struct cbt_point *p) GET(const char *, app, NULL)
+enum cbt_verify_state cbt_point_get_verify_state(struct cbt_point *p)
+	GET(enum cbt_verify_state, verify, 0)
+int64_t cbt_point_get_verify_time(struct cbt_point *p) GET(int64_t, verify_time, 0)
+unsigned int cbt_point_get_volume_count(struct cbt_point *p) GET(unsigned int, nvol, 0)
+
+#define VGET(type, field, dflt) \
+	{ return p && i < p->nvol ? (type)p->vol[i].field : dflt; }
+const char *cbt_point_get_volume_name(struct cbt_point *p, unsigned int i)
+	VGET(const char *, name, NULL)
+uint64_t cbt_point_get_volume_size(struct cbt_point *p, unsigned int i) VGET(uint64_t, size, 0)
+uint32_t cbt_point_get_volume_block_size(struct cbt_point *p, unsigned int i)
+	VGET(uint32_t, block_size, 0)
+const char *cbt_point_get_volume_fstype(struct cbt_point *p, unsigned int i)
+	VGET(const char *, fstype, NULL)
+const char *cbt_point_get_volume_fsuuid(struct cbt_point *p, unsigned int i)
+	VGET(const char *, fsuuid, NULL)
+const char *cbt_point_get_volume_stamp(struct cbt_point *p, unsigned int i)
+	VGET(const char *, stamp, NULL)
+uint64_t cbt_point_get_volume_base(struct cbt_point *p, unsigned int i) VGET(uint64_t, base, 0)
+uint64_t cbt_point_get_volume_bytes_read(struct cbt_point *p, unsigned int i)
+	VGET(uint64_t, bytes_read, 0)
+uint64_t cbt_point_get_volume_bytes_stored(struct cbt_point *p, unsigned int i)
+	VGET(uint64_t, bytes_stored, 0)
+
+int cbt_point_find_volume(struct cbt_point *p, const char *name)
+{
+	unsigned int i;
+
+	if (!p || !name)
+		return -EINVAL;
+	for (i = 0; i < p->nvol; i++)
+		if (!strcmp(p->vol[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+/* ---- indexes ------------------------------------------------------------------- */
+
+static void index_free(struct index *ix)
+{
+	free(ix->d);
+	ix->d = NULL;
+}
+
+static int index_read(struct cbt_point *p, unsigned int i, struct index *ix)
+{
+	struct cbt_repo *r = p->repo;
+	const struct pvol *pv = &p->vol[i];
+	uint8_t dg[CBT__DIGEST_LEN];
+	char name[32], *buf;
+	const uint8_t *b;
+	size_t len, want;
+	uint64_t count;
+	int dfd, ret;
+
+	count = chunk_count(pv->size, r->chunk_size);
+	want = INDEX_HDR + (size_t)count * CBT__DIGEST_LEN + CBT__DIGEST_LEN;
+	dfd = point_dir(r, p->id);
+	if (dfd < 0)
+		return dfd;
+	snprintf(name, sizeof(name), "volume-%u.idx", i);
+	ret = cbt__repo_read_file(r, dfd, name, want, &buf, &len);
+	close(dfd);
+	if (ret)
+		return cbt__repo_err(r, ret == -ENOENT ? -EBADMSG : ret,
+				     "point %" PRIu64 ": %s: %s", p->id, name,
+				     ret == -ENOENT ? "missing" : r->err);
+	b = (const uint8_t *)buf;
+	ret = cbt__repo_err(r, -EBADMSG, "point %" PRIu64 ": %s: damaged index", p->id, name);
+	if (len != want || memcmp(b, INDEX_MAGIC, 8) || get32(b + 8) != 1 ||
+	    get32(b + 12) != r->chunk_size || get64(b + 16) != pv->size || get64(b + 24) != count)
+		goto out;
+	cbt__sha256(b, len - CBT__DIGEST_LEN, dg);
+	if (memcmp(dg, b + len - CBT__DIGEST_LEN, CBT__DIGEST_LEN) ||
+	    memcmp(dg, pv->index_digest, CBT__DIGEST_LEN))
+		goto out;
+	ix->d = malloc((size_t)count * CBT__DIGEST_LEN + 1);
+	if (!ix->d) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(ix->d, b + INDEX_HDR, (size_t)count * CBT__DIGEST_LEN);
+	ix->chunk_size = r->chunk_size;
+	ix->size = pv->size;
+	ix->count = count;
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+static int index_write(struct cbt_repo *r, int dirfd, unsigned int i, const struct index *ix,
+		       uint8_t digest[CBT__DIGEST_LEN])
+{
+	size_t len = INDEX_HDR + (size_t)ix->count * CBT__DIGEST_LEN + CBT__DIGEST_LEN;
+	uint8_t *b = calloc(1, len);
+	char name[32];
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, INDEX_MAGIC, 8);
+	le32(b + 8, 1);
+	le32(b + 12, ix->chunk_size);
+	le64(b + 16, ix->size);
+	le64(b + 24, ix->count);
+	memcpy(b + INDEX_HDR, ix->d, (size_t)ix->count * CBT__DIGEST_LEN);
+	cbt__sha256(b, len - CBT__DIGEST_LEN, digest);
+	memcpy(b + len - CBT__DIGEST_LEN, digest, CBT__DIGEST_LEN);
+	snprintf(name, sizeof(name), "volume-%u.idx", i);
+	ret = cbt__repo_write_file(r, dirfd, name, b, len);
+	free(b);
+	return ret;
+}
+
+int cbt__point_digests(struct cbt_repo *r, uint64_t id, uint8_t **d, size_t *n, size_t *cap)
+{
+	struct cbt_point *p;
+	struct index ix = { 0 };
+	unsigned int i;
+	uint8_t *nd;
+	int ret;
+
+	ret = cbt_point_open(r, id, &p);
+	if (ret == -ENOENT)
+		return 0;	/* removed meanwhile */
+	if (ret)
+		return ret;
+	for (i = 0; i < p->nvol; i++) {
+		ret = index_read(p, i, &ix);
+		if (ret)
+			break;
+		if (*n + ix.count > *cap) {
+			*cap = (*n + ix.count) * 2;
+			nd = realloc(*d, *cap * CBT__DIGEST_LEN);
+			if (!nd) {
+				ret = -ENOMEM;
+				index_free(&ix);
+				break;
+			}
+			*d = nd;
+		}
+		memcpy(*d + *n * CBT__DIGEST_LEN, ix.d, (size_t)ix.count * CBT__DIGEST_LEN);
+		*n += ix.count;
+		index_free(&ix);
+	}
+	cbt_point_free(p);
+	return ret;
+}
+
+/* ---- restore ------------------------------------------------------------------- */
+
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA;	/* shorter than its size */
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int cbt_point_restore(struct cbt_point *p, unsigned int i, int fd, unsigned int flags)
+{
+	uint8_t zero_full[CBT__DIGEST_LEN], zero_tail[CBT__DIGEST_LEN];
+	struct index ix = { 0 };
+	struct cbt_repo *r;
+	uint64_t c;
+	char *buf;
+	int ret;
+
+	if (!p || i >= p->nvol || fd < 0 || (flags & ~LIBCBT_RESTORE_SPARSE))
+		return -EINVAL;
+	r = p->repo;
+	ret = index_read(p, i, &ix);
+	if (ret)
+		return ret;
+	buf = calloc(1, ix.chunk_size);
+	if (!buf) {
+		index_free(&ix);
+		return -ENOMEM;
+	}
+	cbt__sha256(buf, ix.chunk_size, zero_full);
+	cbt__sha256(buf, chunk_len(&ix, ix.count - 1), zero_tail);
+	for (c = 0; c < ix.count; c++) {
+		const uint8_t *d = ix.d + c * CBT__DIGEST_LEN;
+		size_t len = chunk_len(&ix, c);
+
+		if ((flags & LIBCBT_RESTORE_SPARSE) &&
+		    !memcmp(d, len == ix.chunk_size ? zero_full : zero_tail, CBT__DIGEST_LEN))
+			goto next;
+		ret = cbt__chunk_get(r, d, buf, len);
+		if (ret) {
+			cbt__repo_err(r, ret, "point %" PRIu64 ", %s, offset %" PRIu64 ": %s", p->id,
+				      p->vol[i].name, c * ix.chunk_size, r->err);
+			break;
+		}
+		ret = pwrite_all(fd, buf, len, c * ix.chunk_size);
+		if (ret) {
+			cbt__repo_err(r, ret, "writing at offset %" PRIu64 ": %s",
+				      c * ix.chunk_size, strerror(-ret));
+			break;
+		}
+next:
+		ret = cbt__progress(r, c * ix.chunk_size + len, ix.size);
+		if (ret)
+			break;
+	}
+	free(buf);
+	index_free(&ix);
+	return ret;
+}
+
+/* ---- verify -------------------------------------------------------------------- */
+
+struct vchunk {
+	uint8_t d[CBT__DIGEST_LEN];
+	uint32_t len;
+};
+
+static int cmp_vchunk(const void *a, const void *b)
+{
+	const struct vchunk *x = a, *y = b;
+	int c = memcmp(x->d, y->d, CBT__DIGEST_LEN);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Rewrite point @p's manifest as it is in memory (under the repo lock). */
+static int manifest_rewrite(struct cbt_point *p)
+{
+	struct cbt_repo *r = p->repo;
+	char *text = manifest_text(p);
+	int dfd, ret;
+
+	if (!text)
+		return -ENOMEM;
+	ret = cbt__flock(r->lock_fd, LOCK_EX);
+	if (ret) {
+		free(text);
+		return ret;
+	}
+	dfd = point_dir(r, p->id);
+	if (dfd >= 0) {
+		ret = cbt__repo_write_file(r, dfd, "manifest.json", text, strlen(text));
+		close(dfd);
+	} else {
+		ret = dfd;
+	}
+	cbt__flock(r->lock_fd, LOCK_UN);
+	free(text);
+	return ret;
+}
+
+int cbt_point_verify(struct cbt_point *p, uint64_t *bad)
+{
+	struct vchunk *v = NULL, *nv;
+	struct index ix = { 0 };
+	struct cbt_repo *r;
+	size_t n = 0, cap = 0, k;
+	uint64_t nbad = 0, total = 0, done = 0, c;
+	char first[600] = "";
+	unsigned int i;
+	char *buf = NULL;
+	int ret = 0, r2;
+
+	if (!p)
+		return -EINVAL;
+	r = p->repo;
+	for (i = 0; i < p->nvol; i++) {
+		ret = index_read(p, i, &ix);
+		if (ret == -EBADMSG) {
+			nbad++;
+			snprintf(first, sizeof(first), "%s", r->err);
+			ret = 0;
+			continue;
+		}
+		if (ret)
+			goto out;
+		if (n + ix.count > cap) {
+			cap = (n + ix.count) * 2;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				index_free(&ix);
+				ret = -ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		for (c = 0; c < ix.count; c++) {
+			memcpy(v[n].d, ix.d + c * CBT__DIGEST_LEN, CBT__DIGEST_LEN);
+			v[n++].len = (uint32_t)chunk_len(&ix, c);
+		}
+		index_free(&ix);
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_vchunk);
+	for (k = 0; k < n; k++)
+		if (!k || cmp_vchunk(&v[k - 1], &v[k]))
+			total += v[k].len;
+	buf = malloc(r->chunk_size);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (k = 0; k < n; k++) {
+		if (k && !cmp_vchunk(&v[k - 1], &v[k]))
+			continue;
+		r2 = cbt__chunk_get(r, v[k].d, buf, v[k].len);
+		if (r2 == -EBADMSG || r2 == -ENOENT) {
+			if (!nbad++)
+				snprintf(first, sizeof(first), "%s", r->err);
+			if (r2 == -EBADMSG)
+				cbt__chunk_quarantine(r, v[k].d);
+		} else if (r2) {
+			ret = r2;
+			goto out;
+		}
+		done += v[k].len;
+		ret = cbt__progress(r, done, total);
+		if (ret)
+			goto out;
+	}
+	p->verify = nbad ? CBT_VERIFY_FAILED : CBT_VERIFY_OK;
+	p->verify_time = (int64_t)time(NULL);
+	ret = manifest_rewrite(p);
+	if (!ret && nbad) {
+		cbt__repo_err(r, -EBADMSG, "point %" PRIu64 ": %" PRIu64 " bad chunk%s (first: %s)",
+			      p->id, nbad, nbad == 1 ? "" : "s", first);
+		ret = -EBADMSG;
+	}
+out:
+	if (bad)
+		*bad = nbad;
+	free(buf);
+	free(v);
+	return ret;
+}
+
+/* ---- new points ---------------------------------------------------------------- */
+
+struct cbt_newpoint {
+	struct cbt_repo *repo;
+	struct cbt_point pt;	/* what the manifest will say */
+	struct cbt_point *base;	/* the base's manifest, or NULL */
+	int dir_fd;		/* workspace/point */
+	int auto_type;		/* the type was CBT_POINT_AUTO */
+	int committed;
+};
+
+int cbt_newpoint_begin(struct cbt_repo *repo, const char *chain, enum cbt_point_type type,
+		       struct cbt_newpoint **out)
+{
+	struct cbt_newpoint *np;
+	struct cbt_point *p = NULL;
+	uint64_t *ids = NULL;
+	size_t nids = 0, i;
+	int ret, auto_type;
+
+	if (!repo || !out || type < CBT_POINT_AUTO || type > CBT_POINT_COPY)
+		return -EINVAL;
+	auto_type = type == CBT_POINT_AUTO;
+	if (!chain)
+		chain = "default";
+	if (!*chain || strlen(chain) > 255 || strchr(chain, '\n'))
+		return cbt__repo_err(repo, -EINVAL, "bad chain name");
+	*out = NULL;
+	ret = cbt__repo_workspace(repo);
+	if (ret)
+		return ret;
+	np = calloc(1, sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	np->repo = repo;
+	np->dir_fd = -1;
+	np->pt.repo = repo;
+	np->pt.chain = strdup(chain);
+	if (!np->pt.chain) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	np->pt.time = (int64_t)time(NULL);
+	if (mkdirat(repo->ws_fd, "point", 0700)) {
+		ret = cbt__repo_err(repo, -errno, "tmp/%s/point: %s", repo->token, strerror(errno));
+		goto fail;
+	}
+	np->dir_fd = cbt__open_dir(repo->ws_fd, "point");
+	if (np->dir_fd < 0) {
+		ret = np->dir_fd;
+		goto fail;
+	}
+	if (type != CBT_POINT_FULL && type != CBT_POINT_COPY) {
+		ret = cbt_repo_get_points(repo, &ids, &nids);
+		if (ret)
+			goto fail;
+		for (i = nids; i-- > 0;) {
+			if (cbt_point_open(repo, ids[i], &p))
+				continue;	/* damaged or gone: never a base */
+			if (!strcmp(p->chain, chain) && p->type != CBT_POINT_COPY &&
+			    (type != CBT_POINT_DIFFERENTIAL || p->type == CBT_POINT_FULL))
+				break;
+			cbt_point_free(p);
+			p = NULL;
+		}
+		free(ids);
+		if (p && p->verify == CBT_VERIFY_FAILED) {
+			if (type != CBT_POINT_AUTO) {
+				ret = cbt__repo_err(repo, -ENODATA,
+						    "point %" PRIu64 " (the base) failed its last verify: take a full backup",
+						    p->id);
+				cbt_point_free(p);
+				goto fail;
+			}
+			cbt_point_free(p);
+			p = NULL;
+		}
+		if (!p && type != CBT_POINT_AUTO) {
+			ret = cbt__repo_err(repo, -ENODATA,
+					    "chain '%s' has no %s to build on: take a full backup",
+					    chain, type == CBT_POINT_DIFFERENTIAL ? "full backup" : "backup");
+			goto fail;
+		}
+		if (type == CBT_POINT_AUTO)
+			type = p ? CBT_POINT_INCREMENTAL : CBT_POINT_FULL;
+	}
+	np->auto_type = auto_type;
+	np->base = p;
+	np->pt.base = p ? p->id : 0;
+	np->pt.type = type;
+	*out = np;
+	return 0;
+fail:
+	cbt_newpoint_free(np);
+	return ret;
+}
+
+enum cbt_point_type cbt_newpoint_get_type(struct cbt_newpoint *np)
+{
+	return np ? np->pt.type : CBT_POINT_AUTO;
+}
+
+uint64_t cbt_newpoint_get_base(struct cbt_newpoint *np)
+{
+	return np ? np->pt.base : 0;
+}
+
+uint64_t cbt_newpoint_get_bytes_read(struct cbt_newpoint *np)
+{
+	return np ? np->pt.bytes_read : 0;
+}
+
+uint64_t cbt_newpoint_get_bytes_stored(struct cbt_newpoint *np)
+{
+	return np ? np->pt.bytes_stored : 0;
+}
+
+int cbt_newpoint_set_app_metadata(struct cbt_newpoint *np, const char *text)
+{
+	char *s;
+
+	if (!np || (text && strlen(text) > MANIFEST_MAX / 2))
+		return -EINVAL;
+	s = text ? strdup(text) : NULL;
+	if (text && !s)
+		return -ENOMEM;
+	free(np->pt.app);
+	np->pt.app = s;
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+/* Size, sector size, filesystem type and UUID of what @fd holds. */
+static void probe_identity(int fd, uint64_t size, struct pvol *pv)
+{
+	blkid_probe pr = blkid_new_probe();
+	const char *val;
+
+	pv->block_size = 512;
+	if (!pr)
+		return;
+	if (blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)size))
+		goto out;
+	pv->block_size = blkid_probe_get_sectorsize(pr);
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID);
+	if (blkid_do_safeprobe(pr) == 0) {
+		if (!blkid_probe_lookup_value(pr, "TYPE", &val, NULL))
+			pv->fstype = dup_or_null(val);
+		if (!blkid_probe_lookup_value(pr, "UUID", &val, NULL))
+			pv->fsuuid = dup_or_null(val);
+	}
+out:
+	blkid_free_probe(pr);
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, uint64_t size,
+			    const char *stamp, const uint64_t *extents, size_t count)
+{
+	struct index ix = { 0 }, bix = { 0 };
+	struct cbt_repo *r;
+	struct pvol *pv, *nv;
+	uint8_t *todo = NULL, *missing = NULL;
+	uint64_t c, total = 0, done = 0, stored;
+	unsigned int vi;
+	int bi = -1, ret;
+	size_t k;
+	char *buf = NULL;
+
+	if (!np || !name || !*name || strlen(name) > NAME_MAX_LEN || fd < 0 || !size ||
+	    size > SIZE_MAX_VOL || (count && !extents) || np->committed)
+		return -EINVAL;
+	if (stamp && (!*stamp || strlen(stamp) > 128))
+		return -EINVAL;
+	r = np->repo;
+	for (k = 0; name[k]; k++)
+		if ((unsigned char)name[k] < 0x20)
+			return cbt__repo_err(r, -EINVAL, "a volume name with a control character");
+	if (cbt_point_find_volume(&np->pt, name) >= 0)
+		return cbt__repo_err(r, -EEXIST, "%s: already in this point", name);
+	if (np->pt.nvol >= VOLUMES_MAX)
+		return -E2BIG;
+	for (k = 0; k < count; k++)
+		if (extents[2 * k] > size || extents[2 * k + 1] > size - extents[2 * k])
+			return cbt__repo_err(r, -EINVAL,
+					     "%s: extent %" PRIu64 "+%" PRIu64 " lies beyond its %" PRIu64 " bytes",
+					     name, extents[2 * k], extents[2 * k + 1], size);
+	nv = realloc(np->pt.vol, (np->pt.nvol + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	np->pt.vol = nv;
+	vi = np->pt.nvol;
+	pv = &nv[vi];
+	memset(pv, 0, sizeof(*pv));
+	pv->name = strdup(name);
+	pv->stamp = stamp ? strdup(stamp) : NULL;
+	if (!pv->name || (stamp && !pv->stamp)) {
+		pvol_clear(pv);
+		return -ENOMEM;
+	}
+	pv->size = size;
+	probe_identity(fd, size, pv);
+
+	ix.chunk_size = r->chunk_size;
+	ix.size = size;
+	ix.count = chunk_count(size, r->chunk_size);
+	ix.d = calloc((size_t)ix.count, CBT__DIGEST_LEN);
+	todo = malloc((size_t)ix.count);
+	buf = malloc(r->chunk_size);
+	if (!ix.d || !todo || !buf) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	memset(todo, 1, (size_t)ix.count);
+
+	if (np->base)
+		bi = cbt_point_find_volume(np->base, name);
+	if (bi >= 0) {
+		struct pvol *bv = &np->base->vol[bi];
+
+		if ((bv->size != size || !same_str(bv->fsuuid, pv->fsuuid)) && np->auto_type) {
+			bi = -1;	/* another identity: read it whole, no base */
+		} else if (bv->size != size || !same_str(bv->fsuuid, pv->fsuuid)) {
+			ret = cbt__repo_err(r, -EXDEV,
+					    "%s: point %" PRIu64 " holds another volume of this name (%s differs): take a full backup",
+					    name, np->base->id, bv->size != size ? "size" : "filesystem UUID");
+			goto fail;
+		} else {
+			pv->base = np->base->id;
+		}
+	} else if (np->base && count && !np->auto_type) {
+		ret = cbt__repo_err(r, -ENODATA,
+				    "%s: point %" PRIu64 " (the base) has no such volume: take a full backup",
+				    name, np->base->id);
+		goto fail;
+	}
+	if (bi >= 0 && extents && np->pt.type != CBT_POINT_FULL && np->pt.type != CBT_POINT_COPY) {
+		/* the base's index, the named extents read again */
+		ret = index_read(np->base, (unsigned int)bi, &bix);
+		if (ret)
+			goto fail;
+		memcpy(ix.d, bix.d, (size_t)ix.count * CBT__DIGEST_LEN);
+		index_free(&bix);
+		memset(todo, 0, (size_t)ix.count);
+		for (k = 0; k < count; k++) {
+			uint64_t a = extents[2 * k], len = extents[2 * k + 1];
+
+			if (!len)
+				continue;
+			for (c = a / r->chunk_size; c <= (a + len - 1) / r->chunk_size; c++)
+				todo[c] = 1;
+		}
+		/* keep (touch) the base's chunks; a missing one is read again */
+		missing = malloc((size_t)ix.count);
+		if (!missing) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		ret = cbt__chunks_touch(r, ix.d, (size_t)ix.count, missing);
+		if (ret && ret != -ENOENT)
+			goto fail;
+		for (c = 0; c < ix.count; c++)
+			if (missing[c])
+				todo[c] = 1;
+	}
+	for (c = 0; c < ix.count; c++)
+		if (todo[c])
+			total += chunk_len(&ix, c);
+	for (c = 0; c < ix.count; c++) {
+		size_t len = chunk_len(&ix, c);
+		uint8_t *d = ix.d + c * CBT__DIGEST_LEN;
+
+		if (!todo[c])
+			continue;
+		ret = pread_all(fd, buf, len, c * r->chunk_size);
+		if (ret) {
+			cbt__repo_err(r, ret, "%s: reading at offset %" PRIu64 ": %s", name,
+				      c * r->chunk_size,
+				      ret == -ENODATA ? "shorter than its size" : strerror(-ret));
+			goto fail;
+		}
+		cbt__sha256(buf, len, d);
+		ret = cbt__chunk_put(r, d, buf, len, &stored);
+		if (ret)
+			goto fail;
+		pv->bytes_read += len;
+		pv->bytes_stored += stored;
+		done += len;
+		ret = cbt__progress(r, done, total);
+		if (ret)
+			goto fail;
+	}
+	ret = index_write(r, np->dir_fd, vi, &ix, pv->index_digest);
+	if (ret)
+		goto fail;
+	np->pt.nvol++;
+	np->pt.bytes_read += pv->bytes_read;
+	np->pt.bytes_stored += pv->bytes_stored;
+	ret = 0;
+	goto out;
+fail:
+	pvol_clear(pv);
+out:
+	free(missing);
+	free(todo);
+	free(buf);
+	index_free(&ix);
+	return ret;
+}
+
+/* The next id: above every point there and above the last one committed. */
+static uint64_t next_id(struct cbt_repo *r)
+{
+	uint64_t *ids = NULL, last = 0, v;
+	size_t n = 0, len;
+	char *text;
+
+	if (!cbt__repo_read_file(r, r->dfd, "last-id", 64, &text, &len)) {
+		text[strcspn(text, "\n")] = '\0';
+		if (!cbt__point_name_id(text, &v))
+			last = v;
+		free(text);
+	}
+	if (!cbt_repo_get_points(r, &ids, &n) && n && ids[n - 1] > last)
+		last = ids[n - 1];
+	free(ids);
+	return last + 1;
+}
+
+int cbt_newpoint_commit(struct cbt_newpoint *np, uint64_t *id)
+{
+	struct cbt_repo *r;
+	char name[24], *text;
+	int ret;
+
+	if (!np || np->committed)
+		return -EINVAL;
+	r = np->repo;
+	if (!np->pt.nvol)
+		return cbt__repo_err(r, -EINVAL, "a point without volumes");
+	/* chunks and indexes on disk before anything names them */
+	if (syncfs(r->dfd))
+		return cbt__repo_err(r, -errno, "sync: %s", strerror(errno));
+	ret = cbt__flock(r->lock_fd, LOCK_EX);
+	if (ret)
+		return ret;
+	np->pt.id = next_id(r);
+	text = manifest_text(&np->pt);
+	if (!text) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = cbt__repo_write_file(r, np->dir_fd, "manifest.json", text, strlen(text));
+	free(text);
+	if (ret)
+		goto out;
+	snprintf(name, sizeof(name), "%" PRIu64, np->pt.id);
+	if (renameat(r->ws_fd, "point", r->points_fd, name)) {
+		ret = cbt__repo_err(r, -errno, "points/%s: %s", name, strerror(errno));
+		goto out;
+	}
+	np->committed = 1;
+	if (fsync(r->points_fd)) {
+		ret = cbt__repo_err(r, -errno, "points: sync: %s", strerror(errno));
+		goto out;
+	}
+	ret = cbt__repo_write_file(r, r->dfd, "last-id", name, strlen(name));
+	if (!ret && id)
+		*id = np->pt.id;
+out:
+	cbt__flock(r->lock_fd, LOCK_UN);
+	return ret;
+}
+
+void cbt_newpoint_free(struct cbt_newpoint *np)
+{
+	unsigned int i;
+
+	if (!np)
+		return;
+	if (np->dir_fd >= 0)
+		close(np->dir_fd);
+	if (!np->committed && np->repo->ws_fd >= 0)
+		cbt__rmtree(np->repo->ws_fd, "point");
+	cbt_point_free(np->base);
+	for (i = 0; i < np->pt.nvol; i++)
+		pvol_clear(&np->pt.vol[i]);
+	free(np->pt.vol);
+	free(np->pt.chain);
+	free(np->pt.app);
+	free(np);
+}
