@@ -496,10 +496,14 @@ int cbt_point_verify(struct cbt_point *point, uint64_t *bad);
 int cbt_point_restore(struct cbt_point *point, unsigned int i, int fd, unsigned int flags);
 
 /*
- * A new point of @chain (NULL: "default") of @type. The base is the chain's
- * last point (not a COPY) for INCREMENTAL, its last FULL for DIFFERENTIAL;
- * a base whose last verify failed is not usable: -ENODATA (AUTO makes a
- * FULL). cbt_newpoint_get_type() and _get_base() say what was chosen.
+ * A new point of @chain (NULL: "default") of @type. Each volume's base is
+ * the chain's newest point holding that volume (by name): not a COPY; for
+ * DIFFERENTIAL, a FULL. A base whose last verify failed, or of another
+ * identity, is not usable: INCREMENTAL and DIFFERENTIAL then fail
+ * (-ENODATA, -EXDEV); AUTO becomes FULL when the first volume has no usable
+ * base, else INCREMENTAL (a later volume without one is read whole, its
+ * base 0). cbt_newpoint_get_type() (AUTO until the first volume is added)
+ * and _get_base() (the first volume's) say what was chosen.
  */
 int cbt_newpoint_begin(struct cbt_repo *repo, const char *chain, enum cbt_point_type type,
 		       struct cbt_newpoint **np);
@@ -514,8 +518,9 @@ int cbt_newpoint_set_app_metadata(struct cbt_newpoint *np, const char *text);
  * of offset, length in bytes) only those ranges are read, on top of the
  * base's index of the same volume (-ENODATA if the base has no such volume);
  * with NULL, or for FULL and COPY points, every block. The base's volume
- * must have the same identity (size, filesystem UUID), else -EXDEV. The
- * identity is probed with libblkid from @fd.
+ * must have the same identity (size, filesystem UUID). The identity is
+ * probed with libblkid from @fd. A chunk of the base found missing is read
+ * again from @fd.
  */
 int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, uint64_t size,
 			    const char *stamp, const uint64_t *extents, size_t count);

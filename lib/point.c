@@ -803,7 +803,8 @@ out:
 struct cbt_newpoint {
 	struct cbt_repo *repo;
 	struct cbt_point pt;	/* what the manifest will say */
-	struct cbt_point *base;	/* the base's manifest, or NULL */
+	struct cbt_point **chain; /* the chain's points, newest first */
+	size_t nchain;
 	int dir_fd;		/* workspace/point */
 	int auto_type;		/* the type was CBT_POINT_AUTO */
 	int committed;
@@ -813,14 +814,13 @@ int cbt_newpoint_begin(struct cbt_repo *repo, const char *chain, enum cbt_point_
 		       struct cbt_newpoint **out)
 {
 	struct cbt_newpoint *np;
-	struct cbt_point *p = NULL;
+	struct cbt_point *p;
 	uint64_t *ids = NULL;
 	size_t nids = 0, i;
-	int ret, auto_type;
+	int ret;
 
 	if (!repo || !out || type < CBT_POINT_AUTO || type > CBT_POINT_COPY)
 		return -EINVAL;
-	auto_type = type == CBT_POINT_AUTO;
 	if (!chain)
 		chain = "default";
 	if (!*chain || strlen(chain) > 255 || strchr(chain, '\n'))
@@ -835,6 +835,8 @@ int cbt_newpoint_begin(struct cbt_repo *repo, const char *chain, enum cbt_point_
 	np->repo = repo;
 	np->dir_fd = -1;
 	np->pt.repo = repo;
+	np->pt.type = type;
+	np->auto_type = type == CBT_POINT_AUTO;
 	np->pt.chain = strdup(chain);
 	if (!np->pt.chain) {
 		ret = -ENOMEM;
@@ -850,49 +852,68 @@ int cbt_newpoint_begin(struct cbt_repo *repo, const char *chain, enum cbt_point_
 		ret = np->dir_fd;
 		goto fail;
 	}
-	if (type != CBT_POINT_FULL && type != CBT_POINT_COPY) {
-		ret = cbt_repo_get_points(repo, &ids, &nids);
-		if (ret)
-			goto fail;
-		for (i = nids; i-- > 0;) {
-			if (cbt_point_open(repo, ids[i], &p))
-				continue;	/* damaged or gone: never a base */
-			if (!strcmp(p->chain, chain) && p->type != CBT_POINT_COPY &&
-			    (type != CBT_POINT_DIFFERENTIAL || p->type == CBT_POINT_FULL))
-				break;
-			cbt_point_free(p);
-			p = NULL;
-		}
+	if (type == CBT_POINT_FULL || type == CBT_POINT_COPY)
+		goto done;
+	/* the chain's points (damaged ones are never a base) */
+	ret = cbt_repo_get_points(repo, &ids, &nids);
+	if (ret)
+		goto fail;
+	np->chain = calloc(nids ? nids : 1, sizeof(*np->chain));
+	if (!np->chain) {
 		free(ids);
-		if (p && p->verify == CBT_VERIFY_FAILED) {
-			if (type != CBT_POINT_AUTO) {
-				ret = cbt__repo_err(repo, -ENODATA,
-						    "point %" PRIu64 " (the base) failed its last verify: take a full backup",
-						    p->id);
-				cbt_point_free(p);
-				goto fail;
-			}
-			cbt_point_free(p);
-			p = NULL;
-		}
-		if (!p && type != CBT_POINT_AUTO) {
-			ret = cbt__repo_err(repo, -ENODATA,
-					    "chain '%s' has no %s to build on: take a full backup",
-					    chain, type == CBT_POINT_DIFFERENTIAL ? "full backup" : "backup");
-			goto fail;
-		}
-		if (type == CBT_POINT_AUTO)
-			type = p ? CBT_POINT_INCREMENTAL : CBT_POINT_FULL;
+		ret = -ENOMEM;
+		goto fail;
 	}
-	np->auto_type = auto_type;
-	np->base = p;
-	np->pt.base = p ? p->id : 0;
-	np->pt.type = type;
+	for (i = nids; i-- > 0;) {
+		if (cbt_point_open(repo, ids[i], &p))
+			continue;
+		if (strcmp(p->chain, chain)) {
+			cbt_point_free(p);
+			continue;
+		}
+		np->chain[np->nchain++] = p;
+	}
+	free(ids);
+done:
 	*out = np;
 	return 0;
 fail:
 	cbt_newpoint_free(np);
 	return ret;
+}
+
+/*
+ * Volume @name's base in the chain: its newest point holding the volume
+ * (not a COPY; for DIFFERENTIAL, a FULL). -ENODATA when there is none or
+ * it failed its last verify; *vi is the volume's index in it.
+ */
+static int find_base(struct cbt_newpoint *np, enum cbt_point_type type, const char *name,
+		     struct cbt_point **base, int *vi)
+{
+	struct cbt_repo *r = np->repo;
+	size_t i;
+	int k;
+
+	for (i = 0; i < np->nchain; i++) {
+		struct cbt_point *p = np->chain[i];
+
+		if (p->type == CBT_POINT_COPY ||
+		    (type == CBT_POINT_DIFFERENTIAL && p->type != CBT_POINT_FULL))
+			continue;
+		k = cbt_point_find_volume(p, name);
+		if (k < 0)
+			continue;
+		if (p->verify == CBT_VERIFY_FAILED)
+			return cbt__repo_err(r, -ENODATA,
+					     "%s: point %" PRIu64 " (the base) failed its last verify: take a full backup",
+					     name, p->id);
+		*base = p;
+		*vi = k;
+		return 0;
+	}
+	return cbt__repo_err(r, -ENODATA, "%s: chain '%s' has no %s of it to build on: take a full backup",
+			     name, np->pt.chain,
+			     type == CBT_POINT_DIFFERENTIAL ? "full backup" : "backup");
 }
 
 enum cbt_point_type cbt_newpoint_get_type(struct cbt_newpoint *np)
@@ -967,6 +988,7 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 			    const char *stamp, const uint64_t *extents, size_t count)
 {
 	struct index ix = { 0 }, bix = { 0 };
+	struct cbt_point *base = NULL;
 	struct cbt_repo *r;
 	struct pvol *pv, *nv;
 	uint8_t *todo = NULL, *missing = NULL;
@@ -1022,30 +1044,38 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 	}
 	memset(todo, 1, (size_t)ix.count);
 
-	if (np->base)
-		bi = cbt_point_find_volume(np->base, name);
-	if (bi >= 0) {
-		struct pvol *bv = &np->base->vol[bi];
+	if (np->pt.type != CBT_POINT_FULL && np->pt.type != CBT_POINT_COPY) {
+		ret = find_base(np, np->pt.type == CBT_POINT_AUTO ? CBT_POINT_INCREMENTAL :
+				np->pt.type, name, &base, &bi);
+		if (!ret && (base->vol[bi].size != size ||
+			     !same_str(base->vol[bi].fsuuid, pv->fsuuid))) {
+			struct pvol *bv = &base->vol[bi];
 
-		if ((bv->size != size || !same_str(bv->fsuuid, pv->fsuuid)) && np->auto_type) {
-			bi = -1;	/* another identity: read it whole, no base */
-		} else if (bv->size != size || !same_str(bv->fsuuid, pv->fsuuid)) {
 			ret = cbt__repo_err(r, -EXDEV,
 					    "%s: point %" PRIu64 " holds another volume of this name (%s differs): take a full backup",
-					    name, np->base->id, bv->size != size ? "size" : "filesystem UUID");
-			goto fail;
-		} else {
-			pv->base = np->base->id;
+					    name, base->id, bv->size != size ? "size" : "filesystem UUID");
 		}
-	} else if (np->base && count && !np->auto_type) {
-		ret = cbt__repo_err(r, -ENODATA,
-				    "%s: point %" PRIu64 " (the base) has no such volume: take a full backup",
-				    name, np->base->id);
-		goto fail;
+		if (ret && !np->auto_type)
+			goto fail;
+		if (ret) {
+			base = NULL;	/* AUTO: read it whole */
+			bi = -1;
+		}
+		if (np->pt.type == CBT_POINT_AUTO)
+			np->pt.type = base ? CBT_POINT_INCREMENTAL : CBT_POINT_FULL;
+		if (np->pt.type == CBT_POINT_FULL) {
+			base = NULL;
+			bi = -1;
+		}
 	}
-	if (bi >= 0 && extents && np->pt.type != CBT_POINT_FULL && np->pt.type != CBT_POINT_COPY) {
+	if (base) {
+		pv->base = base->id;
+		if (!vi)
+			np->pt.base = base->id;
+	}
+	if (base && extents) {
 		/* the base's index, the named extents read again */
-		ret = index_read(np->base, (unsigned int)bi, &bix);
+		ret = index_read(base, (unsigned int)bi, &bix);
 		if (ret)
 			goto fail;
 		memcpy(ix.d, bix.d, (size_t)ix.count * CBT__DIGEST_LEN);
@@ -1191,7 +1221,9 @@ void cbt_newpoint_free(struct cbt_newpoint *np)
 		close(np->dir_fd);
 	if (!np->committed && np->repo->ws_fd >= 0)
 		cbt__rmtree(np->repo->ws_fd, "point");
-	cbt_point_free(np->base);
+	for (i = 0; i < np->nchain; i++)
+		cbt_point_free(np->chain[i]);
+	free(np->chain);
 	for (i = 0; i < np->pt.nvol; i++)
 		pvol_clear(&np->pt.vol[i]);
 	free(np->pt.vol);

@@ -13,6 +13,7 @@
 #include <libsmartcols.h>
 
 #include "cli.h"
+#include "backup.h"
 
 const char *prog = "cbt-snap";
 
@@ -35,6 +36,15 @@ static void usage(void)
 	       " version               CLI, library and module versions\n"
 	       " snapshot create|list|destroy|watch\n"
 	       "                       snapshot sets\n"
+	       " backup SOURCE... --to REPO\n"
+	       "                       back up files, images or devices into a repository\n"
+	       " restore REPO --point ID --to FILE|DEV\n"
+	       "                       write a point's volume back\n"
+	       " verify REPO           check every chunk of the points\n"
+	       " list REPO             the repository's points\n"
+	       " prune REPO --keep-... remove the points no --keep option keeps\n"
+	       " gc REPO               remove the chunks no point uses\n"
+	       " repo init REPO        create an empty repository\n"
 	       "\n"
 	       "VOL is a block device path or UUID=, LABEL=, PARTUUID=, PARTLABEL=.\n"
 	       "Run '%s COMMAND --help' for a command's options.\n",
@@ -474,6 +484,13 @@ int main(int argc, char **argv)
 		{ "changes", cmd_changes },
 		{ "version", cmd_version },
 		{ "snapshot", cmd_snapshot },
+		{ "backup", cmd_backup },
+		{ "restore", cmd_restore },
+		{ "verify", cmd_verify },
+		{ "list", cmd_list },
+		{ "prune", cmd_prune },
+		{ "gc", cmd_gc },
+		{ "repo", cmd_repo },
 	};
 	size_t i;
 

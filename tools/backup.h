@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * backup.h - cbt-snap's repository commands (backup-cmd.c): what a backup
+ * reads, and the one function that writes a point from a list of sources.
+ *
+ * These commands call libcbt's repository API (cbt_repo_*, cbt_point_*,
+ * cbt_newpoint_*) directly: it needs no kernel module, so unlike the
+ * tracking calls (cbt-lib.c's cl_* wrappers) it has no canned double.
+ *
+ * A tracked volume's backup (snapshot set + changed extents from the
+ * requester API) fills the same struct: path = the snapshot image, name =
+ * the volume, extents = what changed since the chain's stamp, stamp = the
+ * set's stamp for that member.
+ */
+#ifndef CBT_BACKUP_H
+#define CBT_BACKUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libcbt.h"
+
+struct backup_source {
+	const char *name;	/* its group in the repository: the same every run */
+	const char *path;	/* what to read: an image, a device, a snapshot image */
+	int fd;			/* open on path, or -1: backup_write_point opens path */
+	uint64_t size;		/* bytes; 0: the size of what fd/path holds */
+	const uint64_t *extents; /* offset, length pairs to read; NULL: every block */
+	size_t nextents;
+	const char *stamp;	/* its tracker stamp, or NULL */
+};
+
+struct backup_opts {
+	const char *repo;
+	const char *chain;	/* NULL: "default" */
+	enum cbt_point_type type; /* CBT_POINT_AUTO: full without a usable base */
+	const char *app_metadata; /* or NULL */
+	int quiet;		/* no progress bar, no notes */
+	int json;		/* the summary as JSON on stdout */
+	int allow_shared;	/* a repository others may read: a warning, not an error */
+	uint32_t chunk_size;	/* a repository made now: its chunk size (0: default) */
+};
+
+struct backup_result {
+	uint64_t id, base;
+	enum cbt_point_type type;
+	uint64_t bytes_read, bytes_stored;
+};
+
+/*
+ * Write one point of @n sources into o->repo (created if missing), with a
+ * progress bar on a terminal; errors are reported on stderr (one line).
+ * Returns 0 or the exit status 1.
+ */
+int backup_write_point(const struct backup_opts *o, struct backup_source *src, size_t n,
+		       struct backup_result *res);
+
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_repo(int argc, char **argv);
+
+#endif /* CBT_BACKUP_H */
