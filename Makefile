@@ -58,6 +58,8 @@ CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c tools/cli-util.c tools/cbt-lib
 	tools/backup-cmd.c
 JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
 JSONC_LIBS := $(shell pkg-config --libs json-c)
+# export to Ceph (cbt-snap export --format rbd-diff)
+CLI_SRCS += tools/export-cmd.c tools/rbd-diff.c
 
 tools/cbt-snap: $(CLI_SRCS) tools/cli.h tools/backup.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) $(JSONC_CFLAGS) -o $@ $(CLI_SRCS) \
@@ -72,6 +74,8 @@ tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-c
 
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
+
+tools/cbt-snap tests/cbt-snap-fake: tools/rbd-diff.h
 
 # The rbd diff writer alone, on two image files (tests/host/ceph.bats).
 tests/rbd-diff-files: tests/rbd-diff-files.c tools/rbd-diff.c tools/rbd-diff.h
