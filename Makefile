@@ -60,6 +60,8 @@ CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c tools/cli-util.c tools/cbt-lib
 	tools/backup-cmd.c
 JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
 JSONC_LIBS := $(shell pkg-config --libs json-c)
+# export to Ceph (cbt-snap export --format rbd-diff)
+CLI_SRCS += tools/export-cmd.c tools/rbd-diff.c
 
 tools/cbt-snap: $(CLI_SRCS) tools/cli.h tools/backup.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) $(JSONC_CFLAGS) -o $@ $(CLI_SRCS) \
@@ -79,6 +81,12 @@ tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-c
 
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
+
+tools/cbt-snap tests/cbt-snap-fake: tools/rbd-diff.h
+
+# The rbd diff writer alone, on two image files (tests/host/ceph.bats).
+tests/rbd-diff-files: tests/rbd-diff-files.c tools/rbd-diff.c tools/rbd-diff.h
+	$(CC) $(CPPFLAGS) -Itools $(WARN) $(CFLAGS) -o $@ tests/rbd-diff-files.c tools/rbd-diff.c
 
 tests/snap-abuse: tests/snap-abuse.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
@@ -192,7 +200,7 @@ dkms-source:
 
 clean:
 	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example tests/cbt-snap-fake tests/ioctl-abuse \
-		tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt tests/unit/test-anchor
+		tests/rbd-diff-files tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt tests/unit/test-anchor
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 

@@ -532,6 +532,20 @@ uint64_t cbt_newpoint_get_bytes_stored(struct cbt_newpoint *np);
 int cbt_newpoint_commit(struct cbt_newpoint *np, uint64_t *id);
 void cbt_newpoint_free(struct cbt_newpoint *np);
 
+/*
+ * The chunks of volume @i of @point that differ from volume @from_i of
+ * @from (the same volume: -EXDEV otherwise), compared index against index
+ * (digests), in ascending order: @fn gets each chunk's volume offset, its
+ * bytes (digest checked) and its length (the last chunk may be short), and
+ * stops the walk by returning a negative errno. A chunk past the end of
+ * @from's volume counts as changed unless all zeroes. With @from NULL, a
+ * difference from empty: every chunk that is not all zeroes. The export to
+ * Ceph (`cbt-snap export --format rbd-diff`) is built on it.
+ */
+typedef int (*cbt_chunk_fn)(void *data, uint64_t offset, const void *buf, size_t len);
+int cbt_point_diff(struct cbt_point *point, unsigned int i, struct cbt_point *from,
+		   unsigned int from_i, cbt_chunk_fn fn, void *data);
+
 /* ---- backup sessions (CBT_0.2) ----------------------------------------------
  *
  * A backup session is what a requester (backup or imaging software) drives:

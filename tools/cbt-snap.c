@@ -45,6 +45,8 @@ static void usage(void)
 	       " prune REPO --keep-... remove the points no --keep option keeps\n"
 	       " gc REPO               remove the chunks no point uses\n"
 	       " repo init REPO        create an empty repository\n"
+	       " export REPO --point ID --format rbd-diff\n"
+	       "                       a point, or two points' difference, for rbd import-diff\n"
 	       "\n"
 	       "VOL is a block device path or UUID=, LABEL=, PARTUUID=, PARTLABEL=.\n"
 	       "Run '%s COMMAND --help' for a command's options.\n",
@@ -491,6 +493,7 @@ int main(int argc, char **argv)
 		{ "prune", cmd_prune },
 		{ "gc", cmd_gc },
 		{ "repo", cmd_repo },
+		{ "export", cmd_export },
 	};
 	size_t i;
 

@@ -198,6 +198,7 @@ void cl_set_free(struct cl_set *set);
 /* ---- commands ---------------------------------------------------------- */
 
 int cmd_snapshot(int argc, char **argv);
+int cmd_export(int argc, char **argv);	/* export-cmd.c */
 void usage_snapshot_list(FILE *f);
 
 #endif /* CBT_CLI_H */
