@@ -57,7 +57,7 @@ lib/cbt.pc: lib/cbt.pc.in VERSION
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
 
 CLI_SRCS := tools/cbt-snap.c tools/snapshot-cmd.c tools/cli-util.c tools/cbt-lib.c \
-	tools/backup-cmd.c
+	tools/backup-cmd.c tools/backup-tracked.c
 JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
 JSONC_LIBS := $(shell pkg-config --libs json-c)
 # export to Ceph (cbt-snap export --format rbd-diff)

@@ -511,6 +511,22 @@ int cbt_newpoint_begin(struct cbt_repo *repo, const char *chain, enum cbt_point_
 		       struct cbt_newpoint **np);
 enum cbt_point_type cbt_newpoint_get_type(struct cbt_newpoint *np);
 uint64_t cbt_newpoint_get_base(struct cbt_newpoint *np);
+/*
+ * The point volume @name would be built on, as cbt_newpoint_add_volume()
+ * chooses it, and the stamp recorded for the volume there (owned by @np;
+ * NULL if it had none): a requester passes extents only when that stamp is
+ * the one its changes are counted from. *id 0 and *stamp NULL when there is
+ * no usable base (FULL, COPY, none in the chain, or its verify failed).
+ */
+int cbt_newpoint_get_volume_base(struct cbt_newpoint *np, const char *name, uint64_t *id,
+				 const char **stamp);
+/*
+ * The point's workspace: a folder of the repository ("tmp/TOKEN", relative
+ * to it; owned by @np) that goes with the newpoint, or, after a kill, with
+ * the repository's next opener. Room for the caller's temporary files on
+ * the repository's filesystem, such as a copy-on-write store.
+ */
+const char *cbt_newpoint_get_workspace(struct cbt_newpoint *np);
 /* Opaque application metadata kept with the point (text; copied). */
 int cbt_newpoint_set_app_metadata(struct cbt_newpoint *np, const char *text);
 /*

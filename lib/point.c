@@ -814,6 +814,7 @@ struct cbt_newpoint {
 	int dir_fd;		/* workspace/point */
 	int auto_type;		/* the type was CBT_POINT_AUTO */
 	int committed;
+	char ws_name[64];	/* "tmp/<token>" (cbt_newpoint_get_workspace) */
 };
 
 int cbt_newpoint_begin(struct cbt_repo *repo, const char *chain, enum cbt_point_type type,
@@ -920,6 +921,40 @@ static int find_base(struct cbt_newpoint *np, enum cbt_point_type type, const ch
 	return cbt__repo_err(r, -ENODATA, "%s: chain '%s' has no %s of it to build on: take a full backup",
 			     name, np->pt.chain,
 			     type == CBT_POINT_DIFFERENTIAL ? "full backup" : "backup");
+}
+
+int cbt_newpoint_get_volume_base(struct cbt_newpoint *np, const char *name, uint64_t *id,
+				 const char **stamp)
+{
+	struct cbt_point *base;
+	enum cbt_point_type type;
+	int vi, ret;
+
+	if (!np || !name || !id || !stamp)
+		return -EINVAL;
+	*id = 0;
+	*stamp = NULL;
+	type = np->pt.type == CBT_POINT_AUTO ? CBT_POINT_INCREMENTAL : np->pt.type;
+	if (type == CBT_POINT_FULL || type == CBT_POINT_COPY)
+		return 0;
+	ret = find_base(np, type, name, &base, &vi);
+	if (ret == -ENODATA) {
+		np->repo->err[0] = '\0';
+		return 0;
+	}
+	if (ret)
+		return ret;
+	*id = base->id;
+	*stamp = base->vol[vi].stamp;
+	return 0;
+}
+
+const char *cbt_newpoint_get_workspace(struct cbt_newpoint *np)
+{
+	if (!np)
+		return NULL;
+	snprintf(np->ws_name, sizeof(np->ws_name), "tmp/%s", np->repo->token);
+	return np->ws_name;
 }
 
 enum cbt_point_type cbt_newpoint_get_type(struct cbt_newpoint *np)

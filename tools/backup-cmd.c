@@ -198,9 +198,10 @@ int backup_write_point(const struct backup_opts *o, struct backup_source *src, s
 	int ret, rc = 1;
 
 	memset(res, 0, sizeof(*res));
-	for (i = 0; i < n; i++)
-		if (source_open(&src[i]))
-			return 1;
+	if (!o->prepare)
+		for (i = 0; i < n; i++)
+			if (source_open(&src[i]))
+				return 1;
 	r = open_repo(o->repo, 1, o->allow_shared, o->chunk_size, o->quiet);
 	if (!r)
 		return 1;
@@ -208,6 +209,13 @@ int backup_write_point(const struct backup_opts *o, struct backup_source *src, s
 	if (ret) {
 		repo_fail(r, ret, o->repo);
 		goto out;
+	}
+	if (o->prepare) {
+		if (o->prepare(o->hook_data, r, np, src, n))
+			goto out;
+		for (i = 0; i < n; i++)
+			if (source_open(&src[i]))
+				goto out;
 	}
 	if (o->app_metadata && cbt_newpoint_set_app_metadata(np, o->app_metadata)) {
 		fail_msg("application metadata: refused");
@@ -231,6 +239,17 @@ int backup_write_point(const struct backup_opts *o, struct backup_source *src, s
 	ret = cbt_newpoint_commit(np, &res->id);
 	if (ret) {
 		repo_fail(r, ret, o->repo);
+		goto out;
+	}
+	if (o->prepare)
+		for (i = 0; i < n; i++) {	/* the images go with the set */
+			close(src[i].fd);
+			src[i].fd = -1;
+		}
+	if (o->finish && o->finish(o->hook_data, r, res->id)) {
+		ret = cbt_repo_remove_point(r, res->id);
+		if (ret)
+			repo_fail(r, ret, o->repo);
 		goto out;
 	}
 	res->type = cbt_newpoint_get_type(np);
@@ -342,10 +361,13 @@ out:
 static void usage_backup(void)
 {
 	printf("Usage:\n %s backup [options] SOURCE... --to REPO\n\n"
-	       "Back up files, images or block devices that are not tracked into the\n"
-	       "repository REPO (created, private, if missing): every block is read and only\n"
-	       "chunks the repository lacks are stored. With --changes, only the extents the\n"
-	       "file names are read, on top of the chain's last backup of the same source.\n"
+	       "Back up volumes into the repository REPO (created, private, if missing).\n"
+	       "Tracked volumes are backed up together from one snapshot set (one instant,\n"
+	       "filesystems frozen for it): an incremental reads only what changed since the\n"
+	       "chain's last backup, a differential what changed since its last full one.\n"
+	       "Files, images or block devices that are not tracked are read whole (only\n"
+	       "chunks the repository lacks are stored) or, with --changes, only the extents\n"
+	       "the file names, on top of the chain's last backup of the same source.\n"
 	       "Each SOURCE is its own volume in the repository, named by its absolute path.\n\n"
 	       "Options:\n"
 	       " -T, --to REPO          the repository\n"
@@ -356,6 +378,13 @@ static void usage_backup(void)
 	       "                        only among the chain's points\n"
 	       " -C, --changes FILE     the extents to read, as 'cbt-snap changes --json'\n"
 	       "                        prints them (- for stdin); once per SOURCE, in order\n"
+	       " -s, --store PATH[:SIZE]  tracked volumes: the snapshot's copy-on-write store\n"
+	       "                        (repeatable; default a file in the repository's\n"
+	       "                        workspace, a quarter of the volumes' size)\n"
+	       "     --no-fallback      tracked volumes: fail when a tracker was reset rather\n"
+	       "                        than take a full backup\n"
+	       "     --state-dir DIR    tracked volumes: where chains keep their stamps\n"
+	       "                        (default /var/lib/cbt)\n"
 	       "     --chunk-size SIZE  a new repository's chunk size (default 1M)\n"
 	       "     --allow-shared     use a repository others may read (a warning)\n"
 	       " -q, --quiet            no progress bar, no summary\n"
@@ -363,6 +392,7 @@ static void usage_backup(void)
 	       " -h, --help             display this help\n", prog);
 }
 
+enum { OPT_NO_FALLBACK = 300, OPT_STATE_DIR };
 enum { OPT_CHUNK_SIZE = 256, OPT_ALLOW_SHARED, OPT_DRY_RUN, OPT_FORCE, OPT_KEEP_LAST,
        OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY };
 
@@ -408,15 +438,20 @@ int cmd_backup(int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "chain", required_argument, NULL, 'c' },
 		{ "changes", required_argument, NULL, 'C' },
+		{ "store", required_argument, NULL, 's' },
+		{ "no-fallback", no_argument, NULL, OPT_NO_FALLBACK },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
 		{ "allow-shared", no_argument, NULL, OPT_ALLOW_SHARED },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	static const int rep[] = { 'C', 0 };
-	struct cmd_opts o = { "backup", usage_backup, "T:t:c:C:qJ", lo, rep, 0 };
+	static const int rep[] = { 'C', 's', 0 };
+	struct cmd_opts o = { "backup", usage_backup, "T:t:c:C:s:qJ", lo, rep, 0 };
 	struct backup_opts bo = { 0 };
+	struct tracked_opts to = { 0 };
+	int ntracked = 0;
 	struct backup_source *src;
 	struct backup_result res;
 	const char *changes[64];
@@ -454,6 +489,20 @@ int cmd_backup(int argc, char **argv)
 		case OPT_ALLOW_SHARED:
 			bo.allow_shared = 1;
 			break;
+		case 's':
+			if (to.nstores == sizeof(to.stores) / sizeof(to.stores[0]))
+				usage_error("backup", "--store: at most %zu",
+					    sizeof(to.stores) / sizeof(to.stores[0]));
+			to.stores[to.nstores++] = optarg;
+			break;
+		case OPT_NO_FALLBACK:
+			to.no_fallback = 1;
+			break;
+		case OPT_STATE_DIR:
+			if (!*optarg)
+				usage_error("backup", "--state-dir: a folder");
+			to.state_dir = optarg;
+			break;
 		case 'q':
 			bo.quiet = 1;
 			break;
@@ -473,6 +522,14 @@ int cmd_backup(int argc, char **argv)
 	if (nchanges && (bo.type == CBT_POINT_FULL || bo.type == CBT_POINT_COPY))
 		usage_error("backup", "--changes: a %s backup reads every block",
 			    cbt_point_type_name(bo.type));
+	for (i = 0; i < n; i++)
+		ntracked += backup_source_is_tracked(argv[optind + i]);
+	if (ntracked && ntracked != (int)n)
+		usage_error("backup", "tracked and untracked sources in one backup: back them up apart");
+	if (ntracked && nchanges)
+		usage_error("backup", "--changes: the module says what changed on a tracked volume");
+	if (!ntracked && (to.nstores || to.no_fallback || to.state_dir))
+		usage_error("backup", "--store, --no-fallback and --state-dir are for tracked volumes");
 	src = calloc(n, sizeof(*src));
 	if (!src)
 		oom();
@@ -497,7 +554,10 @@ int cmd_backup(int argc, char **argv)
 				return 1;
 		}
 	}
-	rc = backup_write_point(&bo, src, n, &res);
+	if (ntracked)
+		rc = backup_tracked(&bo, &to, argv + optind, n, src, &res);
+	else
+		rc = backup_write_point(&bo, src, n, &res);
 	if (!rc)
 		print_result(&bo, &res, src, n);
 	for (i = 0; i < n; i++) {

@@ -39,6 +39,17 @@ struct backup_opts {
 	int json;		/* the summary as JSON on stdout */
 	int allow_shared;	/* a repository others may read: a warning, not an error */
 	uint32_t chunk_size;	/* a repository made now: its chunk size (0: default) */
+	/*
+	 * A tracked backup's hooks (backup-tracked.c). prepare runs once the
+	 * point is begun, before any source is opened, and fills the sources
+	 * (the images of a snapshot set); finish runs once the point is
+	 * committed and declares the backup: if it fails, the point is removed.
+	 * Each returns 0 or the exit status 1 (having said why).
+	 */
+	int (*prepare)(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
+		       struct backup_source *src, size_t n);
+	int (*finish)(void *data, struct cbt_repo *r, uint64_t id);
+	void *hook_data;
 };
 
 struct backup_result {
@@ -54,6 +65,18 @@ struct backup_result {
  */
 int backup_write_point(const struct backup_opts *o, struct backup_source *src, size_t n,
 		       struct backup_result *res);
+
+/* backup-tracked.c: 1 if @path is a volume the module tracks. */
+int backup_source_is_tracked(const char *path);
+struct tracked_opts {
+	const char *stores[16];	/* --store specs; none: one in the point's workspace */
+	size_t nstores;
+	const char *state_dir;	/* the chains' anchors; NULL: libcbt's default */
+	int no_fallback;	/* fail rather than go full when a base is stale */
+};
+/* Back up the tracked volumes @vols into one point (as backup_write_point). */
+int backup_tracked(struct backup_opts *o, const struct tracked_opts *t, char **vols, size_t n,
+		   struct backup_source *src, struct backup_result *res);
 
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);

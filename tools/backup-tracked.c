@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * backup-tracked.c - cbt-snap backup of tracked volumes: a backup session
+ * (libcbt's requester API) read into a repository point.
+ *
+ * The session takes one snapshot set over every volume and says, from the
+ * chain's anchors, each volume's type and the stamp its changes count from.
+ * The repository chooses each volume's base point on its own (the chain's
+ * newest point holding the volume). The two are joined only when they
+ * agree: the changed extents are applied on the base point's index only if
+ * that point recorded exactly the stamp the changes count from. Otherwise
+ * (the base was pruned, the anchors belong to another repository, a point
+ * failed its verify) the volume is read in full, and only chunks the
+ * repository lacks are stored. The backup is declared successful (and the
+ * anchors move) only once the point is committed; if the session cannot
+ * end well (the set overflowed), the point is removed again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backup.h"
+#include "cli.h"
+#include "libcbt.h"
+
+struct tracked {
+	struct backup_opts *o;
+	const struct tracked_opts *t;
+	struct cbt_ctx *ctx;
+	struct cbt_backup *b;
+	char **vols;
+	size_t n;
+	char store[4096];	/* the default store's path (in the workspace) */
+};
+
+static void oom(void)
+{
+	fail_msg("out of memory");
+	exit(1);
+}
+
+int backup_source_is_tracked(const char *path)
+{
+	struct cbt_volume *vol;
+	struct cbt_ctx *ctx;
+	int tracked = 0;
+
+	if (cbt_ctx_new(&ctx))
+		return 0;	/* no module (or not root): nothing is tracked */
+	if (!cbt_volume_open(ctx, path, &vol)) {
+		tracked = !cbt_volume_refresh(vol);
+		cbt_volume_free(vol);
+	}
+	cbt_ctx_unref(ctx);
+	return tracked;
+}
+
+static int session_fail(int err, const char *what)
+{
+	fail_msg("%s: %s", what, cbt_strerror(err));
+	return 1;
+}
+
+/* The snapshot set's options: the user's stores, or one in the workspace. */
+static int make_set_opts(struct tracked *tr, struct cbt_newpoint *np,
+			 struct cbt_snapset_opts **out)
+{
+	struct cbt_snapset_opts *opts;
+	uint64_t total = 0, size;
+	char spec[4200];
+	size_t i;
+	int ret;
+
+	ret = cbt_snapset_opts_new(&opts);
+	if (ret)
+		return session_fail(ret, "snapshot options");
+	for (i = 0; i < tr->t->nstores; i++) {
+		ret = cbt_snapset_opts_add_store(opts, tr->t->stores[i]);
+		if (ret) {
+			cbt_snapset_opts_free(opts);
+			return session_fail(ret, tr->t->stores[i]);
+		}
+	}
+	if (!tr->t->nstores) {
+		/* A quarter of the volumes (at least 64 MiB), preallocated. */
+		for (i = 0; i < tr->n; i++) {
+			struct cbt_volume *vol;
+
+			if (cbt_volume_open(tr->ctx, tr->vols[i], &vol))
+				continue;
+			if (!cbt_volume_refresh(vol))
+				total += cbt_volume_get_size(vol);
+			cbt_volume_free(vol);
+		}
+		size = total / 4 < (64ull << 20) ? 64ull << 20 : (total / 4 + 0xfffff) & ~0xfffffull;
+		if ((size_t)snprintf(tr->store, sizeof(tr->store), "%s/%s/cow.store", tr->o->repo,
+				     cbt_newpoint_get_workspace(np)) >= sizeof(tr->store)) {
+			fail_msg("%s: a path too long", tr->o->repo);
+			cbt_snapset_opts_free(opts);
+			return 1;
+		}
+		snprintf(spec, sizeof(spec), "%s:%llu", tr->store, (unsigned long long)size);
+		ret = cbt_snapset_opts_add_store(opts, spec);
+		if (ret) {
+			cbt_snapset_opts_free(opts);
+			return session_fail(ret, tr->store);
+		}
+	}
+	*out = opts;
+	return 0;
+}
+
+/* The changed extents of volume @i since its base, as offset/length pairs. */
+static int read_extents(struct tracked *tr, unsigned int i, struct backup_source *s)
+{
+	struct cbt_changes_iter *it;
+	uint64_t off, len, *ext = NULL;
+	size_t n = 0, cap = 0;
+	int ret;
+
+	ret = cbt_backup_volume_changes_open(tr->b, i, &it);
+	if (ret)
+		return session_fail(ret, s->name);
+	while ((ret = cbt_changes_next(it, &off, &len)) > 0) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			ext = realloc(ext, cap * 2 * sizeof(*ext));
+			if (!ext)
+				oom();
+		}
+		ext[2 * n] = off;
+		ext[2 * n + 1] = len;
+		n++;
+	}
+	cbt_changes_free(it);
+	if (ret < 0) {
+		free(ext);
+		return session_fail(ret, s->name);
+	}
+	if (!ext) {
+		ext = malloc(2 * sizeof(*ext));	/* nothing changed: no extent */
+		if (!ext)
+			oom();
+	}
+	s->extents = ext;
+	s->nextents = n;
+	return 0;
+}
+
+static int session_type(struct tracked *tr, struct cbt_newpoint *np)
+{
+	uint64_t id;
+	const char *stamp;
+
+	switch (cbt_newpoint_get_type(np)) {
+	case CBT_POINT_FULL:
+		return LIBCBT_BACKUP_FULL;
+	case CBT_POINT_COPY:
+		return LIBCBT_BACKUP_COPY;
+	case CBT_POINT_DIFFERENTIAL:
+		return LIBCBT_BACKUP_DIFFERENTIAL;
+	case CBT_POINT_INCREMENTAL:
+		return LIBCBT_BACKUP_INCREMENTAL;
+	default:
+		/* AUTO: the repository decides at the first volume, as here. */
+		if (cbt_newpoint_get_volume_base(np, tr->vols[0], &id, &stamp) || !id)
+			return LIBCBT_BACKUP_FULL;
+		return LIBCBT_BACKUP_INCREMENTAL;
+	}
+}
+
+static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
+		   struct backup_source *src, size_t n)
+{
+	struct tracked *tr = data;
+	struct cbt_snapset_opts *opts = NULL;
+	struct cbt_volume *vol;
+	const char *bstamp, *base;
+	uint64_t bid;
+	unsigned int i;
+	int ret, type;
+
+	(void)r;
+	type = session_type(tr, np);
+	ret = cbt_backup_new(tr->ctx, type, &tr->b);
+	if (ret)
+		return session_fail(ret, "backup session");
+	if (tr->o->chain && (ret = cbt_backup_set_chain(tr->b, tr->o->chain)))
+		return session_fail(ret, "--chain");
+	if (tr->t->state_dir && (ret = cbt_backup_set_state_dir(tr->b, tr->t->state_dir)))
+		return session_fail(ret, tr->t->state_dir);
+	if (tr->t->no_fallback &&
+	    (ret = cbt_backup_set_flags(tr->b, LIBCBT_BACKUP_NO_FALLBACK)))
+		return session_fail(ret, "--no-fallback");
+	for (i = 0; i < n; i++) {
+		ret = cbt_volume_open(tr->ctx, tr->vols[i], &vol);
+		if (!ret) {
+			ret = cbt_backup_add_volume(tr->b, vol);
+			cbt_volume_free(vol);
+		}
+		if (ret)
+			return session_fail(ret, tr->vols[i]);
+	}
+	if (make_set_opts(tr, np, &opts))
+		return 1;
+	ret = cbt_backup_set_snapset_opts(tr->b, opts);
+	cbt_snapset_opts_free(opts);
+	if (ret)
+		return session_fail(ret, "snapshot options");
+	ret = cbt_backup_begin(tr->b);
+	if (ret == -ESTALE) {
+		for (i = 0; i < n; i++)
+			if (cbt_backup_volume_get_reason(tr->b, i))
+				fail_msg("%s: %s; --no-fallback: no full backup taken instead",
+					 tr->vols[i], cbt_backup_volume_get_reason(tr->b, i));
+		return 1;
+	}
+	if (ret == -EXDEV && !tr->t->nstores) {
+		fail_msg("%s: the repository lies on a volume being backed up: give --store on another filesystem",
+			 tr->o->repo);
+		return 1;
+	}
+	if (ret)
+		return session_fail(ret, "snapshot");
+	for (i = 0; i < n; i++) {
+		struct backup_source *s = &src[i];
+		int vt = cbt_backup_volume_get_type(tr->b, i);
+
+		s->path = cbt_backup_volume_get_image(tr->b, i);
+		s->size = cbt_backup_volume_get_size(tr->b, i);
+		s->stamp = cbt_backup_volume_get_stamp(tr->b, i);
+		if (cbt_backup_volume_get_fallback(tr->b, i) == LIBCBT_BACKUP_FALLBACK_STALE &&
+		    !tr->o->quiet)
+			fail_msg("warning: %s: %s: a full backup instead", tr->vols[i],
+				 cbt_backup_volume_get_reason(tr->b, i));
+		if (vt != LIBCBT_BACKUP_INCREMENTAL && vt != LIBCBT_BACKUP_DIFFERENTIAL)
+			continue;	/* every block */
+		base = cbt_backup_volume_get_base(tr->b, i);
+		ret = cbt_newpoint_get_volume_base(np, s->name, &bid, &bstamp);
+		if (ret)
+			return session_fail(ret, s->name);
+		if (!bid || !bstamp || !base || strcmp(bstamp, base)) {
+			if (!tr->o->quiet && bid)
+				fail_msg("note: %s: point %llu of the chain was not taken at the chain's last stamp: every block read",
+					 tr->vols[i], (unsigned long long)bid);
+			continue;
+		}
+		if (read_extents(tr, i, s))
+			return 1;
+	}
+	return 0;
+}
+
+static int finish(void *data, struct cbt_repo *r, uint64_t id)
+{
+	struct tracked *tr = data;
+	int ret;
+
+	(void)r;
+	(void)id;
+	ret = cbt_backup_end(tr->b, 1);
+	if (ret == -EIO) {
+		fail_msg("the snapshot overflowed its store while it was read: nothing kept (give a larger --store)");
+		return 1;
+	}
+	if (ret)
+		return session_fail(ret, "ending the backup");
+	return 0;
+}
+
+int backup_tracked(struct backup_opts *o, const struct tracked_opts *t, char **vols, size_t n,
+		   struct backup_source *src, struct backup_result *res)
+{
+	struct tracked tr = { .o = o, .t = t, .vols = vols, .n = n };
+	int ret, rc;
+
+	ret = cbt_ctx_new(&tr.ctx);
+	if (ret)
+		return session_fail(ret, "/dev/cbt-ctl");
+	o->prepare = prepare;
+	o->finish = finish;
+	o->hook_data = &tr;
+	rc = backup_write_point(o, src, n, res);
+	/* Not ended (a failure before the commit): the set goes, no anchor moves. */
+	cbt_backup_free(tr.b);
+	cbt_ctx_unref(tr.ctx);
+	return rc;
+}
