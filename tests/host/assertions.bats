@@ -84,3 +84,19 @@ FIXTURE
 	# 17 pairs on 17 lines.
 	[ "$(echo "$output" | grep -c "left of '&&'")" -eq 17 ]
 }
+
+@test "the checker reads arithmetic for loops and i++)) without hanging, and checks inside them" {
+	f=$BATS_TEST_TMPDIR/arith.bats
+	sed 's/^TEST /@test /' >"$f" <<'FIXTURE'
+TEST "arithmetic" {
+	for ((i = 0; i < 3; i++)); do
+		[ "$i" -ge 0 ] && echo "$i"
+	done
+	((n++))
+}
+FIXTURE
+	run timeout 20 python3 "$CHECK" "$f"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$output" = "$f:3: assertion left of '&&' is never checked: one assertion a line" ]
+}

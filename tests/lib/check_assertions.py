@@ -213,7 +213,7 @@ def tokenize(src):
         for op in ("&&", "||", ";;", "((", "))", ";", "&", "|", "(", ")"):
             if src.startswith(op, i):
                 if op in ("((", "))") and word:
-                    break  # name((... is not an arithmetic command
+                    continue  # name((, i++)): single parens, not arithmetic
                 flush()
                 toks.append(Tok(op, True, line))
                 i += len(op)
@@ -311,8 +311,8 @@ class Checker:
             return {"group": body}
         if self.is_op(t, "(("):
             self.next()
-            depth = 1
-            while depth:
+            depth = 2
+            while depth > 0:
                 u = self.next()
                 if u is None:
                     break
@@ -356,6 +356,18 @@ class Checker:
             return {"compound": "loop"}
         if self.is_word(t, "for"):
             self.next()
+            if self.is_op(self.peek(), "(("):
+                # for ((init; cond; step)): its ';' are inside the parens
+                self.next()
+                depth = 2
+                while depth > 0:
+                    u = self.next()
+                    if u is None:
+                        break
+                    if self.is_op(u, "(", "(("):
+                        depth += len(u.text)
+                    elif self.is_op(u, ")", "))"):
+                        depth -= len(u.text)
             while self.peek() is not None and not self.is_op(self.peek(), ";", "\n"):
                 self.next()
             self.expect_word("do")
