@@ -53,22 +53,22 @@ print(' '.join(str(random.randrange($size // 4096) * 4096) for _ in range($2)))"
 }
 
 @test "tracked backups in a mix of types: every point restores to the volume's bytes at its backup" {
-	L=$(new_loop 24M)
-	dd if=/dev/urandom of="$L" bs=1M count=24 oflag=direct status=none
+	L=$(new_loop 16M)
+	dd if=/dev/urandom of="$L" bs=1M count=16 oflag=direct status=none
 	cbt attach "$L" --block-size 4K
 	declare -A SUM
 	for t in full incremental differential copy differential auto; do
 		scribble "$L" 6
 		sum=$(sha256sum <"$L" | cut -d' ' -f1)
-		if [ "$t" = auto ]; then backup "$L"; else backup "$L" --type "$t"; fi
+		if [ "$t" = auto ]; then backup "$L"; else backup "$L" --type "$t" --chunk-size 64K; fi
 		SUM[$(last id)]=$sum
 		echo "$t -> point $(last id) ($(last type)), read $(last bytes-read)" >>"$BATS_TEST_TMPDIR/log"
 	done
 	cat "$BATS_TEST_TMPDIR/log"
-	# An incremental read only what changed: 6 blocks of 4 KiB in 1 MiB
-	# chunks are at most 6 MiB, never the whole 24 MiB.
+	# An incremental read only what changed: 6 blocks of 4 KiB in 64 KiB
+	# chunks are at most 384 KiB, never the whole 16 MiB.
 	read1=$(sed -n 2p "$BATS_TEST_TMPDIR/log" | sed 's/.*read //')
-	[ "$read1" -le $((6 << 20)) ]
+	[ "$read1" -le $((6 << 16)) ]
 	grep -q "^incremental -> point 2 (incremental)" "$BATS_TEST_TMPDIR/log"
 	grep -q "^differential -> point 3 (differential)" "$BATS_TEST_TMPDIR/log"
 	grep -q "^auto -> point 6 (incremental)" "$BATS_TEST_TMPDIR/log"
