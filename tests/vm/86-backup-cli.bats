@@ -173,3 +173,23 @@ print(' '.join(str(random.randrange($size // 4096) * 4096) for _ in range($2)))"
 	[[ "$output" == *"lies on a volume being backed up"* ]]
 	umount /tmp/cbt-bk
 }
+
+@test "an incremental into a repository whose last point is not the chain's last backup reads the volume whole" {
+	# Two repositories, one chain: the chain's stamps follow the last backup
+	# (into B), while A's newest point is older. Changes since B's stamp
+	# applied on A's point would lose what changed in between.
+	L=$(new_loop 16M)
+	cbt attach "$L" --block-size 4K
+	cbt backup "$L" --to "$REPO" --state-dir "$STATE" --type full --quiet
+	scribble "$L" 8
+	cbt backup "$L" --to "$BATS_TEST_TMPDIR/repo-b" --state-dir "$STATE" --type full --quiet
+	scribble "$L" 8
+	sum=$(sha256sum <"$L" | cut -d' ' -f1)
+	run cbt backup "$L" --to "$REPO" --state-dir "$STATE" --type incremental
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"every block read"* ]]
+	id=$(cbt list "$REPO" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["points"][-1]["id"])')
+	cbt restore "$REPO" --point "$id" --to "$BATS_TEST_TMPDIR/r.img" --quiet
+	[ "$(sha256sum <"$BATS_TEST_TMPDIR/r.img" | cut -d' ' -f1)" = "$sum" ]
+}
