@@ -582,6 +582,8 @@ int cmd_repo(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "init"))
 		return repo_init(argc - 1, argv + 1);
+	if (argv[1][0] == '-')
+		usage_error("repo", "unrecognized option '%s'", argv[1]);
 	usage_error("repo", "unknown command '%s': init", argv[1]);
 }
 
