@@ -262,9 +262,12 @@ usage_error() {
 	[[ "${lines[0]}" == "cbt-snap: "* ]]
 	cmp "$T/out" "$T/before"
 	[ "$(ls "$T")" = "$(printf 'before\nout')" ]
-	# a chunk gone from the repository: found, reported, nothing written
+	# a chunk of point 1 gone from the repository (its first 64 KiB, chunks
+	# named by their SHA-256): found, reported, nothing written
 	cp -a "$I/repo" "$T/repo"
-	victim=$(find "$T/repo/chunks" -type f | head -n 1)
+	first=$(head -c 65536 "$I/p0" | sha256sum | cut -d' ' -f1)
+	victim=$(find "$T/repo/chunks" -type f -name "$first*")
+	[ -n "$victim" ]
 	rm "$victim"
 	run -1 "$CBT" export "$T/repo" --point 1 --format rbd-diff -o "$T/broken"
 	[ "${#lines[@]}" -eq 1 ]
