@@ -5,9 +5,10 @@
  * the SHA-256 of the uncompressed bytes (OpenSSL's EVP), so identical
  * chunks are stored once, across points and volumes.
  *
- * A new chunk is written in the writer's workspace and renamed into place
- * without an fsync of its own: the writer's syncfs() before its point is
- * committed makes every chunk durable before any index names it.
+ * A new chunk is written in the writer's workspace (its writeback started
+ * at once) and renamed into place; before a point is committed,
+ * cbt__chunks_sync() fsyncs every chunk written and its folder, so no
+ * index ever names a chunk that a power cut could lose.
  *
  * gc safety (with repo.c): a writer holds chunks.lock shared around its
  * "is it there? then touch it" and around the rename of a new chunk; gc's
@@ -81,8 +82,12 @@ static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 	int dfd, ret = 0;
 
 	dfd = chunk_dir(r, d, 0);
-	if (dfd < 0)
+	if (dfd == -ENOENT)
 		return dfd;
+	if (dfd < 0)
+		return cbt__repo_err(r, dfd, "chunks/%02x: %s", d[0],
+				     dfd == -ELOOP || dfd == -ENOTDIR ?
+				     "not a folder (a symbolic link?): refused" : strerror(-dfd));
 	cbt__hex(d, hex);
 	if (utimensat(dfd, hex, NULL, AT_SYMLINK_NOFOLLOW))
 		ret = -errno;
@@ -173,6 +178,8 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 	}
 	ret = write_all(fd, cbuf, clen);
 	free(cbuf);
+	if (!ret)
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	close(fd);
 	if (ret) {
 		unlinkat(r->ws_fd, tmp, 0);
@@ -184,7 +191,7 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 		return ret;
 	dfd = chunk_dir(r, d, 1);
 	if (dfd < 0) {
-		ret = dfd;
+		ret = dfd == -ENOTDIR ? -ELOOP : dfd;
 	} else {
 		if (renameat(r->ws_fd, tmp, dfd, hex))
 			ret = -errno;
@@ -193,10 +200,66 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 	cbt__flock(r->chunk_lock_fd, LOCK_UN);
 	if (ret) {
 		unlinkat(r->ws_fd, tmp, 0);
-		return cbt__repo_err(r, ret, "chunks/%.2s/%s: %s", hex, hex, strerror(-ret));
+		return cbt__repo_err(r, ret, "chunks/%.2s/%s: %s", hex, hex,
+				     ret == -ELOOP ? "its folder is not a folder (a symbolic link?): refused" :
+				     strerror(-ret));
 	}
+	if (r->npending == r->cap_pending) {
+		size_t cap = r->cap_pending ? r->cap_pending * 2 : 256;
+		uint8_t *p = realloc(r->pending, cap * CBT__DIGEST_LEN);
+
+		if (!p)
+			return -ENOMEM;
+		r->pending = p;
+		r->cap_pending = cap;
+	}
+	memcpy(r->pending + r->npending++ * CBT__DIGEST_LEN, d, CBT__DIGEST_LEN);
 	if (stored)
 		*stored = clen;
+	return 0;
+}
+
+int cbt__chunks_sync(struct cbt_repo *r)
+{
+	uint8_t dirs[256] = { 0 };
+	char hex[65], sub[3];
+	size_t i;
+	int dfd, fd, ret = 0;
+
+	for (i = 0; i < r->npending && !ret; i++) {
+		const uint8_t *d = r->pending + i * CBT__DIGEST_LEN;
+
+		cbt__hex(d, hex);
+		dirs[d[0]] = 1;
+		dfd = chunk_dir(r, d, 0);
+		if (dfd < 0) {
+			ret = dfd;
+			break;
+		}
+		fd = openat(dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		close(dfd);
+		if (fd < 0 && errno == ENOENT)
+			continue;	/* gone meanwhile: then the point is refused by verify */
+		if (fd < 0 || fsync(fd))
+			ret = -errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	for (i = 0; i < 256 && !ret; i++) {
+		if (!dirs[i])
+			continue;
+		snprintf(sub, sizeof(sub), "%02zx", i);
+		dfd = cbt__open_dir(r->chunks_fd, sub);
+		if (dfd < 0 || fsync(dfd))
+			ret = dfd < 0 ? dfd : -errno;
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (!ret && fsync(r->chunks_fd))
+		ret = -errno;
+	if (ret)
+		return cbt__repo_err(r, ret, "chunks: sync: %s", strerror(-ret));
+	r->npending = 0;
 	return 0;
 }
 
@@ -213,8 +276,11 @@ int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *b
 	cbt__hex(d, hex);
 	dfd = chunk_dir(r, d, 0);
 	if (dfd < 0)
-		return cbt__repo_err(r, dfd == -ENOENT ? -ENOENT : dfd, "chunk %s: %s", hex,
-				     dfd == -ENOENT ? "missing" : strerror(-dfd));
+		return cbt__repo_err(r, dfd, "chunk %s: %s", hex,
+				     dfd == -ENOENT ? "missing" :
+				     dfd == -ELOOP || dfd == -ENOTDIR ?
+				     "its folder is not a folder (a symbolic link?): refused" :
+				     strerror(-dfd));
 	fd = openat(dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	close(dfd);
 	if (fd < 0)

@@ -278,8 +278,12 @@ static int parse_manifest(struct cbt_point *p, const char *text, uint64_t id)
 	if (!tok)
 		return -1;
 	o = json_tokener_parse_ex(tok, text, (int)strlen(text));
-	if (json_tokener_get_error(tok) != json_tokener_success)
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    text[strspn(text + json_tokener_get_parse_end(tok), " \t\r\n") +
+		 json_tokener_get_parse_end(tok)]) {
+		json_object_put(o);
 		o = NULL;
+	}
 	json_tokener_free(tok);
 	if (!o || !json_object_is_type(o, json_type_object))
 		goto out;
@@ -391,6 +395,7 @@ int cbt_point_open(struct cbt_repo *repo, uint64_t id, struct cbt_point **point)
 
 	if (!repo || !id || !point)
 		return -EINVAL;
+	repo->err[0] = '\0';
 	*point = NULL;
 	dfd = point_dir(repo, id);
 	if (dfd < 0)
@@ -401,8 +406,7 @@ int cbt_point_open(struct cbt_repo *repo, uint64_t id, struct cbt_point **point)
 		if (ret == -ENOENT)
 			cbt__repo_err(repo, -EBADMSG, "point %" PRIu64 ": no manifest", id);
 		else
-			cbt__repo_err(repo, ret, "point %" PRIu64 ": manifest.json: %s", id,
-				      repo->err);
+			cbt__repo_err(repo, ret, "point %" PRIu64 ": %s", id, repo->err);
 		return ret == -ENOENT ? -EBADMSG : ret;
 	}
 	p = calloc(1, sizeof(*p));
@@ -633,6 +637,7 @@ int cbt_point_restore(struct cbt_point *p, unsigned int i, int fd, unsigned int 
 	if (!p || i >= p->nvol || fd < 0 || (flags & ~LIBCBT_RESTORE_SPARSE))
 		return -EINVAL;
 	r = p->repo;
+	r->err[0] = '\0';
 	ret = index_read(p, i, &ix);
 	if (ret)
 		return ret;
@@ -652,8 +657,8 @@ int cbt_point_restore(struct cbt_point *p, unsigned int i, int fd, unsigned int 
 			goto next;
 		ret = cbt__chunk_get(r, d, buf, len);
 		if (ret) {
-			cbt__repo_err(r, ret, "point %" PRIu64 ", %s, offset %" PRIu64 ": %s", p->id,
-				      p->vol[i].name, c * ix.chunk_size, r->err);
+			cbt__repo_err(r, ret, "point %" PRIu64 ", offset %" PRIu64 ": %s", p->id,
+				      c * ix.chunk_size, r->err);
 			break;
 		}
 		ret = pwrite_all(fd, buf, len, c * ix.chunk_size);
@@ -728,6 +733,7 @@ int cbt_point_verify(struct cbt_point *p, uint64_t *bad)
 	if (!p)
 		return -EINVAL;
 	r = p->repo;
+	r->err[0] = '\0';
 	for (i = 0; i < p->nvol; i++) {
 		ret = index_read(p, i, &ix);
 		if (ret == -EBADMSG) {
@@ -1004,6 +1010,7 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 	if (stamp && (!*stamp || strlen(stamp) > 128))
 		return -EINVAL;
 	r = np->repo;
+	r->err[0] = '\0';
 	for (k = 0; name[k]; k++)
 		if ((unsigned char)name[k] < 0x20)
 			return cbt__repo_err(r, -EINVAL, "a volume name with a control character");
@@ -1177,9 +1184,10 @@ int cbt_newpoint_commit(struct cbt_newpoint *np, uint64_t *id)
 	r = np->repo;
 	if (!np->pt.nvol)
 		return cbt__repo_err(r, -EINVAL, "a point without volumes");
-	/* chunks and indexes on disk before anything names them */
-	if (syncfs(r->dfd))
-		return cbt__repo_err(r, -errno, "sync: %s", strerror(errno));
+	/* chunks on disk before anything names them (indexes are synced) */
+	ret = cbt__chunks_sync(r);
+	if (ret)
+		return ret;
 	ret = cbt__flock(r->lock_fd, LOCK_EX);
 	if (ret)
 		return ret;

@@ -29,12 +29,14 @@
 
 int cbt__repo_err(struct cbt_repo *r, int err, const char *fmt, ...)
 {
+	char buf[sizeof(r->err)];
 	va_list ap;
 
 	if (r) {
 		va_start(ap, fmt);
-		vsnprintf(r->err, sizeof(r->err), fmt, ap);
+		vsnprintf(buf, sizeof(buf), fmt, ap);
 		va_end(ap);
+		memcpy(r->err, buf, sizeof(buf));
 	}
 	return err;
 }
@@ -467,9 +469,10 @@ int cbt_repo_open(const char *path, unsigned int flags, uint32_t chunk_size,
 	r->dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (r->dfd < 0) {
 		ret = -errno;
-		cbt__repo_err(r, ret, "%s: %s", path,
-			      ret == -ELOOP ? "a symbolic link (give the folder itself)" :
-			      strerror(-ret));
+		if ((ret == -ELOOP || ret == -ENOTDIR) && !lstat(path, &st) && S_ISLNK(st.st_mode))
+			cbt__repo_err(r, -ELOOP, "%s: a symbolic link (give the folder itself)", path);
+		else
+			cbt__repo_err(r, ret, "%s: %s", path, strerror(-ret));
 		goto fail;
 	}
 	if (fstat(r->dfd, &st)) {
@@ -550,6 +553,7 @@ int cbt_repo_open(const char *path, unsigned int flags, uint32_t chunk_size,
 		goto fail;
 	}
 	workspaces_scan(r, NULL);
+	r->err[0] = '\0';
 	*repo = r;
 	return 0;
 fail:
@@ -565,6 +569,7 @@ void cbt_repo_close(struct cbt_repo *r)
 	if (r->tmp_fd >= 0)
 		workspace_drop(r);
 	cbt__chunk_ctx_free(r);
+	free(r->pending);
 	if (r->chunk_lock_fd >= 0)
 		close(r->chunk_lock_fd);
 	if (r->lock_fd >= 0)

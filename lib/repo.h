@@ -45,10 +45,12 @@ struct cbt_repo {
 	void *progress_data;
 	void *zc;		/* ZSTD_CCtx, made on first use */
 	void *zd;		/* ZSTD_DCtx */
+	uint8_t *pending;	/* digests of chunks written, not yet synced */
+	size_t npending, cap_pending;
 	char err[512];
 };
 
-/* Record "@fmt" as the repo's error line; returns @err. */
+/* Record "@fmt" as the repo's error line (it may quote r->err); returns @err. */
 int cbt__repo_err(struct cbt_repo *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Make our workspace (and its lock) if not made yet. */
@@ -92,6 +94,8 @@ int cbt__chunk_sweep(struct cbt_repo *r, const uint8_t *keep, size_t nkeep,
 		     const struct timespec *cutoff, uint64_t *removed, uint64_t *removed_bytes,
 		     uint64_t *kept);
 void cbt__chunk_ctx_free(struct cbt_repo *r);
+/* fsync the chunks written since the last call, and their folders. */
+int cbt__chunks_sync(struct cbt_repo *r);
 
 /* ---- point.c ----------------------------------------------------------------- */
 

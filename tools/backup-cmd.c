@@ -288,7 +288,13 @@ static int read_changes(const char *file, uint64_t size, uint64_t **ext, size_t 
 	o = json_tokener_parse_ex(tok, text, (int)len);
 	if (strlen(text) != len || json_tokener_get_error(tok) != json_tokener_success || !o) {
 		fail_msg("%s: not JSON (%s)", file,
+			 strlen(text) != len ? "a NUL byte" :
 			 json_tokener_error_desc(json_tokener_get_error(tok)));
+		goto out;
+	}
+	k = json_tokener_get_parse_end(tok);
+	if (text[k + strspn(text + k, " \t\r\n")]) {
+		fail_msg("%s: not JSON (something after the object)", file);
 		goto out;
 	}
 	if (!json_object_is_type(o, json_type_object) ||
@@ -749,13 +755,17 @@ int cmd_restore(int argc, char **argv)
 	progress_start(r, &pg, "restore", quiet);
 	ret = cbt_point_restore(p, (unsigned int)vi, fd, flags);
 	progress_end(r, &pg);
-	if (!ret && fsync(fd))
-		ret = -errno;
-	close(fd);
 	if (ret) {
-		repo_fail(r, ret, to);
+		close(fd);
+		repo_fail(r, ret, repo);
 		goto out;
 	}
+	if (fsync(fd)) {
+		fail_msg("%s: %s", to, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	close(fd);
 	rc = 0;
 out:
 	cbt_point_free(p);
@@ -1011,7 +1021,8 @@ int cmd_list(int argc, char **argv)
 
 static void usage_prune(void)
 {
-	printf("Usage:\n %s prune [options] REPO\n\n"
+	printf("Usage:\n %s prune [options] REPO\n"
+	       " %s prune --point ID... REPO\n\n"
 	       "Remove the points no --keep option keeps, per chain and set of volumes\n"
 	       "(each point is a complete index: no other point depends on it). Then\n"
 	       "'cbt-snap gc' frees the chunks no point uses. Days, weeks (ISO) and months\n"
@@ -1023,11 +1034,12 @@ static void usage_prune(void)
 	       " -w, --keep-weekly N   ... of each of the last N weeks\n"
 	       " -m, --keep-monthly N  ... of each of the last N months\n"
 	       " -c, --chain NAME      prune only this chain\n"
+	       " -p, --point ID        remove this point (repeatable; no --keep option then)\n"
 	       "     --dry-run         say what would be removed, remove nothing\n"
 	       "     --allow-shared    use a repository others may read (a warning)\n"
 	       " -q, --quiet           say nothing\n"
 	       " -J, --json            what was kept and removed, as JSON\n"
-	       " -h, --help            display this help\n", prog);
+	       " -h, --help            display this help\n", prog, prog);
 }
 
 struct ppoint {
@@ -1084,14 +1096,17 @@ int cmd_prune(int argc, char **argv)
 		{ "keep-weekly", required_argument, NULL, 'w' },
 		{ "keep-monthly", required_argument, NULL, 'm' },
 		{ "chain", required_argument, NULL, 'c' },
+		{ "point", required_argument, NULL, 'p' },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "allow-shared", no_argument, NULL, OPT_ALLOW_SHARED },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	struct cmd_opts o = { "prune", usage_prune, "l:d:w:m:c:qJ", lo, NULL, 0 };
-	uint64_t keep[4] = { 0 }, *ids = NULL;
+	static const int rep[] = { 'p', 0 };
+	struct cmd_opts o = { "prune", usage_prune, "l:d:w:m:c:p:qJ", lo, rep, 0 };
+	uint64_t keep[4] = { 0 }, *ids = NULL, only[64];
+	size_t nonly = 0;
 	const char *chain = NULL;
 	int c, dry = 0, shared = 0, quiet = 0, json = 0, ret, rc = 0, kind;
 	struct json_object *jk = NULL, *jr = NULL, *jo;
@@ -1116,6 +1131,11 @@ int cmd_prune(int argc, char **argv)
 		case 'c':
 			chain = optarg;
 			break;
+		case 'p':
+			if (nonly == 64)
+				usage_error("prune", "--point: at most 64");
+			parse_point_id("prune", optarg, &only[nonly++]);
+			break;
 		case OPT_DRY_RUN:
 			dry = 1;
 			break;
@@ -1134,8 +1154,10 @@ int cmd_prune(int argc, char **argv)
 		usage_error("prune", "no repository given");
 	if (optind < argc - 1)
 		usage_error("prune", "unexpected argument '%s'", argv[optind + 1]);
-	if (!keep[0] && !keep[1] && !keep[2] && !keep[3])
-		usage_error("prune", "no --keep-last, --keep-daily, --keep-weekly or --keep-monthly given");
+	if (!keep[0] && !keep[1] && !keep[2] && !keep[3] && !nonly)
+		usage_error("prune", "no --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --point given");
+	if (nonly && (keep[0] || keep[1] || keep[2] || keep[3] || chain))
+		usage_error("prune", "--point: not with --keep-* or --chain");
 	r = open_repo(argv[optind], 0, shared, 0, quiet || json);
 	if (!r)
 		return 1;
@@ -1144,6 +1166,20 @@ int cmd_prune(int argc, char **argv)
 		repo_fail(r, ret, argv[optind]);
 		cbt_repo_close(r);
 		return 1;
+	}
+	if (nonly) {
+		for (i = 0; i < nonly; i++) {
+			ret = dry ? 0 : cbt_repo_remove_point(r, only[i]);
+			if (ret) {
+				repo_fail(r, ret, argv[optind]);
+				rc = 1;
+			} else if (!quiet) {
+				printf("%s point %" PRIu64 "\n", dry ? "would remove" : "removed", only[i]);
+			}
+		}
+		free(ids);
+		cbt_repo_close(r);
+		return rc;
 	}
 	pp = calloc(n ? n : 1, sizeof(*pp));
 	if (!pp)

@@ -1,0 +1,596 @@
+#!/usr/bin/env bats
+# The backup repository and its commands (cbt-snap backup, restore, verify,
+# list, prune, gc) over image files: no module needed. The ground truth is
+# sha256sum/cmp of the images at the time of each backup, and the changed
+# ranges mutate() wrote (never asked of cbt). JSON is read with jq.
+
+bats_require_minimum_version 1.5.0
+
+TOP="$BATS_TEST_DIRNAME/../.."
+CBT="$TOP/tools/cbt-snap"
+
+setup_file() {
+	make -s -C "$TOP" tools/cbt-snap >&2
+}
+
+setup() {
+	TMP=$(mktemp -d)
+	R="$TMP/repo"
+	export TZ=UTC
+}
+
+teardown() {
+	[ -z "${LOOPDEV:-}" ] || losetup -d "$LOOPDEV" 2>/dev/null || true
+	rm -rf "$TMP"
+}
+
+# mkimg FILE MiB: half random, half compressible text, a zero stretch.
+mkimg() {
+	local half=$(($2 * 512 * 1024))
+	{ head -c "$half" /dev/urandom; yes "compressible line of a disk image" | head -c $((half / 2));
+	  head -c $((half / 2)) /dev/zero; } >"$1"
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# json FILE FILTER: jq's answer, raw.
+json() { jq -r "$2" "$1"; }
+
+# mutate IMAGE COUNT SEED: write random data (one in five: zeros) over COUNT
+# random 4 KiB-aligned ranges of 4 to 96 KiB, as an application would;
+# print the ranges as 'cbt-snap changes --json' does.
+mutate() {
+	local img=$1 n=$2 blocks len off i sep="" src
+	RANDOM=$3
+	blocks=$(($(stat -c %s "$img") / 4096))
+	printf '{"stamp": "00000000-0000-0000-0000-000000000000:1", "block-size": 4096, "changes": ['
+	for ((i = 0; i < n; i++)); do
+		len=$((RANDOM % 24 + 1))
+		off=$(((RANDOM * 32768 + RANDOM) % (blocks - len + 1)))
+		src=/dev/urandom
+		[ $((RANDOM % 5)) -ne 0 ] || src=/dev/zero
+		dd if=$src of="$img" bs=4096 seek=$off count=$len conv=notrunc status=none
+		printf '%s{"offset": %d, "length": %d}' "$sep" $((off * 4096)) $((len * 4096))
+		sep=", "
+	done
+	printf ']}\n'
+}
+
+# backup ARGS...: run cbt-snap backup --json into $TMP/out.json; ID is its point.
+backup() {
+	"$CBT" backup -q --json "$@" >"$TMP/out.json"
+	ID=$(json "$TMP/out.json" '.id')
+}
+
+# restore_check ID WANT [VOLUME]: the point restored equals sha WANT.
+restore_check() {
+	rm -f "$TMP/restored"
+	"$CBT" restore -q "$R" --point "$1" ${3:+--volume "$3"} --to "$TMP/restored"
+	[ "$(sha "$TMP/restored")" = "$2" ]
+}
+
+# one_line STATUS: the last run failed with STATUS and one line.
+one_line() {
+	echo "status $status: $output"
+	[ "$status" -eq "$1" ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == "cbt-snap: "* ]]
+}
+
+@test "repo: full, incremental, differential and copy points of a changing image each restore byte for byte" {
+	mkimg "$TMP/a.img" 32
+	declare -A want
+	local types=(full incremental incremental differential copy incremental differential full incremental)
+	local last_full="" last_any="" i=0 t
+	for t in "${types[@]}"; do
+		i=$((i + 1))
+		[ "$i" -eq 1 ] || mutate "$TMP/a.img" 10 "$i" >/dev/null
+		backup "$TMP/a.img" --to "$R" --type "$t"
+		want[$ID]=$(sha "$TMP/a.img")
+		[ "$(json "$TMP/out.json" '.type')" = "$t" ]
+		case $t in
+		full) [ "$(json "$TMP/out.json" '.base')" = null ]; last_full=$ID; last_any=$ID ;;
+		incremental) [ "$(json "$TMP/out.json" '.base')" = "$last_any" ]; last_any=$ID ;;
+		differential) [ "$(json "$TMP/out.json" '.base')" = "$last_full" ]; last_any=$ID ;;
+		copy) [ "$(json "$TMP/out.json" '.base')" = null ] ;;
+		esac
+	done
+	for id in "${!want[@]}"; do
+		restore_check "$id" "${want[$id]}"
+	done
+	run "$CBT" verify -q "$R"
+	[ "$status" -eq 0 ]
+	# identical chunks are stored once: the repository is far smaller than 9 images
+	[ "$(du -sk "$R" | cut -f1)" -lt $((32 * 1024 * 3)) ]
+}
+
+@test "repo: --changes reads only the named extents, on top of the chain's last point; a differential on top of the full" {
+	mkimg "$TMP/a.img" 32
+	backup "$TMP/a.img" --to "$R"
+	[ "$(json "$TMP/out.json" '.type')" = full ]
+	local full=$ID diffs="$TMP/since-full.json"
+	echo '{"changes": []}' >"$diffs"
+	declare -A want
+	for i in 1 2 3; do
+		mutate "$TMP/a.img" 5 "$i" >"$TMP/ch.json"
+		jq -s '.[0].changes += .[1].changes | .[0]' "$diffs" "$TMP/ch.json" >"$TMP/acc.json"
+		mv "$TMP/acc.json" "$diffs"
+		backup "$TMP/a.img" --to "$R" --changes "$TMP/ch.json"
+		want[$ID]=$(sha "$TMP/a.img")
+		[ "$(json "$TMP/out.json" '.type')" = incremental ]
+		# at most one 1 MiB chunk per change (each is at most 96 KiB: two chunks)
+		[ "$(json "$TMP/out.json" '."bytes-read"')" -le $((5 * 2 * 1048576)) ]
+		[ "$(json "$TMP/out.json" '."bytes-read"')" -gt 0 ]
+	done
+	backup "$TMP/a.img" --to "$R" --type differential --changes "$diffs"
+	want[$ID]=$(sha "$TMP/a.img")
+	[ "$(json "$TMP/out.json" '.base')" = "$full" ]
+	[ "$(json "$TMP/out.json" '."bytes-read"')" -lt $((32 * 1048576)) ]
+	for id in "${!want[@]}"; do
+		restore_check "$id" "${want[$id]}"
+	done
+	# only the extents are read: a change left out of the file is not in the point
+	mutate "$TMP/a.img" 1 99 >/dev/null
+	echo '{"changes": []}' >"$TMP/none.json"
+	backup "$TMP/a.img" --to "$R" --changes "$TMP/none.json"
+	[ "$(json "$TMP/out.json" '."bytes-read"')" = 0 ]
+	rm -f "$TMP/restored"
+	"$CBT" restore -q "$R" --point "$ID" --to "$TMP/restored"
+	! cmp -s "$TMP/restored" "$TMP/a.img"
+}
+
+@test "repo: kill -9 of backup at random moments damages no point; the next run cleans up and succeeds" {
+	mkimg "$TMP/a.img" 32
+	declare -A want
+	backup "$TMP/a.img" --to "$R"
+	want[$ID]=$(sha "$TMP/a.img")
+	for i in 1 2 3 4 5; do
+		mutate "$TMP/a.img" 30 "$i" >/dev/null
+		"$CBT" backup -q "$TMP/a.img" --to "$R" --type full &
+		local pid=$!
+		sleep "0.$((RANDOM % 6))$((RANDOM % 10))"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		# a run that finished before the kill made a whole point of this state
+		for id in $(ls "$R/points"); do
+			[ -n "${want[$id]:-}" ] || want[$id]=$(sha "$TMP/a.img")
+		done
+	done
+	run "$CBT" verify "$R"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for id in "${!want[@]}"; do
+		restore_check "$id" "${want[$id]}"
+	done
+	backup "$TMP/a.img" --to "$R"
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+	# what the killed runs left is gone
+	[ -z "$(ls -A "$R/tmp")" ]
+}
+
+# chunk_files REPO: the chunk files, sorted.
+chunk_files() { (cd "$1/chunks" && find . -type f | sort); }
+
+@test "repo: a corrupted chunk is found by verify and by restore, and no later incremental builds on its point" {
+	mkimg "$TMP/a.img" 16
+	backup "$TMP/a.img" --to "$R"
+	local p1=$ID
+	chunk_files "$R" >"$TMP/before"
+	mutate "$TMP/a.img" 10 1 >/dev/null
+	backup "$TMP/a.img" --to "$R"
+	local p2=$ID
+	chunk_files "$R" >"$TMP/after"
+	local c
+	c=$(comm -13 "$TMP/before" "$TMP/after" | head -1)
+	[ -n "$c" ]
+	printf 'garbage' | dd of="$R/chunks/$c" bs=1 seek=20 conv=notrunc status=none
+	run "$CBT" verify -q "$R" --point "$p2"
+	one_line 1
+	[[ "$output" == *"point $p2: FAILED"*"$(basename "$c")"* ]]
+	run "$CBT" verify -q "$R" --point "$p1"
+	[ "$status" -eq 0 ]
+	[ "$("$CBT" list "$R" -J | jq -r ".points[] | select(.id == $p2) | .verify")" = failed ]
+	run "$CBT" restore -q "$R" --point "$p2" --to "$TMP/restored"
+	one_line 1
+	[[ "$output" == *"$(basename "$c")"* ]]
+	run "$CBT" backup -q "$TMP/a.img" --to "$R" --type incremental
+	one_line 1
+	[[ "$output" == *"failed its last verify"* ]]
+	backup "$TMP/a.img" --to "$R"
+	[ "$(json "$TMP/out.json" '.type')" = full ]
+	[ "$(json "$TMP/out.json" '.base')" = null ]
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+}
+
+@test "repo: a deleted chunk is found by verify and by restore, and no later incremental builds on its point" {
+	mkimg "$TMP/a.img" 16
+	backup "$TMP/a.img" --to "$R"
+	local c
+	# the first chunk's (random data: restore must read it)
+	c=$(head -c 1M "$TMP/a.img" | sha256sum | cut -c1-64)
+	c=${c:0:2}/$c
+	rm "$R/chunks/$c"
+	run "$CBT" verify -q "$R"
+	one_line 1
+	[[ "$output" == *"$(basename "$c")"*missing* ]]
+	run "$CBT" restore -q "$R" --point "$ID" --to "$TMP/restored"
+	one_line 1
+	[[ "$output" == *"$(basename "$c")"*missing* ]]
+	backup "$TMP/a.img" --to "$R"
+	[ "$(json "$TMP/out.json" '.type')" = full ]
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+	run "$CBT" verify -q "$R" --point "$ID"
+	[ "$status" -eq 0 ]
+}
+
+@test "repo: a chunk of the base found missing is read again by an incremental with --changes" {
+	mkimg "$TMP/a.img" 16
+	backup "$TMP/a.img" --to "$R"
+	local c
+	c=$(head -c 1M "$TMP/a.img" | sha256sum | cut -c1-64)
+	rm "$R/chunks/${c:0:2}/$c"
+	mutate "$TMP/a.img" 3 5 >"$TMP/ch.json"
+	backup "$TMP/a.img" --to "$R" --changes "$TMP/ch.json"
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+}
+
+@test "repo: prune of any one point leaves every other restorable, also after gc" {
+	mkimg "$TMP/a.img" 4
+	declare -A want
+	local t
+	for t in full incremental differential incremental copy; do
+		mutate "$TMP/a.img" 8 "$RANDOM" >/dev/null
+		backup "$TMP/a.img" --to "$R" --type "$t"
+		want[$ID]=$(sha "$TMP/a.img")
+	done
+	local orig="$TMP/orig"
+	cp -a "$R" "$orig"
+	for gone in 1 2 3 4 5; do
+		rm -rf "$R"
+		cp -a "$orig" "$R"
+		"$CBT" prune -q "$R" --point "$gone"
+		# every chunk old enough for gc to judge it
+		find "$R/chunks" -type f -exec touch -d '-1 hour' {} +
+		run "$CBT" gc --json "$R"
+		[ "$status" -eq 0 ]
+		[ "$(json /dev/stdin '.removed' <<<"$output")" -gt 0 ] || [ "$gone" -eq 5 ]
+		[ ! -e "$R/points/$gone" ]
+		for id in "${!want[@]}"; do
+			[ "$id" -eq "$gone" ] || restore_check "$id" "${want[$id]}"
+		done
+		run "$CBT" verify -q "$R"
+		[ "$status" -eq 0 ]
+	done
+}
+
+@test "repo: prune --keep-last and --keep-daily/--keep-monthly keep what they name" {
+	mkimg "$TMP/a.img" 4
+	for i in 1 2 3 4 5 6; do
+		backup "$TMP/a.img" --to "$R" --type full
+	done
+	# the manifests' times, edited: March 15, April 20, May 2, May 9, May 10 twice
+	local t=("" "2026-03-15 12:00" "2026-04-20 12:00" "2026-05-02 12:00" "2026-05-09 12:00"
+		 "2026-05-10 10:00" "2026-05-10 12:00")
+	for i in 1 2 3 4 5 6; do
+		jq ".time = $(date -u -d "${t[$i]}" +%s)" "$R/points/$i/manifest.json" >"$TMP/m"
+		cat "$TMP/m" >"$R/points/$i/manifest.json"
+	done
+	cp -a "$R" "$TMP/r2"
+	cp -a "$R" "$TMP/r3"
+	"$CBT" prune -q "$R" --keep-last 2
+	[ "$(ls "$R/points" | sort -n | tr '\n' ' ')" = "5 6 " ]
+	# daily 2: the newest of today (6) and of yesterday (4)
+	"$CBT" prune -q "$TMP/r2" --keep-daily 2
+	[ "$(ls "$TMP/r2/points" | sort -n | tr '\n' ' ')" = "4 6 " ]
+	# monthly 2: the newest of May (6) and of April (2)
+	run "$CBT" prune "$TMP/r3" --keep-monthly 2 --dry-run --json
+	[ "$status" -eq 0 ]
+	[ "$(ls "$TMP/r3/points" | wc -l)" -eq 6 ]
+	[ "$(jq -c '.kept | sort' <<<"$output")" = "[2,6]" ]
+}
+
+@test "repo: gc while a backup runs loses nothing" {
+	mkimg "$TMP/a.img" 64
+	backup "$TMP/a.img" --to "$R"
+	local p1=$ID
+	cp "$TMP/a.img" "$TMP/old.img"
+	mutate "$TMP/a.img" 60 7 >/dev/null
+	backup "$TMP/a.img" --to "$R"
+	"$CBT" prune -q "$R" --point "$p1"
+	# the old image's chunks are unreferenced now, and old: gc's prey
+	find "$R/chunks" -type f -exec touch -d '-1 hour' {} +
+	# a backup that finds them there (and so stores nothing for them) ...
+	"$CBT" backup -q --json "$TMP/old.img" --to "$R" --type full >"$TMP/out.json" &
+	local pid=$! rounds=0
+	# ... while gc runs over and over
+	while kill -0 "$pid" 2>/dev/null; do
+		"$CBT" gc -q "$R"
+		rounds=$((rounds + 1))
+	done
+	wait "$pid"
+	echo "gc rounds during the backup: $rounds"
+	[ "$rounds" -ge 1 ]
+	ID=$(json "$TMP/out.json" '.id')
+	run "$CBT" verify "$R"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	restore_check "$ID" "$(sha "$TMP/old.img")"
+	"$CBT" gc -q "$R"
+	restore_check "$ID" "$(sha "$TMP/old.img")"
+}
+
+@test "repo: two chains on one source keep separate bases" {
+	mkimg "$TMP/a.img" 8
+	backup "$TMP/a.img" --to "$R" --chain a
+	local a1=$ID
+	backup "$TMP/a.img" --to "$R" --chain b
+	local b1=$ID
+	mutate "$TMP/a.img" 5 1 >"$TMP/ch.json"
+	backup "$TMP/a.img" --to "$R" --chain a --changes "$TMP/ch.json"
+	[ "$(json "$TMP/out.json" '.base')" = "$a1" ]
+	local a2=$ID
+	backup "$TMP/a.img" --to "$R" --chain b --changes "$TMP/ch.json"
+	[ "$(json "$TMP/out.json" '.base')" = "$b1" ]
+	backup "$TMP/a.img" --to "$R" --chain a --type differential --changes "$TMP/ch.json"
+	[ "$(json "$TMP/out.json" '.base')" = "$a1" ]
+	restore_check "$a2" "$(sha "$TMP/a.img")"
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+}
+
+@test "repo: another volume's points are never mixed up" {
+	mkimg "$TMP/a.img" 8
+	mkimg "$TMP/b.img" 8
+	backup "$TMP/a.img" --to "$R"
+	local a1=$ID
+	backup "$TMP/b.img" --to "$R"
+	local b1=$ID
+	[ "$(json "$TMP/out.json" '.type')" = full ]
+	mutate "$TMP/a.img" 5 1 >"$TMP/ch.json"
+	backup "$TMP/a.img" --to "$R" --changes "$TMP/ch.json"
+	[ "$(json "$TMP/out.json" '.base')" = "$a1" ]
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+	# a point of b holds no a
+	run "$CBT" restore -q "$R" --point "$b1" --volume "$TMP/a.img" --to "$TMP/restored"
+	one_line 1
+	[[ "$output" == *"has no volume"* ]]
+	# a two-volume point: the volume must be named
+	backup "$TMP/a.img" "$TMP/b.img" --to "$R"
+	run "$CBT" restore -q "$R" --point "$ID" --to "$TMP/restored"
+	one_line 1
+	[[ "$output" == *"--volume"* ]]
+	restore_check "$ID" "$(sha "$TMP/b.img")" "$TMP/b.img"
+	restore_check "$ID" "$(sha "$TMP/a.img")" "$TMP/a.img"
+	# the same name, another identity: an incremental is refused, AUTO is full
+	truncate -s 12M "$TMP/a.img"
+	run "$CBT" backup -q "$TMP/a.img" --to "$R" --type incremental
+	one_line 1
+	[[ "$output" == *"another volume of this name (size differs)"* ]]
+	backup "$TMP/a.img" --to "$R"
+	[ "$(json "$TMP/out.json" '.type')" = full ]
+	# a filesystem UUID that changed
+	truncate -s 16M "$TMP/fs.img"
+	mkfs.ext4 -q -F "$TMP/fs.img"
+	backup "$TMP/fs.img" --to "$R"
+	[ "$("$CBT" list "$R" -J -o id,fstypes | jq -r '.points[-1].fstypes[0]')" = ext4 ]
+	tune2fs -q -U random "$TMP/fs.img" >/dev/null 2>&1 || tune2fs -U random "$TMP/fs.img"
+	run "$CBT" backup -q "$TMP/fs.img" --to "$R" --type incremental
+	one_line 1
+	[[ "$output" == *"filesystem UUID differs"* ]]
+}
+
+@test "repo: a symlink planted inside is never followed" {
+	mkimg "$TMP/a.img" 4
+	backup "$TMP/a.img" --to "$R"
+	local id=$ID
+	# a chunk folder replaced by a link to a copy outside
+	local sub
+	# the folder of the first chunk (random data: restore must read it)
+	sub=$(head -c 1M "$TMP/a.img" | sha256sum | cut -c1-2)
+	mkdir -p "$TMP/outside"
+	cp -a "$R/chunks/$sub" "$TMP/outside/$sub"
+	rm -rf "$R/chunks/$sub"
+	ln -s "$TMP/outside/$sub" "$R/chunks/$sub"
+	run "$CBT" restore -q "$R" --point "$id" --to "$TMP/restored"
+	one_line 1
+	run "$CBT" verify -q "$R"
+	[ "$status" -eq 1 ]
+	# a backup writing there stores nothing through the link
+	chunk_files "$TMP" >/dev/null 2>&1 || true
+	local before
+	before=$(find "$TMP/outside" -type f | sort | sha256sum)
+	rm -f "$R/chunks/$sub"
+	ln -s "$TMP/outside/$sub" "$R/chunks/$sub"
+	"$CBT" backup -q "$TMP/a.img" --to "$R" --type full || true
+	[ "$(find "$TMP/outside" -type f | sort | sha256sum)" = "$before" ]
+	# a manifest replaced by a link to a valid manifest outside
+	rm -f "$R/chunks/$sub"
+	cp -a "$TMP/outside/$sub" "$R/chunks/$sub"
+	cp "$R/points/$id/manifest.json" "$TMP/outside/m.json"
+	rm "$R/points/$id/manifest.json"
+	ln -s "$TMP/outside/m.json" "$R/points/$id/manifest.json"
+	run "$CBT" restore -q "$R" --point "$id" --to "$TMP/restored"
+	one_line 1
+	[[ "$output" == *"symbolic link"* ]]
+	# the repository itself given as a link, and tmp/ replaced by one
+	ln -s "$R" "$TMP/link"
+	run "$CBT" list "$TMP/link"
+	one_line 1
+	[[ "$output" == *"symbolic link"* ]]
+	mv "$R/tmp" "$TMP/outside/tmp"
+	ln -s "$TMP/outside/tmp" "$R/tmp"
+	run "$CBT" list "$R"
+	one_line 1
+	[[ "$output" == *"tmp: not a folder"* ]]
+	[ -z "$(ls -A "$TMP/outside/tmp")" ]
+}
+
+@test "repo: private (0700 folders, 0600 files, even with umask 0); one others may read is refused, or warned about with --allow-shared" {
+	mkimg "$TMP/a.img" 4
+	(umask 0; "$CBT" backup -q "$TMP/a.img" --to "$R"; "$CBT" verify -q "$R")
+	run find "$R" -perm /077
+	[ "$output" = "" ]
+	[ "$(stat -c %a "$R")" = 700 ]
+	chmod 755 "$R"
+	run "$CBT" list "$R"
+	one_line 1
+	[[ "$output" == *"others may read it"* ]]
+	run "$CBT" backup -q "$TMP/a.img" --to "$R"
+	one_line 1
+	run --separate-stderr "$CBT" list "$R" --allow-shared
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"warning:"*"others may read"* ]]
+	chmod 700 "$R"
+	chown nobody "$R"
+	run "$CBT" list "$R"
+	one_line 1
+	[[ "$output" == *"owned by another user"* ]]
+}
+
+@test "repo: a target too small, or mounted / in use, is refused" {
+	mkimg "$TMP/a.img" 8
+	backup "$TMP/a.img" --to "$R"
+	truncate -s 4M "$TMP/small"
+	LOOPDEV=$(losetup -f --show "$TMP/small") || skip "no loop device here"
+	run "$CBT" restore -q "$R" --point "$ID" --to "$LOOPDEV"
+	one_line 1
+	[[ "$output" == *"too small"* ]]
+	losetup -d "$LOOPDEV"
+	truncate -s 8M "$TMP/big"
+	LOOPDEV=$(losetup -f --show "$TMP/big")
+	# held open exclusively by someone (as a mount does): EBUSY
+	python3 -c "import os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY|os.O_EXCL); open(sys.argv[2],'w').close(); time.sleep(60)" \
+		"$LOOPDEV" "$TMP/held" &
+	local holder=$! i
+	for i in $(seq 100); do [ -e "$TMP/held" ] || sleep 0.2; done
+	run "$CBT" restore -q "$R" --point "$ID" --to "$LOOPDEV"
+	kill "$holder"
+	wait "$holder" || true
+	one_line 1
+	[[ "$output" == *"mounted or in use"* ]]
+	"$CBT" restore -q "$R" --point "$ID" --to "$LOOPDEV"
+	cmp "$LOOPDEV" "$TMP/a.img"
+}
+
+@test "repo: a progress bar on a terminal, none with --quiet or off a terminal" {
+	mkimg "$TMP/a.img" 32
+	run script -qec "'$CBT' backup '$TMP/a.img' --to '$R'" /dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"backup 1/1 ["*"%"*"/s"* ]]
+	run script -qec "'$CBT' backup -q '$TMP/a.img' --to '$R'" /dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	run "$CBT" backup "$TMP/a.img" --to "$R"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == "point 3: incremental on point 2, "* ]]
+}
+
+# usage_error CMD: exit 2, the message and util-linux's Try line.
+usage_error() {
+	echo "status $status: $output"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == "cbt-snap: $1: "* ]]
+	[ "${lines[1]}" = "Try 'cbt-snap $1 --help' for more information." ]
+}
+
+@test "repo: bad options are usage errors naming the fault" {
+	touch "$TMP/a.img"
+	run "$CBT" backup "$TMP/a.img"
+	usage_error backup
+	[[ "$output" == *"--to REPO is required"* ]]
+	run "$CBT" backup --to "$R"
+	usage_error backup
+	run "$CBT" backup "$TMP/a.img" --to "$R" --type weekly
+	usage_error backup
+	run "$CBT" backup "$TMP/a.img" --to "$R" --type full --changes x
+	usage_error backup
+	run "$CBT" backup "$TMP/a.img" "$TMP/a.img" --to "$R"
+	usage_error backup
+	run "$CBT" backup "$TMP/a.img" --to "$R" --chunk-size 3M
+	usage_error backup
+	run "$CBT" restore "$R" --to x
+	usage_error restore
+	run "$CBT" restore "$R" --point 0 --to x
+	usage_error restore
+	run "$CBT" restore "$R" --point 1x --to x
+	usage_error restore
+	run "$CBT" verify
+	usage_error verify
+	run "$CBT" list "$R" -o id,bogus
+	usage_error list
+	run "$CBT" prune "$R"
+	usage_error prune
+	run "$CBT" prune "$R" --keep-last 0
+	usage_error prune
+	run "$CBT" prune "$R" --keep-last 2 --keep-last 3
+	usage_error prune
+	run "$CBT" gc "$R" extra
+	usage_error gc
+	run "$CBT" gc --frobnicate "$R"
+	usage_error gc
+	run "$CBT" list "$TMP/nowhere"
+	one_line 1
+	run "$CBT" backup "$TMP/missing.img" --to "$R"
+	one_line 1
+	run "$CBT" backup "$TMP/a.img" --to "$R"
+	one_line 1
+	[[ "$output" == *"empty"* ]]
+}
+
+@test "repo: a bad --changes file gets one clear line and writes no point" {
+	mkimg "$TMP/a.img" 4
+	backup "$TMP/a.img" --to "$R"
+	local f="$TMP/ch.json" bad
+	for bad in 'not json' '[1,2]' '{"stamp": "x"}' '{"changes": {"offset": 0}}' \
+		'{"changes": [{"offset": -4096, "length": 4096}]}' \
+		'{"changes": [{"offset": 0, "length": 0}]}' \
+		'{"changes": [{"offset": "0", "length": 4096}]}' \
+		'{"changes": [{"offset": 4190208, "length": 8192}]}' \
+		'{"changes": [{"offset": 0, "length": 4096}]} trailing' \
+		'{"changes": [{"offset": 18446744073709551615, "length": 1}]}'; do
+		printf '%s' "$bad" >"$f"
+		run "$CBT" backup -q "$TMP/a.img" --to "$R" --changes "$f"
+		one_line 1
+		[[ "$output" == *"$f"* ]]
+	done
+	[ "$(ls "$R/points")" = 1 ]
+}
+
+@test "repo: hostile manifests and indexes get one clear line naming the point" {
+	mkimg "$TMP/a.img" 4
+	backup "$TMP/a.img" --to "$R"
+	local m="$R/points/1/manifest.json" edit
+	cp -a "$R" "$TMP/clean"
+	for edit in '"x"' '.id = 2' '.base = 5' '.type = "weekly"' '.volumes = []' \
+		'.volumes[0].size = 0' '.volumes[0].size = 1180591620717411303424' \
+		'.volumes[0]["index-sha256"] = ("0" * 64)' '.volumes[0].name = 7' \
+		'.verify.state = "great"' 'del(.chain)'; do
+		jq "$edit" "$TMP/clean/points/1/manifest.json" >"$m"
+		run "$CBT" restore -q "$R" --point 1 --to "$TMP/restored"
+		one_line 1
+		[[ "$output" == *"point 1"* ]]
+	done
+	head -c 100000 /dev/urandom >"$m"
+	run "$CBT" verify -q "$R"
+	one_line 1
+	[[ "$output" == *"point 1: FAILED"*"damaged manifest"* ]]
+	local idx
+	cp "$TMP/clean/points/1/manifest.json" "$m"
+	for idx in truncate magic digest; do
+		cp "$TMP/clean/points/1/volume-0.idx" "$R/points/1/volume-0.idx"
+		case $idx in
+		truncate) truncate -s 100 "$R/points/1/volume-0.idx" ;;
+		magic) printf 'XXXX' | dd of="$R/points/1/volume-0.idx" conv=notrunc status=none ;;
+		digest) printf 'XXXX' | dd of="$R/points/1/volume-0.idx" bs=1 seek=70 conv=notrunc status=none ;;
+		esac
+		run "$CBT" restore -q "$R" --point 1 --to "$TMP/restored"
+		one_line 1
+		[[ "$output" == *"point 1: volume-0.idx: damaged index"* ]]
+		run "$CBT" verify -q "$R"
+		one_line 1
+		# gc refuses to sweep on an index it cannot read
+		run "$CBT" gc -q "$R"
+		one_line 1
+	done
+	[ -n "$(chunk_files "$R")" ]
+}
