@@ -193,7 +193,8 @@ make_repo() {
 	[ "${lines[1]}" = "s $((16 * MiB))" ]
 	[ "${lines[-1]}" = "e" ]
 	# no data record is all zeroes (p0's zero holes are left out)
-	[ "$(grep -c '^w .* 1$' <<<"$output")" -eq 0 ]
+	printf '%s\n' "${lines[@]}" >"$T/r1"
+	run -1 grep -q '^w .* 1$' "$T/r1"
 	run -0 "$PARSE" "$T/x2"
 	[ "${lines[0]}" = "f 1" ]
 	[ "${lines[1]}" = "t 2" ]
@@ -205,7 +206,8 @@ make_repo() {
 	# data, the rest of the chunk a zero record
 	grep -qx "w $((704 * 1024)) 4096 0" <<<"$output"
 	grep -qx "z $((704 * 1024 + 4096)) $((60 * 1024))" <<<"$output"
-	[ "$(grep -c '^w .* 1$' <<<"$output")" -eq 0 ]
+	printf '%s\n' "${lines[@]}" >"$T/r2"
+	run -1 grep -q '^w .* 1$' "$T/r2"
 }
 
 # ---- cbt-snap export: its command line (no Ceph needed) --------------------
