@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,8 @@ static void human(uint64_t v, char *buf, size_t len)
 struct progress {
 	const char *what;
 	struct timespec start, last;
-	int shown;
+	int shown, bar;
+	uint64_t stop_at;	/* CBT_SNAP_TEST_STOP_AT: SIGSTOP itself there, once */
 };
 
 static double since(const struct timespec *a, const struct timespec *b)
@@ -106,6 +108,12 @@ static int progress_cb(void *data, uint64_t done, uint64_t total)
 	double el, bps;
 	int pct, i, w = 24;
 
+	if (p->stop_at && done >= p->stop_at) {
+		p->stop_at = 0;
+		raise(SIGSTOP);
+	}
+	if (!p->bar)
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (done < total && p->shown && since(&p->last, &now) < 0.2)
 		return 0;
@@ -132,12 +140,21 @@ static int progress_cb(void *data, uint64_t done, uint64_t total)
 	return 0;
 }
 
+/*
+ * The bar, on a terminal. CBT_SNAP_TEST_STOP_AT=BYTES (tests only) stops
+ * the process once that much is done, so a test can act while it waits.
+ */
 static void progress_start(struct cbt_repo *r, struct progress *p, const char *what, int quiet)
 {
+	const char *stop = getenv("CBT_SNAP_TEST_STOP_AT");
+
 	memset(p, 0, sizeof(*p));
 	p->what = what;
 	clock_gettime(CLOCK_MONOTONIC, &p->start);
-	if (!quiet && isatty(STDERR_FILENO))
+	p->bar = !quiet && isatty(STDERR_FILENO);
+	if (stop && parse_size(stop, &p->stop_at))
+		p->stop_at = 0;
+	if (p->bar || p->stop_at)
 		cbt_repo_set_progress(r, progress_cb, p);
 }
 
@@ -565,6 +582,8 @@ int cmd_repo(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "init"))
 		return repo_init(argc - 1, argv + 1);
+	if (argv[1][0] == '-')
+		usage_error("repo", "unrecognized option '%s'", argv[1]);
 	usage_error("repo", "unknown command '%s': init", argv[1]);
 }
 

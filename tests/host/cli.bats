@@ -12,7 +12,8 @@ MAN="$BATS_TEST_DIRNAME/../../docs/cbt-snap.8"
 VERSION=$(cat "$BATS_TEST_DIRNAME/../../VERSION")
 
 COMMANDS=(attach detach status checkpoint changes version snapshot
-	"snapshot create" "snapshot list" "snapshot destroy" "snapshot watch")
+	"snapshot create" "snapshot list" "snapshot destroy" "snapshot watch"
+	backup restore verify list prune gc "repo init")
 
 setup() {
 	[ ! -e /dev/cbt-ctl ] || skip "the cbt module is loaded here"

@@ -53,6 +53,22 @@ complete_line() {
 	done
 }
 
+@test "repository commands: backup's options and types, list's columns" {
+	run complete_line cbt-snap ""
+	for c in backup restore verify list prune gc repo; do
+		grep -qx "$c" <<<"$output"
+	done
+	run complete_line cbt-snap backup x --t
+	grep -qx -- --to <<<"$output"
+	grep -qx -- --type <<<"$output"
+	run complete_line cbt-snap backup x --type d
+	[ "$output" = "differential" ]
+	run complete_line cbt-snap list r -o VER
+	[ "$output" = "VERIFY" ]
+	run complete_line cbt-snap prune r --keep-l
+	[ "$output" = "--keep-last" ]
+}
+
 @test "cbt-snap snapshot create --<TAB> contains --store" {
 	run complete_line cbt-snap snapshot create --
 	grep -qx -- --store <<<"$output"
