@@ -184,6 +184,32 @@ make_repo() {
 	run ! rbd --no-progress import-diff "$T/x23" lacks
 }
 
+@test "export: the stream follows the format: names, size, zero runs as zero records, no zero data" {
+	PARSE="$TOP/tests/lib/rbd_diff.py"
+	"$CBT" export "$I/repo" --point 1 --format rbd-diff -o "$T/x1"
+	"$CBT" export "$I/repo" --point 2 --from 1 --format rbd-diff -o "$T/x2"
+	run -0 "$PARSE" "$T/x1"
+	[ "${lines[0]}" = "t 1" ]
+	[ "${lines[1]}" = "s $((16 * MiB))" ]
+	[ "${lines[-1]}" = "e" ]
+	# no data record is all zeroes (p0's zero holes are left out)
+	printf '%s\n' "${lines[@]}" >"$T/r1"
+	run -1 grep -q '^w .* 1$' "$T/r1"
+	run -0 "$PARSE" "$T/x2"
+	[ "${lines[0]}" = "f 1" ]
+	[ "${lines[1]}" = "t 2" ]
+	[ "${lines[2]}" = "s $((16 * MiB))" ]
+	[ "${lines[-1]}" = "e" ]
+	# p1 zeroed 128 KiB at 6400 KiB (two whole chunks): one zero record
+	grep -qx "z $((6400 * 1024)) $((128 * 1024))" <<<"$output"
+	# the 100 bytes written at 704 KiB + 5 into a zero chunk: 4 KiB of
+	# data, the rest of the chunk a zero record
+	grep -qx "w $((704 * 1024)) 4096 0" <<<"$output"
+	grep -qx "z $((704 * 1024 + 4096)) $((60 * 1024))" <<<"$output"
+	printf '%s\n' "${lines[@]}" >"$T/r2"
+	run -1 grep -q '^w .* 1$' "$T/r2"
+}
+
 # ---- cbt-snap export: its command line (no Ceph needed) --------------------
 
 # usage_error: the last run was a usage error of export: exit 2, one
@@ -262,9 +288,12 @@ usage_error() {
 	[[ "${lines[0]}" == "cbt-snap: "* ]]
 	cmp "$T/out" "$T/before"
 	[ "$(ls "$T")" = "$(printf 'before\nout')" ]
-	# a chunk gone from the repository: found, reported, nothing written
+	# a chunk of point 1 gone from the repository (its first 64 KiB, chunks
+	# named by their SHA-256): found, reported, nothing written
 	cp -a "$I/repo" "$T/repo"
-	victim=$(find "$T/repo/chunks" -type f | head -n 1)
+	first=$(head -c 65536 "$I/p0" | sha256sum | cut -d' ' -f1)
+	victim=$(find "$T/repo/chunks" -type f -name "$first*")
+	[ -n "$victim" ]
 	rm "$victim"
 	run -1 "$CBT" export "$T/repo" --point 1 --format rbd-diff -o "$T/broken"
 	[ "${#lines[@]}" -eq 1 ]
