@@ -527,6 +527,12 @@ int cbt_newpoint_get_volume_base(struct cbt_newpoint *np, const char *name, uint
  * the repository's filesystem, such as a copy-on-write store.
  */
 const char *cbt_newpoint_get_workspace(struct cbt_newpoint *np);
+/*
+ * Change the point's type before its first volume is added (-EINVAL after,
+ * or for CBT_POINT_AUTO): a requester whose volumes all went full (no base,
+ * a reset tracker) records the point as FULL.
+ */
+int cbt_newpoint_set_type(struct cbt_newpoint *np, enum cbt_point_type type);
 /* Opaque application metadata kept with the point (text; copied). */
 int cbt_newpoint_set_app_metadata(struct cbt_newpoint *np, const char *text);
 /*

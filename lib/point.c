@@ -949,6 +949,16 @@ int cbt_newpoint_get_volume_base(struct cbt_newpoint *np, const char *name, uint
 	return 0;
 }
 
+int cbt_newpoint_set_type(struct cbt_newpoint *np, enum cbt_point_type type)
+{
+	if (!np || np->pt.nvol || np->committed || type < CBT_POINT_FULL ||
+	    type > CBT_POINT_COPY)
+		return -EINVAL;
+	np->pt.type = type;
+	np->auto_type = 0;
+	return 0;
+}
+
 const char *cbt_newpoint_get_workspace(struct cbt_newpoint *np)
 {
 	if (!np)

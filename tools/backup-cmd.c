@@ -100,6 +100,8 @@ static double since(const struct timespec *a, const struct timespec *b)
 	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
+volatile sig_atomic_t backup_interrupted;
+
 static int progress_cb(void *data, uint64_t done, uint64_t total)
 {
 	struct progress *p = data;
@@ -108,6 +110,8 @@ static int progress_cb(void *data, uint64_t done, uint64_t total)
 	double el, bps;
 	int pct, i, w = 24;
 
+	if (backup_interrupted)
+		return -1;	/* the library gives up: -ECANCELED */
 	if (p->stop_at && done >= p->stop_at) {
 		p->stop_at = 0;
 		raise(SIGSTOP);
@@ -154,8 +158,7 @@ static void progress_start(struct cbt_repo *r, struct progress *p, const char *w
 	p->bar = !quiet && isatty(STDERR_FILENO);
 	if (stop && parse_size(stop, &p->stop_at))
 		p->stop_at = 0;
-	if (p->bar || p->stop_at)
-		cbt_repo_set_progress(r, progress_cb, p);
+	cbt_repo_set_progress(r, progress_cb, p);	/* also to see backup_interrupted */
 }
 
 static void progress_end(struct cbt_repo *r, struct progress *p)
@@ -253,6 +256,8 @@ int backup_write_point(const struct backup_opts *o, struct backup_source *src, s
 			fail_msg("note: chain '%s' has no usable backup of %s: a full backup, every block read",
 				 o->chain ? o->chain : "default", src[i].path);
 	}
+	if (o->ready && o->ready(o->hook_data))
+		goto out;
 	ret = cbt_newpoint_commit(np, &res->id);
 	if (ret) {
 		repo_fail(r, ret, o->repo);
@@ -539,8 +544,12 @@ int cmd_backup(int argc, char **argv)
 	if (nchanges && (bo.type == CBT_POINT_FULL || bo.type == CBT_POINT_COPY))
 		usage_error("backup", "--changes: a %s backup reads every block",
 			    cbt_point_type_name(bo.type));
-	for (i = 0; i < n; i++)
-		ntracked += backup_source_is_tracked(argv[optind + i]);
+	for (i = 0; i < n; i++) {
+		c = backup_source_is_tracked(argv[optind + i]);
+		if (c < 0)
+			return 1;
+		ntracked += c;
+	}
 	if (ntracked && ntracked != (int)n)
 		usage_error("backup", "tracked and untracked sources in one backup: back them up apart");
 	if (ntracked && nchanges)
@@ -572,7 +581,7 @@ int cmd_backup(int argc, char **argv)
 		}
 	}
 	if (ntracked)
-		rc = backup_tracked(&bo, &to, argv + optind, n, src, &res);
+		rc = backup_tracked(&bo, &to, n, src, &res);
 	else
 		rc = backup_write_point(&bo, src, n, &res);
 	if (!rc)

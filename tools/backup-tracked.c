@@ -15,10 +15,13 @@
  * anchors move) only once the point is committed; if the session cannot
  * end well (the set overflowed), the point is removed again.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backup.h"
 #include "cli.h"
@@ -29,7 +32,7 @@ struct tracked {
 	const struct tracked_opts *t;
 	struct cbt_ctx *ctx;
 	struct cbt_backup *b;
-	char **vols;
+	struct backup_source *src;	/* name: the volume's real path */
 	size_t n;
 	char store[4096];	/* the default store's path (in the workspace) */
 };
@@ -44,10 +47,19 @@ int backup_source_is_tracked(const char *path)
 {
 	struct cbt_volume *vol;
 	struct cbt_ctx *ctx;
-	int tracked = 0;
+	struct stat st;
+	int tracked = 0, ret;
 
-	if (cbt_ctx_new(&ctx))
-		return 0;	/* no module (or not root): nothing is tracked */
+	if (stat(path, &st) || !S_ISBLK(st.st_mode))
+		return 0;	/* only block devices are tracked */
+	ret = cbt_ctx_new(&ctx);
+	if (ret == -ENOENT)
+		return 0;	/* no module: nothing is tracked */
+	if (ret) {
+		/* Not knowing would mean reading a tracked volume live. */
+		fail_msg("/dev/cbt-ctl: %s", cbt_strerror(ret));
+		return -1;
+	}
 	if (!cbt_volume_open(ctx, path, &vol)) {
 		tracked = !cbt_volume_refresh(vol);
 		cbt_volume_free(vol);
@@ -87,7 +99,7 @@ static int make_set_opts(struct tracked *tr, struct cbt_newpoint *np,
 		for (i = 0; i < tr->n; i++) {
 			struct cbt_volume *vol;
 
-			if (cbt_volume_open(tr->ctx, tr->vols[i], &vol))
+			if (cbt_volume_open(tr->ctx, tr->src[i].name, &vol))
 				continue;
 			if (!cbt_volume_refresh(vol))
 				total += cbt_volume_get_size(vol);
@@ -164,7 +176,7 @@ static int session_type(struct tracked *tr, struct cbt_newpoint *np)
 		return LIBCBT_BACKUP_INCREMENTAL;
 	default:
 		/* AUTO: the repository decides at the first volume, as here. */
-		if (cbt_newpoint_get_volume_base(np, tr->vols[0], &id, &stamp) || !id)
+		if (cbt_newpoint_get_volume_base(np, tr->src[0].name, &id, &stamp) || !id)
 			return LIBCBT_BACKUP_FULL;
 		return LIBCBT_BACKUP_INCREMENTAL;
 	}
@@ -194,13 +206,13 @@ static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 	    (ret = cbt_backup_set_flags(tr->b, LIBCBT_BACKUP_NO_FALLBACK)))
 		return session_fail(ret, "--no-fallback");
 	for (i = 0; i < n; i++) {
-		ret = cbt_volume_open(tr->ctx, tr->vols[i], &vol);
+		ret = cbt_volume_open(tr->ctx, src[i].name, &vol);
 		if (!ret) {
 			ret = cbt_backup_add_volume(tr->b, vol);
 			cbt_volume_free(vol);
 		}
 		if (ret)
-			return session_fail(ret, tr->vols[i]);
+			return session_fail(ret, src[i].path);
 	}
 	if (make_set_opts(tr, np, &opts))
 		return 1;
@@ -213,7 +225,7 @@ static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 		for (i = 0; i < n; i++)
 			if (cbt_backup_volume_get_reason(tr->b, i))
 				fail_msg("%s: %s; --no-fallback: no full backup taken instead",
-					 tr->vols[i], cbt_backup_volume_get_reason(tr->b, i));
+					 src[i].path, cbt_backup_volume_get_reason(tr->b, i));
 		return 1;
 	}
 	if (ret == -EXDEV && !tr->t->nstores) {
@@ -221,18 +233,34 @@ static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 			 tr->o->repo);
 		return 1;
 	}
+	if (ret == -EBUSY) {
+		fail_msg("snapshot: a volume is in another snapshot set, or chain '%s' is in use by another backup (see 'cbt-snap snapshot list')",
+			 cbt_backup_get_chain(tr->b));
+		return 1;
+	}
 	if (ret)
 		return session_fail(ret, "snapshot");
+	/* Every volume went full (no base, a reset tracker): so does the point,
+	 * so that the next differential finds it as the chain's full one. */
+	for (i = 0; i < n; i++)
+		if (cbt_backup_volume_get_type(tr->b, i) != LIBCBT_BACKUP_FULL)
+			break;
+	if (i == n && cbt_newpoint_get_type(np) != CBT_POINT_FULL &&
+	    cbt_newpoint_get_type(np) != CBT_POINT_COPY) {
+		ret = cbt_newpoint_set_type(np, CBT_POINT_FULL);
+		if (ret)
+			return session_fail(ret, "backup type");
+	}
 	for (i = 0; i < n; i++) {
 		struct backup_source *s = &src[i];
 		int vt = cbt_backup_volume_get_type(tr->b, i);
 
 		s->path = cbt_backup_volume_get_image(tr->b, i);
-		s->size = cbt_backup_volume_get_size(tr->b, i);
+		s->size = 0;	/* the image's own: the volume may have grown since */
 		s->stamp = cbt_backup_volume_get_stamp(tr->b, i);
 		if (cbt_backup_volume_get_fallback(tr->b, i) == LIBCBT_BACKUP_FALLBACK_STALE &&
 		    !tr->o->quiet)
-			fail_msg("warning: %s: %s: a full backup instead", tr->vols[i],
+			fail_msg("warning: %s: %s: a full backup instead", tr->src[i].name,
 				 cbt_backup_volume_get_reason(tr->b, i));
 		if (vt != LIBCBT_BACKUP_INCREMENTAL && vt != LIBCBT_BACKUP_DIFFERENTIAL)
 			continue;	/* every block */
@@ -243,13 +271,40 @@ static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 		if (!bid || !bstamp || !base || strcmp(bstamp, base)) {
 			if (!tr->o->quiet && bid)
 				fail_msg("note: %s: point %llu of the chain was not taken at the chain's last stamp: every block read",
-					 tr->vols[i], (unsigned long long)bid);
+					 s->name, (unsigned long long)bid);
 			continue;
 		}
 		if (read_extents(tr, i, s))
 			return 1;
 	}
 	return 0;
+}
+
+/* Every image read: a set that overflowed meanwhile is no backup. */
+static int ready(void *data)
+{
+	struct tracked *tr = data;
+	struct cbt_snapset *set = cbt_backup_get_snapset(tr->b);
+	int ret;
+
+	ret = cbt_snapset_refresh(set);
+	if (ret)
+		return session_fail(ret, "snapshot");
+	if (cbt_snapset_get_state(set) & (LIBCBT_STATE_OVERFLOW | LIBCBT_STATE_INVALID)) {
+		fail_msg("the snapshot overflowed its store or went invalid while it was read: nothing kept (give a larger --store)");
+		return 1;
+	}
+	if (backup_interrupted) {
+		fail_msg("interrupted: nothing kept");
+		return 1;
+	}
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	backup_interrupted = 1;
 }
 
 static int finish(void *data, struct cbt_repo *r, uint64_t id)
@@ -269,16 +324,23 @@ static int finish(void *data, struct cbt_repo *r, uint64_t id)
 	return 0;
 }
 
-int backup_tracked(struct backup_opts *o, const struct tracked_opts *t, char **vols, size_t n,
+int backup_tracked(struct backup_opts *o, const struct tracked_opts *t, size_t n,
 		   struct backup_source *src, struct backup_result *res)
 {
-	struct tracked tr = { .o = o, .t = t, .vols = vols, .n = n };
+	struct tracked tr = { .o = o, .t = t, .src = src, .n = n };
+	struct sigaction sa = { .sa_handler = on_signal };
 	int ret, rc;
 
 	ret = cbt_ctx_new(&tr.ctx);
 	if (ret)
 		return session_fail(ret, "/dev/cbt-ctl");
+	/* A signal fails the backup through its error path, which ends the set. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	o->prepare = prepare;
+	o->ready = ready;
 	o->finish = finish;
 	o->hook_data = &tr;
 	rc = backup_write_point(o, src, n, res);

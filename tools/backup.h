@@ -15,6 +15,7 @@
 #ifndef CBT_BACKUP_H
 #define CBT_BACKUP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,7 @@ struct backup_opts {
 	 */
 	int (*prepare)(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 		       struct backup_source *src, size_t n);
+	int (*ready)(void *data);	/* every source read, before the commit */
 	int (*finish)(void *data, struct cbt_repo *r, uint64_t id);
 	void *hook_data;
 };
@@ -66,7 +68,16 @@ struct backup_result {
 int backup_write_point(const struct backup_opts *o, struct backup_source *src, size_t n,
 		       struct backup_result *res);
 
-/* backup-tracked.c: 1 if @path is a volume the module tracks. */
+/*
+ * Set by SIGINT, SIGTERM or SIGHUP during a tracked backup: the next
+ * progress call cancels the work, so the failure path destroys the set.
+ */
+extern volatile sig_atomic_t backup_interrupted;
+
+/*
+ * backup-tracked.c: 1 if @path is a volume the module tracks, 0 if not (or
+ * no module is loaded), -1 (having said why) if the module cannot be asked.
+ */
 int backup_source_is_tracked(const char *path);
 struct tracked_opts {
 	const char *stores[16];	/* --store specs; none: one in the point's workspace */
@@ -75,7 +86,7 @@ struct tracked_opts {
 	int no_fallback;	/* fail rather than go full when a base is stale */
 };
 /* Back up the tracked volumes @vols into one point (as backup_write_point). */
-int backup_tracked(struct backup_opts *o, const struct tracked_opts *t, char **vols, size_t n,
+int backup_tracked(struct backup_opts *o, const struct tracked_opts *t, size_t n,
 		   struct backup_source *src, struct backup_result *res);
 
 int cmd_backup(int argc, char **argv);

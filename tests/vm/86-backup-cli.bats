@@ -193,3 +193,47 @@ print(' '.join(str(random.randrange($size // 4096) * 4096) for _ in range($2)))"
 	cbt restore "$REPO" --point "$id" --to "$BATS_TEST_TMPDIR/r.img" --quiet
 	[ "$(sha256sum <"$BATS_TEST_TMPDIR/r.img" | cut -d' ' -f1)" = "$sum" ]
 }
+
+@test "a volume named through a symlink gets incrementals by default" {
+	L=$(new_loop 16M)
+	cbt attach "$L" --block-size 4K
+	ln -s "$L" "$BATS_TEST_TMPDIR/vol"
+	backup "$BATS_TEST_TMPDIR/vol"
+	[ "$(last type)" = full ]
+	scribble "$L" 4
+	sum=$(sha256sum <"$L" | cut -d' ' -f1)
+	backup "$BATS_TEST_TMPDIR/vol"
+	[ "$(last type)" = incremental ]
+	[ "$(last bytes-read)" -le $((4 << 20)) ]
+	cbt restore "$REPO" --point "$(last id)" --to "$BATS_TEST_TMPDIR/r.img" --quiet
+	[ "$(sha256sum <"$BATS_TEST_TMPDIR/r.img" | cut -d' ' -f1)" = "$sum" ]
+}
+
+@test "a backup ended by SIGTERM leaves no snapshot set, no point and no moved anchor" {
+	L=$(new_loop 32M)
+	dd if=/dev/urandom of="$L" bs=1M count=32 oflag=direct status=none
+	cbt attach "$L" --block-size 4K
+	# It stops itself once 1 MiB is read; TERM is delivered when it goes on.
+	CBT_SNAP_TEST_STOP_AT=1M "$CBT" backup "$L" --to "$REPO" --state-dir "$STATE" --quiet &
+	pid=$!
+	for _ in $(seq 1 300); do
+		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+		sleep 0.1
+	done
+	[ "$(awk '{print $3}' "/proc/$pid/stat")" = T ]
+	[ -n "$(cbt snapshot list)" ]
+	kill -TERM "$pid"
+	kill -CONT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	echo "exit $rc"
+	[ "$rc" -ne 0 ]
+	[ -z "$(cbt snapshot list)" ]
+	[ "$(cbt list "$REPO" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["points"]))')" -eq 0 ]
+	# No anchor moved: the next backup is a full one, and it is whole.
+	sum=$(sha256sum <"$L" | cut -d' ' -f1)
+	backup "$L"
+	[ "$(last type)" = full ]
+	cbt restore "$REPO" --point "$(last id)" --to "$BATS_TEST_TMPDIR/r.img" --quiet
+	[ "$(sha256sum <"$BATS_TEST_TMPDIR/r.img" | cut -d' ' -f1)" = "$sum" ]
+}
