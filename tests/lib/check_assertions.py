@@ -295,6 +295,19 @@ class Checker:
             cmds.append(self.command())
         return {"neg": neg, "cmds": cmds}
 
+    def skip_arith(self):
+        """Consume (( ... )): parens count one each, as ')' ')' or '))'."""
+        self.next()
+        depth = 2
+        while depth > 0:
+            u = self.next()
+            if u is None:
+                break
+            if self.is_op(u, "(", "(("):
+                depth += len(u.text)
+            elif self.is_op(u, ")", "))"):
+                depth -= len(u.text)
+
     def trailing_words(self):
         while self.peek() is not None and not self.peek().op:
             self.next()
@@ -310,16 +323,7 @@ class Checker:
             self.trailing_words()
             return {"group": body}
         if self.is_op(t, "(("):
-            self.next()
-            depth = 2
-            while depth > 0:
-                u = self.next()
-                if u is None:
-                    break
-                if self.is_op(u, "(", "(("):
-                    depth += len(u.text)
-                elif self.is_op(u, ")", "))"):
-                    depth -= len(u.text)
+            self.skip_arith()
             self.trailing_words()
             return {"words": ["(("]}
         if self.is_word(t, "{"):
@@ -357,17 +361,7 @@ class Checker:
         if self.is_word(t, "for"):
             self.next()
             if self.is_op(self.peek(), "(("):
-                # for ((init; cond; step)): its ';' are inside the parens
-                self.next()
-                depth = 2
-                while depth > 0:
-                    u = self.next()
-                    if u is None:
-                        break
-                    if self.is_op(u, "(", "(("):
-                        depth += len(u.text)
-                    elif self.is_op(u, ")", "))"):
-                        depth -= len(u.text)
+                self.skip_arith()  # for ((init; cond; step)): ';' inside
             while self.peek() is not None and not self.is_op(self.peek(), ";", "\n"):
                 self.next()
             self.expect_word("do")
