@@ -439,7 +439,8 @@ static int ctl_snap_create(void __user *arg)
 	if (copy_from_user(&c, arg, sizeof(c)))
 		return -EFAULT;
 	if ((c.flags & ~(CBT_SNAP_NO_FREEZE | CBT_SNAP_WRITABLE)) || c.id ||
-	    c.hold_ns || !all_zero(c.reserved, sizeof(c.reserved)))
+	    c.hold_ns || c.writers || !all_zero(&c.missing, sizeof(c.missing)) ||
+	    !all_zero(c.reserved, sizeof(c.reserved)))
 		return -EINVAL;
 	if (!c.count || c.count > CBT_SNAP_MAX_MEMBERS ||
 	    c.hold_ms > 60000 || c.low_space > 90)

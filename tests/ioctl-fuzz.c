@@ -488,7 +488,8 @@ static const struct field f_create[] = {
 	FL(cbt_snap_create, flags, CBT_SNAP_NO_FREEZE | CBT_SNAP_WRITABLE), F(cbt_snap_create, store_fd, K_FD),
 	F(cbt_snap_create, hold_ms, K_NUM), F(cbt_snap_create, low_space, K_NUM),
 	F(cbt_snap_create, id, K_NUM), F(cbt_snap_create, hold_ns, K_NUM),
-	F(cbt_snap_create, reserved[0], K_RSV), F(cbt_snap_create, reserved[3], K_RSV),
+	F(cbt_snap_create, writers, K_PTR), F(cbt_snap_create, missing, K_RSV),
+	F(cbt_snap_create, reserved[0], K_RSV), F(cbt_snap_create, reserved[1], K_RSV),
 };
 
 /* The fields of member 0, fuzzed through the create request. */

@@ -77,7 +77,7 @@ static void bad_create(struct cbt_dev tracked, struct cbt_dev untracked,
 	TRY("no members", c.count = 0, EINVAL);
 	TRY("too many members", c.count = CBT_SNAP_MAX_MEMBERS + 1, EINVAL);
 	TRY("unknown flag", c.flags = 1u << 9, EINVAL);
-	TRY("reserved field set", c.reserved[3] = 7, EINVAL);
+	TRY("reserved field set", c.reserved[1] = 7, EINVAL);
 	TRY("output id set", c.id = 5, EINVAL);
 	TRY("hold over 60 s", c.hold_ms = 60001, EINVAL);
 	TRY("low-space over 90%", c.low_space = 91, EINVAL);
