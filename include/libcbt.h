@@ -550,7 +550,12 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 			    const char *stamp, const uint64_t *extents, size_t count);
 uint64_t cbt_newpoint_get_bytes_read(struct cbt_newpoint *np);
 uint64_t cbt_newpoint_get_bytes_stored(struct cbt_newpoint *np);
-/* Make the point durable and visible; *id (if not NULL) is its id. */
+/*
+ * Make the point durable and visible; *id (if not NULL) is its id. On
+ * failure the point is not visible, unless it could not be taken back
+ * after its rename: then *id is set all the same, for the caller to remove
+ * it (cbt_repo_remove_point()).
+ */
 int cbt_newpoint_commit(struct cbt_newpoint *np, uint64_t *id);
 void cbt_newpoint_free(struct cbt_newpoint *np);
 

@@ -365,7 +365,8 @@ static void release(struct cbt_backup *b)
 				   cbt_snapset_get_id(b->set), cbt__errtext(ret));
 		cbt_snapset_free(b->set);
 		b->set = NULL;
-		if (b->dirfd >= 0) {
+		/* A set still there stays named, for the chain's next begin. */
+		if (b->dirfd >= 0 && (!ret || ret == -ENOENT)) {
 			char name[LIBCBT_BACKUP_CHAIN_MAX + 8];
 
 			set_file_name(b, name, sizeof(name));

@@ -1251,13 +1251,15 @@ int cbt_newpoint_commit(struct cbt_newpoint *np, uint64_t *id)
 		ret = cbt__repo_err(r, -errno, "points/%s: %s", name, strerror(errno));
 		goto out;
 	}
-	np->committed = 1;
-	if (fsync(r->points_fd)) {
+	if (fsync(r->points_fd))
 		ret = cbt__repo_err(r, -errno, "points: sync: %s", strerror(errno));
+	if (!ret)
+		ret = cbt__repo_write_file(r, r->dfd, "last-id", name, strlen(name));
+	/* Not durable, or its id could be reused: take it back out of sight. */
+	if (ret && !renameat(r->points_fd, name, r->ws_fd, "point"))
 		goto out;
-	}
-	ret = cbt__repo_write_file(r, r->dfd, "last-id", name, strlen(name));
-	if (!ret && id)
+	np->committed = 1;
+	if (id)
 		*id = np->pt.id;
 out:
 	cbt__flock(r->lock_fd, LOCK_UN);

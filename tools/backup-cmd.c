@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,9 +259,12 @@ int backup_write_point(const struct backup_opts *o, struct backup_source *src, s
 	}
 	if (o->ready && o->ready(o->hook_data))
 		goto out;
+	res->id = 0;
 	ret = cbt_newpoint_commit(np, &res->id);
 	if (ret) {
 		repo_fail(r, ret, o->repo);
+		if (res->id)	/* visible, but not durable: no point */
+			cbt_repo_remove_point(r, res->id);
 		goto out;
 	}
 	if (o->prepare)
@@ -453,6 +457,16 @@ static void print_result(const struct backup_opts *o, const struct backup_result
 		       cbt_point_type_name(res->type), rd, st);
 }
 
+/* The rule the requester API keeps for chain names (anchor files are named by them). */
+static bool chain_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > LIBCBT_BACKUP_CHAIN_MAX || s[0] == '.')
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
 int cmd_backup(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -492,8 +506,9 @@ int cmd_backup(int argc, char **argv)
 					    optarg);
 			break;
 		case 'c':
-			if (!*optarg || strlen(optarg) > 255 || strchr(optarg, '\n'))
-				usage_error("backup", "--chain: a name of 1 to 255 characters");
+			if (!chain_name_ok(optarg))
+				usage_error("backup", "--chain: 1 to %d letters, digits, '.', '_' or '-', not starting with '.', not '%s'",
+					    LIBCBT_BACKUP_CHAIN_MAX, optarg);
 			bo.chain = optarg;
 			break;
 		case 'C':

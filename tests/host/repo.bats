@@ -173,6 +173,25 @@ one_line() {
 # chunk_files REPO: the chunk files, sorted.
 chunk_files() { (cd "$1/chunks" && find . -type f | sort); }
 
+@test "repo: a commit that fails after the point's rename leaves no point; the next backup succeeds" {
+	mkimg "$TMP/a.img" 4
+	backup "$TMP/a.img" --to "$R"
+	local first=$ID
+	mutate "$TMP/a.img" 5 2 >/dev/null
+	# The point is renamed into points/, then last-id is written: make that fail.
+	run strace -f -qq -o /dev/null -P last-id -e trace=renameat -e inject=renameat:error=EIO \
+		"$CBT" backup -q "$TMP/a.img" --to "$R"
+	echo "status $status: $output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"last-id"* ]]
+	"$CBT" list "$R" --json >"$TMP/list.json"
+	[ "$(json "$TMP/list.json" '[.points[].id | tostring] | join(",")')" = "$first" ]
+	[ -z "$(ls -A "$R/tmp")" ]
+	backup "$TMP/a.img" --to "$R"
+	[ "$(json "$TMP/out.json" '.base')" = "$first" ]
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+}
+
 @test "repo: a corrupted chunk is found by verify and by restore, and no later incremental builds on its point" {
 	mkimg "$TMP/a.img" 16
 	backup "$TMP/a.img" --to "$R"
@@ -507,6 +526,12 @@ usage_error() {
 
 @test "repo: bad options are usage errors naming the fault" {
 	touch "$TMP/a.img"
+	run "$CBT" backup "$TMP/a.img" --to "$R" --chain "a b"
+	usage_error backup
+	run "$CBT" backup "$TMP/a.img" --to "$R" --chain .hidden
+	usage_error backup
+	run "$CBT" backup "$TMP/a.img" --to "$R" --chain "$(printf 'c%.0s' {1..65})"
+	usage_error backup
 	run "$CBT" backup "$TMP/a.img"
 	usage_error backup
 	[[ "$output" == *"--to REPO is required"* ]]

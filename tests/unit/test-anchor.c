@@ -31,6 +31,24 @@
 
 static char tmpdir[64];
 
+/*
+ * -Wl,--wrap=fsync: fsync() of a directory fails with EIO while
+ * fail_dir_fsync is set (a disk error after the rename, say).
+ */
+static int fail_dir_fsync;
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+int __wrap_fsync(int fd)
+{
+	struct stat st;
+
+	if (fail_dir_fsync && !fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_fsync(fd);
+}
+
 static int tmp_setup(void **state)
 {
 	(void)state;
@@ -160,6 +178,35 @@ static void lock_one_holder(void **state)
 }
 
 /* ---- the file --------------------------------------------------------------------- */
+
+/*
+ * The folder's fsync failing after the rename: the anchors moved, so the
+ * save succeeds (a failure would make the caller drop a backup the anchors
+ * already name). Failing before the rename (the file's own fsync is not
+ * wrapped here) leaves the old anchors.
+ */
+static void file_dir_sync_fails_after_rename(void **state)
+{
+	struct cbt__anchors a, b;
+	struct cbt__anchor *e;
+	int dirfd = state_dir();
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	e = cbt__anchors_find(&a, makedev(7, 0), 1);
+	assert_non_null(e);
+	strcpy(e->incr, S1);
+	fail_dir_fsync = 1;
+	assert_int_equal(cbt__anchors_save(dirfd, "default", &a), 0);
+	fail_dir_fsync = 0;
+	assert_int_equal(cbt__anchors_load(dirfd, "default", &b), 0);
+	e = cbt__anchors_find(&b, makedev(7, 0), 0);
+	assert_non_null(e);
+	assert_string_equal(e->incr, S1);
+	cbt__anchors_clear(&a);
+	cbt__anchors_clear(&b);
+	close(dirfd);
+}
 
 static void file_round_trip(void **state)
 {
@@ -443,6 +490,7 @@ int main(int argc, char **argv)
 	static const struct CMUnitTest lock[] = { T(lock_one_holder) };
 	static const struct CMUnitTest file[] = {
 		T(file_round_trip), T(file_leftover_temp), T(meta_limits),
+		T(file_dir_sync_fails_after_rename),
 	};
 	static const struct CMUnitTest hostile[] = {
 		T(hostile_text), T(hostile_limits), T(hostile_files),

@@ -44,6 +44,7 @@ static struct mock {
 	uint64_t extents;	/* changed: extent i at i * 2 blocks, 1 block long */
 	uint32_t creates;	/* sets made by SNAP_CREATE (ids from SET_ID0 up) */
 	uint32_t snap_state;	/* more CBT_SNAP_STATE_* bits for SNAP_INFO */
+	int destroy_error;	/* if not 0: SNAP_DESTROY fails with it */
 	unsigned int calls, list_calls, snap_list_calls, destroy_calls;
 } mock;
 
@@ -232,8 +233,9 @@ int __wrap_ioctl(int fd, unsigned long cmd, ...)
 		break;
 	case CBT_IOC_SNAP_DESTROY:
 		mock.destroy_calls++;
-		mock.destroyed = ((struct cbt_snap_destroy *)arg)->id;
-		ret = 0;
+		ret = mock.destroy_error;
+		if (!ret)
+			mock.destroyed = ((struct cbt_snap_destroy *)arg)->id;
 		break;
 	case CBT_IOC_CHANGES:
 		ret = mock_changes(arg);
@@ -1161,6 +1163,32 @@ static void backup_overflow_is_no_success(void **state)
 	cbt_ctx_unref(ctx);
 }
 
+/* A set whose destroy failed stays named, and the chain's next begin ends it. */
+static void backup_failed_destroy_left_for_next_begin(void **state)
+{
+	struct cbt_ctx *ctx = mock_ctx();
+	struct cbt_backup *b;
+	uint32_t first;
+
+	(void)state;
+	b = bk_new(ctx, LIBCBT_BACKUP_FULL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	first = SET_ID0 + mock.sets - 1;
+	mock.destroy_error = -EBUSY;
+	assert_int_equal(cbt_backup_end(b, 1), 0);
+	cbt_backup_free(b);
+	assert_int_not_equal(mock.destroyed, first);
+	mock.destroy_error = 0;
+	mock.destroy_calls = 0;
+	b = bk_new(ctx, LIBCBT_BACKUP_INCREMENTAL, 0);
+	assert_int_equal(cbt_backup_begin(b), 0);
+	assert_int_equal(mock.destroyed, first);	/* the one left over */
+	assert_int_equal(mock.destroy_calls, 1);
+	assert_int_equal(cbt_backup_end(b, 0), 0);
+	cbt_backup_free(b);
+	cbt_ctx_unref(ctx);
+}
+
 static void backup_metadata_handed_back(void **state)
 {
 	struct cbt_ctx *ctx = mock_ctx();
@@ -1273,6 +1301,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(backup_stale_base, bk_setup, bk_teardown),
 		cmocka_unit_test_setup_teardown(backup_overflow_is_no_success, bk_setup, bk_teardown),
 		cmocka_unit_test_setup_teardown(backup_metadata_handed_back, bk_setup, bk_teardown),
+		cmocka_unit_test_setup_teardown(backup_failed_destroy_left_for_next_begin, bk_setup, bk_teardown),
 		cmocka_unit_test_setup_teardown(backup_lock_and_setters, bk_setup, bk_teardown),
 	};
 	const char *only = argc > 1 ? argv[1] : NULL;
