@@ -37,7 +37,7 @@ static void oom(void)
 }
 
 /* One line for a repository error: the library's detail, or the errno's text. */
-static int repo_fail(struct cbt_repo *r, int err, const char *what)
+int repo_fail(struct cbt_repo *r, int err, const char *what)
 {
 	const char *detail = cbt_repo_get_error(r);
 
@@ -48,8 +48,8 @@ static int repo_fail(struct cbt_repo *r, int err, const char *what)
 	return 1;
 }
 
-static struct cbt_repo *open_repo(const char *path, int create, int allow_shared,
-				  uint32_t chunk_size, int quiet)
+struct cbt_repo *open_repo(const char *path, int create, int allow_shared, uint32_t chunk_size,
+			   int quiet)
 {
 	unsigned int flags = (create ? LIBCBT_REPO_CREATE : 0) |
 			     (allow_shared ? LIBCBT_REPO_ALLOW_SHARED : 0);
@@ -88,13 +88,6 @@ static void human(uint64_t v, char *buf, size_t len)
 }
 
 /* ---- progress bar ------------------------------------------------------------ */
-
-struct progress {
-	const char *what;
-	struct timespec start, last;
-	int shown, bar;
-	uint64_t stop_at;	/* CBT_SNAP_TEST_STOP_AT: SIGSTOP itself there, once */
-};
 
 static double since(const struct timespec *a, const struct timespec *b)
 {
@@ -149,7 +142,7 @@ static int progress_cb(void *data, uint64_t done, uint64_t total)
  * The bar, on a terminal. CBT_SNAP_TEST_STOP_AT=BYTES (tests only) stops
  * the process once that much is done, so a test can act while it waits.
  */
-static void progress_start(struct cbt_repo *r, struct progress *p, const char *what, int quiet)
+void progress_start(struct cbt_repo *r, struct progress *p, const char *what, int quiet)
 {
 	const char *stop = getenv("CBT_SNAP_TEST_STOP_AT");
 
@@ -162,7 +155,7 @@ static void progress_start(struct cbt_repo *r, struct progress *p, const char *w
 	cbt_repo_set_progress(r, progress_cb, p);	/* also to see backup_interrupted */
 }
 
-static void progress_end(struct cbt_repo *r, struct progress *p)
+void progress_end(struct cbt_repo *r, struct progress *p)
 {
 	if (p->shown)
 		fprintf(stderr, "\r\033[K");

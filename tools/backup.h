@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "libcbt.h"
 
@@ -67,6 +68,28 @@ struct backup_result {
  */
 int backup_write_point(const struct backup_opts *o, struct backup_source *src, size_t n,
 		       struct backup_result *res);
+
+/* One line for a repository error: the library's detail, or the errno's text; returns 1. */
+int repo_fail(struct cbt_repo *r, int err, const char *what);
+
+/*
+ * Open (or with @create, make) the repository at @path; NULL after one line
+ * saying why. A repository others may read is refused unless @allow_shared,
+ * then warned about unless @quiet.
+ */
+struct cbt_repo *open_repo(const char *path, int create, int allow_shared, uint32_t chunk_size,
+			   int quiet);
+
+/* The progress bar of long repository work, on a terminal and unless quiet. */
+struct progress {
+	const char *what;
+	struct timespec start, last;
+	int shown, bar;
+	uint64_t stop_at;	/* CBT_SNAP_TEST_STOP_AT: SIGSTOP itself there, once */
+};
+
+void progress_start(struct cbt_repo *r, struct progress *p, const char *what, int quiet);
+void progress_end(struct cbt_repo *r, struct progress *p);
 
 /*
  * Set by SIGINT, SIGTERM or SIGHUP during a tracked backup: the next

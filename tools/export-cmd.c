@@ -20,6 +20,7 @@
 
 #include "libcbt.h"
 #include "cli.h"
+#include "backup.h"
 #include "rbd-diff.h"
 
 enum { OPT_FROM = 256, OPT_ALLOW_SHARED };
@@ -42,6 +43,7 @@ static void usage_export(void)
 	       "                       for standard output (the default; refused on a\n"
 	       "                       terminal)\n"
 	       "     --allow-shared    use a repository others may read (a warning)\n"
+	       " -q, --quiet           no progress bar (it shows on a terminal)\n"
 	       " -h, --help            display this help\n", prog);
 }
 
@@ -54,18 +56,6 @@ static uint64_t parse_point(const char *opt, const char *text)
 	if (!*text || *p || *text == '0' || strlen(text) > 18)
 		usage_error("export", "%s: a point id (a number from 1), not '%s'", opt, text);
 	return strtoull(text, NULL, 10);
-}
-
-/* One line for a repository error: the library's detail, or the errno's text. */
-static int repo_fail(struct cbt_repo *r, int err, const char *what)
-{
-	const char *detail = cbt_repo_get_error(r);
-
-	if (detail && *detail)
-		fail_msg("%s: %s", what, detail);
-	else
-		fail_msg("%s: %s", what, strerror(-err));
-	return 1;
 }
 
 /* Volume @name of point @p (or its only one); -1 after saying why not. */
@@ -165,17 +155,19 @@ int cmd_export(int argc, char **argv)
 		{ "format", required_argument, NULL, 'F' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "allow-shared", no_argument, NULL, OPT_ALLOW_SHARED },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	struct cmd_opts o = { "export", usage_export, "p:v:F:o:", lo, NULL, 0 };
+	struct cmd_opts o = { "export", usage_export, "p:v:F:o:q", lo, NULL, 0 };
 	const char *volume = NULL, *format = NULL, *path = NULL, *repo;
 	struct cbt_point *p = NULL, *from = NULL;
 	uint64_t id = 0, from_id = 0;
 	char to_name[24], from_name[24];
 	struct output out = { 0 };
 	struct rbd_diff d;
+	struct progress pg;
 	struct cbt_repo *r;
-	int c, vi, fvi = 0, ret, shared = 0, rc = 1;
+	int c, vi, fvi = 0, ret, shared = 0, quiet = 0, rc = 1;
 
 	while ((c = next_opt(&o, argc, argv)) != -1) {
 		switch (c) {
@@ -197,6 +189,9 @@ int cmd_export(int argc, char **argv)
 		case OPT_ALLOW_SHARED:
 			shared = 1;
 			break;
+		case 'q':
+			quiet = 1;
+			break;
 		}
 	}
 	if (optind == argc)
@@ -213,18 +208,9 @@ int cmd_export(int argc, char **argv)
 		usage_error("export", "--from: the point itself (%" PRIu64 "): an empty difference",
 			    id);
 	repo = argv[optind];
-	ret = cbt_repo_open(repo, shared ? LIBCBT_REPO_ALLOW_SHARED : 0, 0, &r);
-	if (ret) {
-		if (ret == -ENOENT && !*cbt_repo_get_error(NULL))
-			fail_msg("%s: no such repository", repo);
-		else if (ret == -EACCES && !shared && strstr(cbt_repo_get_error(NULL), "others"))
-			fail_msg("%s (or give --allow-shared)", cbt_repo_get_error(NULL));
-		else
-			repo_fail(NULL, ret, repo);
+	r = open_repo(repo, 0, shared, 0, 0);
+	if (!r)
 		return 1;
-	}
-	if (cbt_repo_is_shared(r))
-		fail_msg("warning: %s: others may read this repository (chmod 700 it)", repo);
 	ret = cbt_point_open(r, id, &p);
 	if (!ret && from_id)
 		ret = cbt_point_open(r, from_id, &from);
@@ -249,8 +235,11 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	ret = rbd_diff_begin(&d, out.f, from ? from_name : NULL, to_name,
 			     cbt_point_get_volume_size(p, (unsigned int)vi));
-	if (!ret)
+	if (!ret) {
+		progress_start(r, &pg, "export", quiet);
 		ret = cbt_point_diff(p, (unsigned int)vi, from, (unsigned int)fvi, write_chunk, &d);
+		progress_end(r, &pg);
+	}
 	if (!ret)
 		ret = rbd_diff_end(&d);
 	if (ret) {

@@ -513,6 +513,13 @@ chunk_files() { (cd "$1/chunks" && find . -type f | sort); }
 	run "$CBT" backup "$TMP/a.img" --to "$R"
 	[ "${#lines[@]}" -eq 1 ]
 	[[ "${lines[0]}" == "point 3: incremental on point 2, "* ]]
+	run script -qec "'$CBT' export '$R' --point 1 --format rbd-diff -o '$TMP/1.diff'" /dev/null
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"export ["*"%"*"/s"* ]]
+	run script -qec "'$CBT' export -q '$R' --point 1 --format rbd-diff -o '$TMP/2.diff'" /dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	cmp "$TMP/1.diff" "$TMP/2.diff"
 }
 
 # usage_error CMD: exit 2, the message and util-linux's Try line.
