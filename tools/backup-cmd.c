@@ -36,6 +36,16 @@ static void oom(void)
 	exit(1);
 }
 
+/* The one repository argument of @cmd, at argv[optind]: a usage error without it or with more. */
+const char *repo_arg(const char *cmd, int argc, char **argv)
+{
+	if (optind == argc)
+		usage_error(cmd, "no repository given");
+	if (optind < argc - 1)
+		usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	return argv[optind];
+}
+
 /* One line for a repository error: the library's detail, or the errno's text. */
 int repo_fail(struct cbt_repo *r, int err, const char *what)
 {
@@ -634,10 +644,7 @@ static int repo_init(int argc, char **argv)
 					    cs > LIBCBT_REPO_CHUNK_MAX || (cs & (cs - 1))))
 			usage_error("repo init", "--chunk-size: a power of two from 64K to 16M, not '%s'",
 				    optarg);
-	if (optind == argc)
-		usage_error("repo init", "no repository given");
-	if (optind < argc - 1)
-		usage_error("repo init", "unexpected argument '%s'", argv[optind + 1]);
+	repo_arg("repo init", argc, argv);
 	if (!lstat(argv[optind], &st)) {
 		fail_msg("%s: already exists", argv[optind]);
 		return 1;
@@ -815,10 +822,7 @@ int cmd_restore(int argc, char **argv)
 			break;
 		}
 	}
-	if (optind == argc)
-		usage_error("restore", "no repository given");
-	if (optind < argc - 1)
-		usage_error("restore", "unexpected argument '%s'", argv[optind + 1]);
+	repo_arg("restore", argc, argv);
 	if (!id)
 		usage_error("restore", "--point ID is required");
 	if (!to)
@@ -914,10 +918,7 @@ int cmd_verify(int argc, char **argv)
 		else if (c == 'J')
 			json = 1;
 	}
-	if (optind == argc)
-		usage_error("verify", "no repository given");
-	if (optind < argc - 1)
-		usage_error("verify", "unexpected argument '%s'", argv[optind + 1]);
+	repo_arg("verify", argc, argv);
 	r = open_repo(argv[optind], 0, shared, 0, quiet || json);
 	if (!r)
 		return 1;
@@ -1043,10 +1044,7 @@ int cmd_list(int argc, char **argv)
 	while ((c = next_opt(&o, argc, argv)) != -1)
 		if (!out_opt(&out, c, optarg) && c == OPT_ALLOW_SHARED)
 			shared = 1;
-	if (optind == argc)
-		usage_error("list", "no repository given");
-	if (optind < argc - 1)
-		usage_error("list", "unexpected argument '%s'", argv[optind + 1]);
+	repo_arg("list", argc, argv);
 	out_columns("list", &out, point_cols, N_POINT_COLS, point_defaults);
 	r = open_repo(argv[optind], 0, shared, 0, out.json);
 	if (!r)
@@ -1246,10 +1244,7 @@ int cmd_prune(int argc, char **argv)
 			break;
 		}
 	}
-	if (optind == argc)
-		usage_error("prune", "no repository given");
-	if (optind < argc - 1)
-		usage_error("prune", "unexpected argument '%s'", argv[optind + 1]);
+	repo_arg("prune", argc, argv);
 	if (!keep[0] && !keep[1] && !keep[2] && !keep[3] && !nonly)
 		usage_error("prune", "no --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --point given");
 	if (nonly && (keep[0] || keep[1] || keep[2] || keep[3] || chain))
@@ -1397,10 +1392,7 @@ int cmd_gc(int argc, char **argv)
 		else if (c == 'J')
 			json = 1;
 	}
-	if (optind == argc)
-		usage_error("gc", "no repository given");
-	if (optind < argc - 1)
-		usage_error("gc", "unexpected argument '%s'", argv[optind + 1]);
+	repo_arg("gc", argc, argv);
 	r = open_repo(argv[optind], 0, shared, 0, quiet || json);
 	if (!r)
 		return 1;

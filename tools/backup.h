@@ -69,6 +69,9 @@ struct backup_result {
 int backup_write_point(const struct backup_opts *o, struct backup_source *src, size_t n,
 		       struct backup_result *res);
 
+/* The one repository argument of @cmd, at argv[optind]: a usage error without it or with more. */
+const char *repo_arg(const char *cmd, int argc, char **argv);
+
 /* One line for a repository error: the library's detail, or the errno's text; returns 1. */
 int repo_fail(struct cbt_repo *r, int err, const char *what);
 

@@ -194,10 +194,7 @@ int cmd_export(int argc, char **argv)
 			break;
 		}
 	}
-	if (optind == argc)
-		usage_error("export", "no repository given");
-	if (optind < argc - 1)
-		usage_error("export", "unexpected argument '%s'", argv[optind + 1]);
+	repo_arg("export", argc, argv);
 	if (!id)
 		usage_error("export", "--point ID is required");
 	if (!format)
