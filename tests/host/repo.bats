@@ -606,3 +606,18 @@ usage_error() {
 	done
 	[ -n "$(chunk_files "$R")" ]
 }
+
+@test "repo: restore streams to disk: the restored image does not stay in the page cache" {
+	[ "$(stat -f -c %T "$TMP")" != tmpfs ] || skip "$TMP is on tmpfs (its pages are the file)"
+	head -c $((160 << 20)) /dev/urandom >"$TMP/a.img"
+	backup "$TMP/a.img" --to "$R"
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+	# 32 MiB windows: written back and dropped as the restore goes, at most
+	# two windows left resident (a restore of a whole disk would otherwise
+	# evict everything else and leave gigabytes dirty for the final fsync).
+	rm -f "$TMP/restored"
+	"$CBT" restore -q "$R" --point "$ID" --to "$TMP/restored"
+	res=$(fincore --bytes --noheadings --output RES "$TMP/restored" | tr -d ' ')
+	echo "resident: $res bytes"
+	[ "$res" -le $((72 << 20)) ]
+}

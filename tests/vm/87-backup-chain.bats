@@ -3,9 +3,9 @@
 # 86-backup-cli's mixed chain): volumes under a live workload, 25 backups
 # of random types (full, incremental, differential, copy, auto) into one
 # repository. Each backup stops itself once it has read its first bytes
-# (CBT_SNAP_TEST_STOP_AT), and while it waits the test hashes every
-# member's snapshot image (the kernel's device, never the repository): the
-# point's ground truth. Then every point is restored and compared byte for
+# (CBT_SNAP_TEST_STOP_AT; again at each further volume), and while it
+# first waits the test hashes every member's snapshot image (the kernel's
+# device, never the repository): the point's ground truth. Then every point is restored and compared byte for
 # byte, and a filesystem's restore is fsck-clean. Also: kill -9 of backup
 # at random moments, after which verify passes for every earlier point and
 # the next backup succeeds and restores right.
@@ -52,7 +52,7 @@ stop_workload() {
 # deleted, until stopped
 fs_workload() {
 	fio --name=w --directory="$1" --size=16M --rw=randwrite --bs=4k --ioengine=psync \
-		--rate=64k --fsync=16 --time_based --runtime=7200 --randrepeat=0 \
+		--rate=16k --fsync=16 --time_based --runtime=7200 --randrepeat=0 \
 		--output=/dev/null >/dev/null 2>&1 3>&- &
 	PIDS+=($!)
 	(
@@ -60,10 +60,11 @@ fs_workload() {
 		while :; do
 			i=$((i + 1))
 			head -c $(((RANDOM % 128 + 1) * 1024)) /dev/urandom >"$1/f$((i % 40))"
-			[ -e "$1/f$(((i * 7) % 40))" ] &&
+			if [ -e "$1/f$(((i * 7) % 40))" ]; then
 				dd if=/dev/urandom of="$1/f$(((i * 7) % 40))" bs=4k count=2 conv=notrunc status=none
+			fi
 			rm -f "$1/f$(((i * 13) % 40))"
-			[ $((i % 10)) -ne 0 ] || sync
+			if [ $((i % 10)) -eq 0 ]; then sync; fi
 			sleep 0.3
 		done
 	) >/dev/null 2>&1 3>&- &
@@ -73,7 +74,7 @@ fs_workload() {
 # raw_workload DEV: fio random direct writes to the whole device, until stopped
 raw_workload() {
 	fio --name=w --filename="$1" --rw=randwrite --bs=4k --direct=1 --ioengine=psync \
-		--rate=64k --time_based --runtime=7200 --randrepeat=0 \
+		--rate=16k --time_based --runtime=7200 --randrepeat=0 \
 		--output=/dev/null >/dev/null 2>&1 3>&- &
 	PIDS+=($!)
 }
@@ -118,7 +119,9 @@ chain_backup() {
 	while read -r vol img; do
 		h[$vol]=$(sha256sum <"$img" | cut -d' ' -f1)
 	done < <(images)
+	# It stops again at each further volume's first bytes.
 	kill -CONT "$pid"
+	while wait_stopped "$pid"; do kill -CONT "$pid"; done
 	wait "$pid" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		echo "backup $N ($t) failed ($rc): $(cat "$BATS_TEST_TMPDIR/err")"
