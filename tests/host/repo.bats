@@ -621,3 +621,18 @@ usage_error() {
 	echo "resident: $res bytes"
 	[ "$res" -le $((72 << 20)) ]
 }
+
+@test "repo: an incremental keeps its base's chunks with one lookup of each chunk folder, not one per chunk" {
+	# 1024 chunks of 64 KiB in at most 256 folders (chunks/XX).
+	head -c $((64 << 20)) /dev/urandom >"$TMP/a.img"
+	backup "$TMP/a.img" --to "$R" --chunk-size 64K
+	dd if=/dev/urandom of="$TMP/a.img" bs=64K seek=7 count=1 conv=notrunc status=none
+	echo '{"changes": [{"offset": 458752, "length": 65536}]}' >"$TMP/ch.json"
+	strace -f -e trace=openat -o "$TMP/trace" "$CBT" backup --json "$TMP/a.img" --to "$R" \
+		--changes "$TMP/ch.json" >"$TMP/inc.json"
+	dirs=$(grep -c 'O_DIRECTORY' "$TMP/trace")
+	echo "folders opened: $dirs"
+	[ "$dirs" -lt 512 ]
+	[ "$(json "$TMP/inc.json" .type)" = incremental ]
+	restore_check "$(json "$TMP/inc.json" .id)" "$(sha "$TMP/a.img")"
+}
