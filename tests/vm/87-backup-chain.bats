@@ -178,48 +178,6 @@ fs_chain() { # MKFS SIZE FSCK
 	check_points "$3"
 }
 
-@test "chain: an ext4 under fio and file churn, 25 backups of random types, every point restores to its image and is fsck-clean" {
-	fs_chain "mkfs.ext4 -q -F" 128M fsck_ext4
-}
-
-@test "chain: an xfs under fio and file churn, 25 backups of random types, every point restores to its image and is fsck-clean" {
-	fs_chain "mkfs.xfs -q -f" 320M fsck_xfs
-}
-
-@test "chain: a raw volume under random writes, 25 backups of random types, every point restores to its image" {
-	L=$(new_loop 128M)
-	dd if=/dev/urandom of="$L" bs=1M count=128 oflag=direct status=none
-	cbt attach "$L" --block-size 4K
-	raw_workload "$L"
-	for _ in $(seq 1 25); do
-		chain_backup "$L"
-		sleep 1
-	done
-	stop_workload
-	cat "$BATS_TEST_TMPDIR/log"
-	[ "${#SUM[@]}" -eq 25 ]
-	check_points
-}
-
-@test "chain: a two-volume set under random writes, 25 backups of random types, every point restores to its images" {
-	A=$(new_loop 96M)
-	B=$(new_loop 64M)
-	dd if=/dev/urandom of="$A" bs=1M count=96 oflag=direct status=none
-	dd if=/dev/urandom of="$B" bs=1M count=64 oflag=direct status=none
-	cbt attach "$A" --block-size 4K
-	cbt attach "$B" --block-size 4K
-	raw_workload "$A"
-	raw_workload "$B"
-	for _ in $(seq 1 25); do
-		chain_backup "$A" "$B"
-		sleep 1
-	done
-	stop_workload
-	cat "$BATS_TEST_TMPDIR/log"
-	[ "${#SUM[@]}" -eq 50 ]
-	check_points
-}
-
 @test "chain: kill -9 of backup at random moments over 10 rounds; verify passes for every earlier point, the next backup restores right" {
 	L=$(new_loop 128M)
 	dd if=/dev/urandom of="$L" bs=1M count=128 oflag=direct status=none
@@ -273,4 +231,46 @@ print(' '.join(str(random.randrange($size // 65536) * 65536) for _ in range(80))
 	echo "$output"
 	[ "$status" -eq 0 ]
 	check_points
+}
+
+@test "chain: a raw volume under random writes, 25 backups of random types, every point restores to its image" {
+	L=$(new_loop 128M)
+	dd if=/dev/urandom of="$L" bs=1M count=128 oflag=direct status=none
+	cbt attach "$L" --block-size 4K
+	raw_workload "$L"
+	for _ in $(seq 1 25); do
+		chain_backup "$L"
+		sleep 1
+	done
+	stop_workload
+	cat "$BATS_TEST_TMPDIR/log"
+	[ "${#SUM[@]}" -eq 25 ]
+	check_points
+}
+
+@test "chain: an ext4 under fio and file churn, 25 backups of random types, every point restores to its image and is fsck-clean" {
+	fs_chain "mkfs.ext4 -q -F" 128M fsck_ext4
+}
+
+@test "chain: a two-volume set under random writes, 25 backups of random types, every point restores to its images" {
+	A=$(new_loop 96M)
+	B=$(new_loop 64M)
+	dd if=/dev/urandom of="$A" bs=1M count=96 oflag=direct status=none
+	dd if=/dev/urandom of="$B" bs=1M count=64 oflag=direct status=none
+	cbt attach "$A" --block-size 4K
+	cbt attach "$B" --block-size 4K
+	raw_workload "$A"
+	raw_workload "$B"
+	for _ in $(seq 1 25); do
+		chain_backup "$A" "$B"
+		sleep 1
+	done
+	stop_workload
+	cat "$BATS_TEST_TMPDIR/log"
+	[ "${#SUM[@]}" -eq 50 ]
+	check_points
+}
+
+@test "chain: an xfs under fio and file churn, 25 backups of random types, every point restores to its image and is fsck-clean" {
+	fs_chain "mkfs.xfs -q -f" 320M fsck_xfs
 }
