@@ -63,13 +63,13 @@ for cs in 1M 64K; do
 	repo=$mnt/repo-$cs state=$mnt/state-$cs
 	$CBT attach "$vol" --block-size 64K
 	echo 3 >/proc/sys/vm/drop_caches
-	timed "full-$cs" $CBT backup "$vol" --to "$repo" --state-dir "$state" --type full \
+	timed "full-$cs" "$CBT" backup "$vol" --to "$repo" --state-dir "$state" --type full \
 		--chunk-size "$cs" --json --quiet
 	cp /tmp/o."full-$cs" /tmp/j."full-$cs"
 	head -c $((nchange * 65536)) /dev/urandom >/tmp/newdata	# new bytes each run
 	rewrite
 	echo 3 >/proc/sys/vm/drop_caches
-	timed "incr-$cs" $CBT backup "$vol" --to "$repo" --state-dir "$state" --type incremental \
+	timed "incr-$cs" "$CBT" backup "$vol" --to "$repo" --state-dir "$state" --type incremental \
 		--json --quiet
 	cp /tmp/o."incr-$cs" /tmp/j."incr-$cs"
 	res[repo-$cs]=$(du -sb "$repo" | cut -f1)
