@@ -46,9 +46,9 @@ def backup_table(r):
 
 
 for path in sys.argv[1:]:
-    if os.path.basename(path).startswith("backup-host"):
-        continue  # bench/backup-host prints its own table
     r = json.load(open(path))
+    if not isinstance(r, dict) or "kernel" not in r:
+        continue  # not a VM bench's (bench/backup-host, bench/chunk-size print their own)
     if os.path.basename(path).startswith("backup-vm-"):
         backup_table(r)
         continue
