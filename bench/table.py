@@ -28,8 +28,30 @@ def snapshot_table(r):
           f"origin {i['origin_mb_s']:.0f} MB/s (ratio {i['ratio']:.2f})")
 
 
+def backup_table(r):
+    print(f"\nkernel {r['kernel']}, {r.get('clock', 'wall')} clock  backup of a {r['volume_mib']} MiB tracked volume "
+          f"({r['content']}); incremental after {r['changed_blocks']} of its 64 KiB blocks "
+          f"({r['changed_percent']}%) rewritten at random")
+    print(f"{'chunks':<8}{'backup':<13}{'guest s':>10}{'CPU s':>10}{'host wall s':>13}{'read MiB':>10}{'stored MiB':>12}")
+    for cs, c in r["chunks"].items():
+        for kind in ("full", "incremental"):
+            x = c[kind]
+            print(f"{cs:<8}{kind:<13}{x['guest_seconds']:>10.2f}{x['cpu_seconds']:>10.2f}"
+                  f"{x.get('host_wall_seconds', float('nan')):>13.1f}{x['bytes_read'] / 2**20:>10.1f}"
+                  f"{x['bytes_stored'] / 2**20:>12.1f}")
+        ok = "meets" if c["ratio_guest"] <= 0.05 else "misses"
+        print(f"{cs:<8}{'ratio':<13}{c['ratio_guest']:>10.3f}{c['ratio_cpu']:>10.3f}"
+              f"{c.get('ratio_host_wall', float('nan')):>13.3f}   incremental/full: {ok} the 5% target "
+              f"(repository {c['repo_bytes'] / 2**20:.0f} MiB)")
+
+
 for path in sys.argv[1:]:
     r = json.load(open(path))
+    if not isinstance(r, dict) or "kernel" not in r:
+        continue  # not a VM bench's (bench/backup-host, bench/chunk-size print their own)
+    if os.path.basename(path).startswith("backup-vm-"):
+        backup_table(r)
+        continue
     if os.path.basename(path).startswith("snapshot-"):
         snapshot_table(r)
         continue

@@ -75,19 +75,26 @@ static int chunk_dir(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], int c
 	return fd;
 }
 
-/* Under chunks.lock (shared): 0 and touched, -ENOENT, or an error. */
-static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+/* Under chunks.lock (shared): 0 and touched, -ENOENT, or an error. @dirs
+ * (256 entries, -1 when not open yet) keeps each chunk folder open across
+ * a batch, or NULL: one lookup of the folder per chunk. */
+static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], int *dirs)
 {
 	char hex[65];
 	int dfd, ret = 0;
 
-	dfd = chunk_dir(r, d, 0);
-	if (dfd == -ENOENT)
-		return dfd;
-	if (dfd < 0)
-		return cbt__repo_err(r, dfd, "chunks/%02x: %s", d[0],
-				     dfd == -ELOOP || dfd == -ENOTDIR ?
-				     "not a folder (a symbolic link?): refused" : strerror(-dfd));
+	dfd = dirs ? dirs[d[0]] : -1;
+	if (dfd < 0) {
+		dfd = chunk_dir(r, d, 0);
+		if (dfd == -ENOENT)
+			return dfd;
+		if (dfd < 0)
+			return cbt__repo_err(r, dfd, "chunks/%02x: %s", d[0],
+					     dfd == -ELOOP || dfd == -ENOTDIR ?
+					     "not a folder (a symbolic link?): refused" : strerror(-dfd));
+		if (dirs)
+			dirs[d[0]] = dfd;
+	}
 	cbt__hex(d, hex);
 	if (utimensat(dfd, hex, NULL, AT_SYMLINK_NOFOLLOW))
 		ret = -errno;
@@ -97,33 +104,38 @@ static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 		if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			ret = -ENOENT;
 	}
-	close(dfd);
+	if (!dirs)
+		close(dfd);
 	return ret;
 }
 
 int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint8_t *missing)
 {
+	int dirs[256], ret = 0, any = 0;
 	size_t i;
-	int ret, any = 0;
 
+	for (i = 0; i < 256; i++)
+		dirs[i] = -1;
 	ret = cbt__flock(r->chunk_lock_fd, LOCK_SH);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
-		ret = touch_locked(r, digests + i * CBT__DIGEST_LEN);
+		ret = touch_locked(r, digests + i * CBT__DIGEST_LEN, n > 1 ? dirs : NULL);
 		if (missing)
 			missing[i] = ret != 0;
 		if (ret == -ENOENT) {
 			any = 1;
+			ret = 0;
 			continue;
 		}
-		if (ret) {
-			cbt__flock(r->chunk_lock_fd, LOCK_UN);
-			return ret;
-		}
+		if (ret)
+			break;
 	}
 	cbt__flock(r->chunk_lock_fd, LOCK_UN);
-	return any ? -ENOENT : 0;
+	for (i = 0; i < 256; i++)
+		if (dirs[i] >= 0)
+			close(dirs[i]);
+	return ret ? ret : any ? -ENOENT : 0;
 }
 
 static int write_all(int fd, const void *buf, size_t len)

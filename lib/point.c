@@ -625,8 +625,51 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/*
+ * Restore streams through the page cache in windows: each window written is
+ * handed to writeback at once, and the window before it is waited for and
+ * dropped from the cache. The disk then works while the next chunks are
+ * read and decompressed (rather than all at the caller's fsync), dirty
+ * memory stays within two windows, and a restore of a whole disk does not
+ * evict the repository's pages. An fd that cannot do this (a pipe) is
+ * simply written.
+ */
+#define RESTORE_WINDOW (32ull << 20)
+
+struct stream {
+	int fd, on;
+	uint64_t start, prev;	/* this window's start; the previous one's */
+};
+
+static int stream_flush(struct stream *s, uint64_t end)
+{
+	unsigned int wait = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER;
+
+	if (!s->on || end - s->start < RESTORE_WINDOW)
+		return 0;
+	if (sync_file_range(s->fd, (off_t)s->start, (off_t)(end - s->start),
+			    SYNC_FILE_RANGE_WRITE)) {
+		if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS) {
+			s->on = 0;	/* not a file or a disk: plain writes */
+			return 0;
+		}
+		return -errno;
+	}
+	if (s->start > s->prev) {
+		if (sync_file_range(s->fd, (off_t)s->prev, (off_t)(s->start - s->prev), wait))
+			return -errno;
+		posix_fadvise(s->fd, (off_t)s->prev, (off_t)(s->start - s->prev),
+			      POSIX_FADV_DONTNEED);
+	}
+	s->prev = s->start;
+	s->start = end;
+	return 0;
+}
+
 int cbt_point_restore(struct cbt_point *p, unsigned int i, int fd, unsigned int flags)
 {
+	struct stream st = { .fd = fd, .on = 1 };
 	uint8_t zero_full[CBT__DIGEST_LEN], zero_tail[CBT__DIGEST_LEN];
 	struct index ix = { 0 };
 	struct cbt_repo *r;
@@ -662,6 +705,8 @@ int cbt_point_restore(struct cbt_point *p, unsigned int i, int fd, unsigned int 
 			break;
 		}
 		ret = pwrite_all(fd, buf, len, c * ix.chunk_size);
+		if (!ret)
+			ret = stream_flush(&st, c * ix.chunk_size + len);
 		if (ret) {
 			cbt__repo_err(r, ret, "writing at offset %" PRIu64 ": %s",
 				      c * ix.chunk_size, strerror(-ret));

@@ -638,3 +638,33 @@ usage_error() {
 	done
 	[ -n "$(chunk_files "$R")" ]
 }
+
+@test "repo: restore streams to disk: the restored image does not stay in the page cache" {
+	[ "$(stat -f -c %T "$TMP")" != tmpfs ] || skip "$TMP is on tmpfs (its pages are the file)"
+	head -c $((160 << 20)) /dev/urandom >"$TMP/a.img"
+	backup "$TMP/a.img" --to "$R"
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+	# 32 MiB windows: written back and dropped as the restore goes, at most
+	# two windows left resident (a restore of a whole disk would otherwise
+	# evict everything else and leave gigabytes dirty for the final fsync).
+	rm -f "$TMP/restored"
+	"$CBT" restore -q "$R" --point "$ID" --to "$TMP/restored"
+	res=$(fincore --bytes --noheadings --output RES "$TMP/restored" | tr -d ' ')
+	echo "resident: $res bytes"
+	[ "$res" -le $((72 << 20)) ]
+}
+
+@test "repo: an incremental keeps its base's chunks with one lookup of each chunk folder, not one per chunk" {
+	# 1024 chunks of 64 KiB in at most 256 folders (chunks/XX).
+	head -c $((64 << 20)) /dev/urandom >"$TMP/a.img"
+	backup "$TMP/a.img" --to "$R" --chunk-size 64K
+	dd if=/dev/urandom of="$TMP/a.img" bs=64K seek=7 count=1 conv=notrunc status=none
+	echo '{"changes": [{"offset": 458752, "length": 65536}]}' >"$TMP/ch.json"
+	strace -f -e trace=openat -o "$TMP/trace" "$CBT" backup --json "$TMP/a.img" --to "$R" \
+		--changes "$TMP/ch.json" >"$TMP/inc.json"
+	dirs=$(grep -c 'O_DIRECTORY' "$TMP/trace")
+	echo "folders opened: $dirs"
+	[ "$dirs" -lt 512 ]
+	[ "$(json "$TMP/inc.json" .type)" = incremental ]
+	restore_check "$(json "$TMP/inc.json" .id)" "$(sha "$TMP/a.img")"
+}
