@@ -299,9 +299,15 @@ static void round_send(struct cbt_round *r, u32 phase, u32 type, u32 success,
 	unsigned int i;
 	int ret;
 
+	/* Once ended (a set destroyed mid-creation), nothing but that end. */
+	if (!last && r->ended)
+		return;
 	for (i = 0; i < r->nr; i++) {
 		p = &r->parts[i];
 		if (p->skip || p->completed || (p->failed && !last))
+			continue;
+		/* ABORT and COMPLETE only to those that were sent something. */
+		if (last && !p->phase)
 			continue;
 		ret = send_event(p, phase, type, success, timeout_ms);
 		if (ret)
@@ -577,9 +583,11 @@ static int writer_ack(struct cbt_writer *w, void __user *arg)
 			swap(p->extents, extents);
 			p->nr_extents = a.nr_extents;
 		}
-		strscpy(p->message, a.message, sizeof(p->message));
+		/* A failure's message stays: later acks do not hide it. */
+		if (!p->failed)
+			strscpy(p->message, a.message, sizeof(p->message));
 		if (a.status) {
-			part_fail(p, p->phase, a.status, NULL);
+			part_fail(p, p->phase, a.status, a.message);
 		} else {
 			p->wait_seq = 0;
 			if (!p->failed)
