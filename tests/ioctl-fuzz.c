@@ -704,7 +704,7 @@ static const struct field f_wreg[] = {
 	F(cbt_writer_register, name, K_NUM), F(cbt_writer_register, components, K_PTR),
 	F(cbt_writer_register, count, K_NUM),
 	FL(cbt_writer_register, types, (1u << (CBT_BACKUP_COPY + 1)) - 1),
-	F(cbt_writer_register, flags, K_RSV), F(cbt_writer_register, id, K_RSV),
+	F(cbt_writer_register, flags, K_RSV), F(cbt_writer_register, id, K_NUM),
 	F(cbt_writer_register, reserved[0], K_RSV), F(cbt_writer_register, reserved[1], K_RSV),
 };
 
