@@ -141,6 +141,10 @@ abi-baseline: $(ABI_DIR)/libcbt.dump
 tests/ioctl-fuzz: tests/ioctl-fuzz.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
 
+# Writers through the raw ioctls (tests/vm/88-writers.bats).
+tests/writer-tool: tests/writer-tool.c tests/abuse.h $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
+
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
 
@@ -210,7 +214,7 @@ dkms-source:
 
 clean:
 	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example tests/cbt-snap-fake tests/ioctl-abuse \
-		tests/rbd-diff-files tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
+		tests/rbd-diff-files tests/snap-abuse tests/ioctl-fuzz tests/writer-tool tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 
