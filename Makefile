@@ -41,7 +41,8 @@ LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/repo.o lib/chunk.o lib/p
 	lib/backup.o lib/anchor.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
-all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example
+all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example \
+	docs/examples/writer-example
 
 lib/%.o: lib/%.c lib/internal.h lib/repo.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -c -o $@ $<
@@ -73,6 +74,10 @@ tools/cbt-snap: $(CLI_SRCS) tools/cli.h tools/backup.h lib/libcbt.so.$(SOVERSION
 # The requester API's example (docs/libcbt-backup.3), built so it cannot rot;
 # tests/vm/85-backup.bats drives it.
 docs/examples/backup-example: docs/examples/backup-example.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -Llib -lcbt -Wl,-rpath,'$$ORIGIN/../../lib'
+
+# The writer API's example (docs/libcbt-writer.3), built so it cannot rot.
+docs/examples/writer-example: docs/examples/writer-example.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -Llib -lcbt -Wl,-rpath,'$$ORIGIN/../../lib'
 
 # cbt-snap over canned library answers, for the host tests of its output
@@ -213,7 +218,7 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example tests/cbt-snap-fake tests/ioctl-abuse \
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example docs/examples/writer-example tests/cbt-snap-fake tests/ioctl-abuse \
 		tests/rbd-diff-files tests/snap-abuse tests/ioctl-fuzz tests/writer-tool tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
 	rm -rf .abi
 	$(MAKE) -C kmod clean
