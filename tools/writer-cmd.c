@@ -528,6 +528,13 @@ static int handle_event(struct run *r, struct cbt_wevent *ev)
 		break;
 	}
 	default:
+		/* Past the instant and still frozen (no THAW came): thaw first. */
+		if (r->frozen && phase != LIBCBT_WRITER_PREPARE) {
+			char m2[256];
+
+			if (thaw_now(r, ev, m2, sizeof(m2)))
+				fail_msg("writer %s: thaw: %s", r->name, m2);
+		}
 		ret = run_phase(r, phase, ev, msg, sizeof(msg));
 		break;
 	}
