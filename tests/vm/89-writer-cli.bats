@@ -58,7 +58,8 @@ wait_for() {
 run_writer() {
 	local name=$1
 	shift
-	cbt writer run --name "$name" "$@" >"$BATS_TEST_TMPDIR/w-$name" 2>&1 &
+	# "$CBT" itself, not the cbt function: $! is then the writer's own pid
+	"$CBT" writer run --name "$name" "$@" >"$BATS_TEST_TMPDIR/w-$name" 2>&1 &
 	WPIDS+=($!)
 	wait_for "$BATS_TEST_TMPDIR/w-$name" "writer $name registered"
 }
@@ -210,7 +211,7 @@ print(eval(sys.argv[3]))" "$BATS_TEST_TMPDIR/list" "$1" "$2"
 @test "a writer killed -9 while its freeze hook sleeps: best-effort goes on, require fails, both at once" {
 	new_vol
 	run_writer slow --volume "$DEV" --freeze "echo frozen >>'$LOG'; sleep 30" --thaw true
-	backup "$DEV" --type full &
+	"$CBT" backup --to "$REPO" --state-dir "$STATE" --json --type full "$DEV" >"$BATS_TEST_TMPDIR/last" &
 	bk=$!
 	wait_for "$LOG" frozen 30
 	kill -9 "${WPIDS[0]}"
@@ -220,7 +221,7 @@ print(eval(sys.argv[3]))" "$BATS_TEST_TMPDIR/list" "$1" "$2"
 	[ "$(last 'v["writers"][0]["outcome"]')" = failed ]
 	: >"$LOG"
 	run_writer slow2 --volume "$DEV" --freeze "echo frozen >>'$LOG'; sleep 30" --thaw true
-	cbt backup --to "$REPO" --state-dir "$STATE" --writers require "$DEV" >"$BATS_TEST_TMPDIR/out2" 2>&1 &
+	"$CBT" backup --to "$REPO" --state-dir "$STATE" --writers require "$DEV" >"$BATS_TEST_TMPDIR/out2" 2>&1 &
 	bk=$!
 	wait_for "$LOG" frozen 30
 	kill -9 "${WPIDS[1]}"
