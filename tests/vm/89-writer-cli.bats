@@ -6,6 +6,7 @@
 # handed back at the next incremental, a writer killed while it freezes.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup() {
 	long_gate
