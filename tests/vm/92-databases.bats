@@ -17,8 +17,11 @@ setup() {
 	T=$BATS_TEST_TMPDIR
 	BK=$T/repo
 	STATE=$T/state
-	LOOPS=() MOUNTS=() PGDIRS=() MYPIDS=() BGS=()
+	PGDIRS=() MYPIDS=() BGS=()
 	WRITER=
+	# Loops and mounts are made in $(...) subshells: listed in files.
+	: >"$T/loops"
+	: >"$T/mounts"
 }
 
 teardown() {
@@ -32,18 +35,18 @@ teardown() {
 		kill "$p" 2>/dev/null || true
 		for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	done
-	for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
-	for d in "${LOOPS[@]}"; do
+	tac "$T/mounts" | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" || true; done
+	while read -r d; do
 		cbt detach "$d" 2>/dev/null || true
 		del_loop "$d"
-	done
+	done <"$T/loops"
 	rm -rf "${T:?}"/* /tmp/cbt-db
 }
 
 new_loop() {
 	local l
 	l=$(make_loop "$1")
-	LOOPS+=("$l")
+	echo "$l" >>"$T/loops"
 	echo "$l"
 }
 
@@ -61,7 +64,7 @@ new_fs() {
 mount_at() {
 	mkdir -p "$2"
 	mount "$1" "$2"
-	MOUNTS=("$2" "${MOUNTS[@]}")
+	echo "$2" >>"$T/mounts"
 }
 
 # Background work in its own session, killed as a group in teardown:
@@ -148,7 +151,8 @@ pg_as() {
 # pg_start DATADIR NAME: start a cluster, its log in /tmp/cbt-db/log/NAME
 pg_start() {
 	PGDIRS+=("$1")
-	pg_as "$PGBIN/pg_ctl" -D "$1" -l "/tmp/cbt-db/log/$2" -w -t 600 start 3>&-
+	pg_as "$PGBIN/pg_ctl" -D "$1" -l "/tmp/cbt-db/log/$2" -w -t 600 start 3>&- ||
+		{ cat "/tmp/cbt-db/log/$2"; return 1; }
 }
 
 q() {
@@ -192,7 +196,9 @@ q() {
 		#!/bin/bash
 		case \$1 in
 		freeze) echo "\$EPOCHREALTIME \$(psql -X -A -t -c 'SELECT n FROM counter')" >>"$T/lo"
-			exec "$HOOKS/postgresql" freeze ;;
+			s=\$EPOCHREALTIME
+			"$HOOKS/postgresql" freeze || exit
+			echo "\$s \$EPOCHREALTIME" >>"$T/freeze-times" ;;
 		thaw) CBT_PG_WAIT_ARCHIVE=1 "$HOOKS/postgresql" thaw || exit
 			echo "\$EPOCHREALTIME \$(psql -X -A -t -c 'SELECT n FROM counter')" >>"$T/hi" ;;
 		*) exec "$HOOKS/postgresql" "\$1" ;;
@@ -252,7 +258,8 @@ q() {
 		"$PGBIN/pg_amcheck" -p $((5432 + k)) --install-missing --heapallindexed postgres >"$T/amcheck.$p" 2>&1
 		pg_as "$PGBIN/pg_ctl" -D "$r/d/data" -m fast stop
 	done
-	cat "$T/result"
+	awk '{ printf "# freeze hook %.1f s\n", $2 - $1 }' "$T/freeze-times" >&3
+	sed 's/^/# /' "$T/result" >&3
 }
 
 #
@@ -264,14 +271,18 @@ q() {
 	cbt attach "$V"
 	DB=/tmp/cbt-db/s/app.db
 	sqlite3 "$DB" "PRAGMA journal_mode=WAL; CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);" >/dev/null
-	bg_start counter "{ echo '.timeout 120000'; yes 'UPDATE counter SET n = n + 1 RETURNING n;'; } | sqlite3 -batch '$DB'"
+	# SQLite's lock is not fair: a loop that never pauses would keep the
+	# freeze waiting for seconds. This one pauses between statements.
+	bg_start counter "{ echo '.timeout 120000'; while :; do echo 'UPDATE counter SET n = n + 1 RETURNING n;'; sleep 0.01; done; } | sqlite3 -batch '$DB'"
 	export CBT_SQLITE_DB=$DB
 	# The counter as a reader sees it once the freeze hook holds the lock:
 	# no write can commit until thaw, so the image must hold exactly this.
 	cat >"$T/hook" <<-EOF
 		#!/bin/bash
 		case \$1 in
-		freeze) "$HOOKS/sqlite" freeze || exit
+		freeze) s=\$EPOCHREALTIME
+			"$HOOKS/sqlite" freeze || exit
+			echo "\$s \$EPOCHREALTIME" >>"$T/freeze-times"
 			sqlite3 "$DB" 'SELECT n FROM counter' >>"$T/at-freeze" ;;
 		*) exec "$HOOKS/sqlite" "\$1" ;;
 		esac
@@ -304,7 +315,8 @@ q() {
 	# The loop went on after each thaw.
 	[ "$last" -gt "$(sed -n 2p "$T/at-freeze")" ]
 	[ "$(sed -n 2p "$T/at-freeze")" -gt "$(sed -n 1p "$T/at-freeze")" ]
-	cat "$T/result"
+	awk '{ printf "# freeze hook %.1f s\n", $2 - $1 }' "$T/freeze-times" >&3
+	sed 's/^/# /' "$T/result" >&3
 }
 
 #
@@ -345,7 +357,9 @@ my_start() {
 	cat >"$T/hook" <<-EOF
 		#!/bin/bash
 		case \$1 in
-		freeze) "$HOOKS/mariadb" freeze || exit
+		freeze) s=\$EPOCHREALTIME
+			"$HOOKS/mariadb" freeze || exit
+			echo "\$s \$EPOCHREALTIME" >>"$T/freeze-times"
 			${M[*]} -e 'SELECT n FROM t.counter' >>"$T/at-freeze" ;;
 		*) exec "$HOOKS/mariadb" "\$1" ;;
 		esac
@@ -384,5 +398,6 @@ my_start() {
 	done
 	[ "$last" -gt "$(sed -n 2p "$T/at-freeze")" ]
 	[ "$(sed -n 2p "$T/at-freeze")" -gt "$(sed -n 1p "$T/at-freeze")" ]
-	cat "$T/result"
+	awk '{ printf "# freeze hook %.1f s\n", $2 - $1 }' "$T/freeze-times" >&3
+	sed 's/^/# /' "$T/result" >&3
 }
