@@ -1,7 +1,7 @@
 # Sourced by the cbt writer hook scripts next to it: one client session (a
 # database's command line client) that outlives the hook that starts it, so
 # a lock taken at freeze is still held when thaw runs in another process.
-# The client reads a fifo; a holder process keeps the fifo open for writing,
+# The client reads a fifo; a holder process keeps the fifo open (read-write),
 # so the client sees end of input only when the session ends. Pids, output
 # and errors live in the state directory $state.
 #   session_start CLIENT...  start it (ending a stale one first)
@@ -27,10 +27,15 @@ session_start() {
 	: >"$state/out"
 	: >"$state/err"
 	echo 0 >"$state/seq"
-	setsid sleep infinity >"$state/in" </dev/null 2>/dev/null &
+	# Opened here, read-write (which never blocks), before anything is
+	# sent: a statement written before the holder or the client has opened
+	# the fifo would otherwise be lost with the pipe when we close it.
+	exec 4<>"$state/in"
+	setsid sleep infinity </dev/null >/dev/null 2>&1 3>&- &
 	echo $! >"$state/holder.pid"
-	setsid "$@" <"$state/in" >>"$state/out" 2>>"$state/err" &
+	setsid "$@" <"$state/in" >>"$state/out" 2>>"$state/err" 3>&- 4<&- &
 	echo $! >"$state/client.pid"
+	exec 4<&-
 }
 
 # Fails (1) with a message when the client ends, reports an error or does
