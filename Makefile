@@ -38,10 +38,12 @@ SCOLS_LIBS := $(shell pkg-config --libs smartcols)
 COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
 
 LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/repo.o lib/chunk.o lib/point.o \
+	lib/writer.o \
 	lib/backup.o lib/anchor.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
 
-all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example
+all: lib/libcbt.so.$(SOVERSION) lib/libcbt.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example \
+	docs/examples/writer-example
 
 lib/%.o: lib/%.c lib/internal.h lib/repo.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -c -o $@ $<
@@ -63,6 +65,8 @@ JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
 JSONC_LIBS := $(shell pkg-config --libs json-c)
 # export to Ceph (cbt-snap export --format rbd-diff)
 CLI_SRCS += tools/export-cmd.c tools/rbd-diff.c
+# writers (cbt-snap writers, writer run)
+CLI_SRCS += tools/writer-cmd.c tools/writer-hooks.c
 
 tools/cbt-snap: $(CLI_SRCS) tools/cli.h tools/backup.h lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(BLKID_CFLAGS) $(SCOLS_CFLAGS) $(JSONC_CFLAGS) -o $@ $(CLI_SRCS) \
@@ -71,6 +75,10 @@ tools/cbt-snap: $(CLI_SRCS) tools/cli.h tools/backup.h lib/libcbt.so.$(SOVERSION
 # The requester API's example (docs/libcbt-backup.3), built so it cannot rot;
 # tests/vm/85-backup.bats drives it.
 docs/examples/backup-example: docs/examples/backup-example.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -Llib -lcbt -Wl,-rpath,'$$ORIGIN/../../lib'
+
+# The writer API's example (docs/libcbt-writer.3), built so it cannot rot.
+docs/examples/writer-example: docs/examples/writer-example.c lib/libcbt.so.$(SOVERSION) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< -Llib -lcbt -Wl,-rpath,'$$ORIGIN/../../lib'
 
 # cbt-snap over canned library answers, for the host tests of its output
@@ -83,7 +91,7 @@ tests/cbt-snap-fake: $(filter-out tools/cbt-lib.c,$(CLI_SRCS)) tests/host/fake-c
 tests/ioctl-abuse: tests/ioctl-abuse.c tests/abuse.h lib/libcbt.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $< lib/libcbt.a $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
-tools/cbt-snap tests/cbt-snap-fake: tools/rbd-diff.h
+tools/cbt-snap tests/cbt-snap-fake: tools/rbd-diff.h tools/writer-hooks.h
 
 # The rbd diff writer alone, on two image files (tests/host/ceph.bats).
 tests/rbd-diff-files: tests/rbd-diff-files.c tools/rbd-diff.c tools/rbd-diff.h
@@ -103,9 +111,16 @@ tests/unit/test-anchor: tests/unit/test-anchor.c $(LIB_OBJS) lib/internal.h $(HE
 	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) \
 		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
-unit: tests/unit/test-libcbt tests/unit/test-anchor
+# Writers without a module: path resolution, manifest writers, writer run's hooks.
+tests/unit/test-writer: tests/unit/test-writer.c tools/writer-hooks.c tools/writer-hooks.h \
+		$(LIB_OBJS) lib/internal.h $(HEADERS)
+	$(CC) $(CPPFLAGS) -Ilib -Itools $(WARN) $(CFLAGS) $(JSONC_CFLAGS) -o $@ $< tools/writer-hooks.c \
+		$(LIB_OBJS) $(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
+
+unit: tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-anchor
+	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-writer
 
 # The ABI check: the library built apart (-Og -g, as abi-dumper wants it),
 # dumped, and compared with the committed baseline abi/libcbt.dump; fails on
@@ -130,6 +145,10 @@ abi-check: $(ABI_DIR)/libcbt.dump
 abi-baseline: $(ABI_DIR)/libcbt.dump
 	cp $< abi/libcbt.dump
 tests/ioctl-fuzz: tests/ioctl-fuzz.c tests/abuse.h $(HEADERS)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
+
+# Writers through the raw ioctls (tests/vm/88-writers.bats).
+tests/writer-tool: tests/writer-tool.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
 
 kmod:
@@ -203,8 +222,8 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example tests/cbt-snap-fake tests/ioctl-abuse \
-		tests/rbd-diff-files tests/snap-abuse tests/ioctl-fuzz tests/unit/test-libcbt tests/unit/test-anchor
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example docs/examples/writer-example tests/cbt-snap-fake tests/ioctl-abuse \
+		tests/rbd-diff-files tests/snap-abuse tests/ioctl-fuzz tests/writer-tool tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 

@@ -13,7 +13,9 @@
  *    device), cbt_volume_* (a block device, resolved once), cbt_changes_*
  *    (an iterator over changed extents), cbt_snapset_opts_* (what a new set
  *    is made of), cbt_snapset_* (a snapshot set), cbt_store_* (store files),
- *    cbt_backup_* (a backup session: snapshot set, chain anchors).
+ *    cbt_backup_* (a backup session: snapshot set, chain anchors),
+ *    cbt_writer_* (an application taking part in sets), cbt_wevent_* (an
+ *    event a writer read), cbt_writers_* (a list of registered writers).
  *    Library macros are LIBCBT_*; no name here is also a name in the kernel
  *    ABI header <cbt/cbt_ioctl.h>, and this header does not include it.
  *  - Ownership: an object is freed by the _free (or _unref) function of its
@@ -35,7 +37,7 @@
  *    -ESTALE from a query means the tracker cannot answer for that stamp
  *    (it was reset, or the stamp is too old): take a full backup.
  *  - Debugging: LIBCBT_DEBUG=all (or a comma-separated list of ctx, volume,
- *    changes, snapset, store, util, backup; or a number, the LIBCBT_DEBUG_* mask)
+ *    changes, snapset, store, util, backup, writer; or a number, the LIBCBT_DEBUG_* mask)
  *    traces every call and its result to stderr. It is read once, when the
  *    first context is created (or at the first call, if that is earlier).
  */
@@ -80,6 +82,7 @@ int cbt_stamp_check(const char *stamp);
 #define LIBCBT_DEBUG_STORE	(1u << 4)	/* [store] */
 #define LIBCBT_DEBUG_UTIL	(1u << 5)	/* [util] parsing, strerror, version */
 #define LIBCBT_DEBUG_BACKUP	(1u << 6)	/* [backup] sessions and anchors */
+#define LIBCBT_DEBUG_WRITER	(1u << 7)	/* [writer] writers, their events */
 #define LIBCBT_DEBUG_ALL	0xffffu		/* [all] */
 
 /* ---- context -------------------------------------------------------------
@@ -105,6 +108,7 @@ int cbt_ctx_get_module_version(struct cbt_ctx *ctx, unsigned int *abi,
 #define LIBCBT_FEATURE_TRACKING		(1ull << 0)
 #define LIBCBT_FEATURE_SNAPSHOT		(1ull << 1)
 #define LIBCBT_FEATURE_MEMBER_FROZEN	(1ull << 2) /* frozen counts are filled */
+#define LIBCBT_FEATURE_WRITERS		(1ull << 3) /* writers take part in sets */
 
 /* What the loaded module can do: LIBCBT_FEATURE_* bits. */
 int cbt_ctx_get_module_features(struct cbt_ctx *ctx, uint64_t *features);
@@ -752,6 +756,276 @@ int cbt_backup_volume_changes_open(struct cbt_backup *b, unsigned int i,
 int64_t cbt_backup_volume_changes_bitmap(struct cbt_backup *b, unsigned int i,
 					 uint64_t first_block, uint64_t nbits,
 					 uint8_t *bitmap);
+
+/* ---- writers (CBT_0.3) -------------------------------------------------------
+ *
+ * A writer is an application (a database, a mail store) that takes part in
+ * every snapshot set touching its volumes, in the order of Windows' VSS:
+ * PREPARE, FREEZE (flush and hold writes), the instant, THAW,
+ * POST_SNAPSHOT (give a new stamp of its own, name extents that must be
+ * copied), and when the requester ends the backup COMPLETE (success or
+ * failure; a writer truncates its logs only after a successful FULL or
+ * INCREMENTAL) or ABORT. Every event is acked, ok or failed with a message.
+ *
+ *	cbt_writer_new(ctx, "pg", &w);
+ *	cbt_writer_add_component(w, "data", paths, 2);
+ *	cbt_writer_start(w);
+ *	poll cbt_writer_get_fd(w); cbt_writer_next_event(w, 1, &ev);
+ *	switch (cbt_wevent_get_phase(ev)) ... cbt_writer_ack_event(w, ev, 0, NULL);
+ *	cbt_wevent_free(ev);
+ *	cbt_writer_free(w);		(closes the descriptor: unregistered)
+ *
+ * The registration lasts as long as the writer's descriptor: freeing the
+ * writer, or the process dying, ends it; a round waiting for its ack stops
+ * waiting at once. An event not acked within its timeout fails the writer
+ * for that round. Objects: cbt_writer_* (a writer), cbt_wevent_* (one event
+ * it read; freed by the caller), cbt_writers_* (a list of the registered
+ * writers, from cbt_ctx_get_writers()).
+ */
+struct cbt_writer;
+struct cbt_wevent;
+struct cbt_writers;
+
+/* Phases: cbt_wevent_get_phase(), results' phase and failed phase. */
+#define LIBCBT_WRITER_PREPARE		1
+#define LIBCBT_WRITER_FREEZE		2
+#define LIBCBT_WRITER_THAW		3
+#define LIBCBT_WRITER_POST_SNAPSHOT	4
+#define LIBCBT_WRITER_COMPLETE		5
+#define LIBCBT_WRITER_ABORT		6
+
+/* Backup types as writers see them: LIBCBT_BACKUP_* above, and this one. */
+#define LIBCBT_BACKUP_NONE		0	/* a plain snapshot, no backup */
+/* cbt_writer_set_types() bit for a type */
+#define LIBCBT_WRITER_TYPE(t)		(1u << (t))
+
+/* Limits (the module's). */
+#define LIBCBT_WRITER_NAME_MAX		63	/* bytes in a writer or component name */
+#define LIBCBT_WRITER_MSG_MAX		127	/* bytes in an ack's message */
+#define LIBCBT_WRITER_MAX_COMPONENTS	8
+#define LIBCBT_WRITER_COMPONENT_VOLS	8	/* tracked volumes in one component */
+#define LIBCBT_WRITER_STAMP_MAX		4096	/* bytes in a writer's stamp */
+#define LIBCBT_WRITER_MAX_EXTENTS	64
+
+/* "prepare", "freeze", "thaw", "post-snapshot", "complete", "abort"; NULL else. */
+const char *cbt_writer_phase_name(int phase);
+/* "none" for LIBCBT_BACKUP_NONE, else as cbt_backup_type_name(). */
+const char *cbt_writer_backup_type_name(int type);
+
+/*
+ * The tracked volumes beneath @path: a block device, or a file or directory
+ * whose filesystem lies on one. The device is followed down through sysfs
+ * (a partition to its disk, a dm or md device to its slaves, recursively)
+ * and the tracked ones are kept. *devs (free()) holds *count entries.
+ * -ENODEV: nothing tracked lies beneath @path; -ENOENT: no such path.
+ */
+int cbt_ctx_resolve_tracked(struct cbt_ctx *ctx, const char *path, dev_t **devs,
+			    size_t *count);
+
+/* A writer named @name (printable ASCII, 1..63 bytes; unique once registered). */
+int cbt_writer_new(struct cbt_ctx *ctx, const char *name, struct cbt_writer **w);
+/* Unregister (close the descriptor) and free; NULL is fine. */
+void cbt_writer_free(struct cbt_writer *w);
+/*
+ * Add component @name held by @paths (each resolved as by
+ * cbt_ctx_resolve_tracked(); every tracked volume found is a volume of the
+ * component). A path with nothing tracked beneath fails with -ENODEV, and
+ * cbt_writer_get_error() names it. Before register only (-EBUSY after).
+ */
+int cbt_writer_add_component(struct cbt_writer *w, const char *name,
+			     const char *const *paths, size_t n);
+/* LIBCBT_WRITER_TYPE() bits of the backup types it takes part in; 0: all. */
+int cbt_writer_set_types(struct cbt_writer *w, unsigned int mask);
+/* Register (-EEXIST: the name is taken; -EINVAL: no component). */
+int cbt_writer_start(struct cbt_writer *w);
+/* The last failure of a call on @w in one line ("" if none); owned by @w. */
+const char *cbt_writer_get_error(const struct cbt_writer *w);
+const char *cbt_writer_get_name(const struct cbt_writer *w);
+uint32_t cbt_writer_get_id(const struct cbt_writer *w);	/* 0 before register */
+/* The registration's descriptor, for poll (readable: an event waits); -EINVAL before. */
+int cbt_writer_get_fd(const struct cbt_writer *w);
+/*
+ * Read the next event: 1 and *ev (the caller frees it with cbt_wevent_free()),
+ * -EAGAIN when none waits and @wait is 0.
+ */
+int cbt_writer_next_event(struct cbt_writer *w, int wait, struct cbt_wevent **ev);
+/* The writer's new stamp (copied, up to LIBCBT_WRITER_STAMP_MAX bytes). */
+int cbt_writer_set_stamp(struct cbt_writer *w, const void *data, size_t len);
+/*
+ * An extent of @volume (a path, resolved to its tracked volume) that the
+ * requester must copy whatever changed (a log): bytes. -E2BIG past
+ * LIBCBT_WRITER_MAX_EXTENTS.
+ */
+int cbt_writer_add_extent(struct cbt_writer *w, const char *volume, uint64_t offset,
+			  uint64_t length);
+/*
+ * Ack @ev: @status 0 ok, or a negative errno (failed), and a message (NULL:
+ * none; cut to LIBCBT_WRITER_MSG_MAX bytes). The stamp and extents set
+ * since the last ack go with an ack of FREEZE, THAW or POST_SNAPSHOT (and
+ * are then forgotten); with other phases they wait. -ESTALE: the round no
+ * longer waits for this event (it timed out, or ended).
+ */
+int cbt_writer_ack_event(struct cbt_writer *w, const struct cbt_wevent *ev, int status,
+		   const char *message);
+
+/* An event's fields. Strings and bytes are owned by the event. */
+void cbt_wevent_free(struct cbt_wevent *ev);
+int cbt_wevent_get_phase(const struct cbt_wevent *ev);
+uint32_t cbt_wevent_get_set_id(const struct cbt_wevent *ev);
+int cbt_wevent_get_backup_type(const struct cbt_wevent *ev);	/* LIBCBT_BACKUP_* */
+int cbt_wevent_get_success(const struct cbt_wevent *ev);	/* COMPLETE: 1 ok */
+unsigned int cbt_wevent_get_timeout_ms(const struct cbt_wevent *ev);
+unsigned int cbt_wevent_get_volume_count(const struct cbt_wevent *ev);
+dev_t cbt_wevent_get_volume_devno(const struct cbt_wevent *ev, unsigned int i);
+/* Volume @i's /dev path ("MAJ:MIN" if none). */
+const char *cbt_wevent_get_volume_path(const struct cbt_wevent *ev, unsigned int i);
+/* PREPARE of an incremental or differential: the writer's stamp from the base (NULL: none). */
+const void *cbt_wevent_get_base_stamp(const struct cbt_wevent *ev, size_t *len);
+
+/*
+ * The registered writers now: *list is freed with cbt_writers_free().
+ * Getters take an index 0 .. count - 1 (out of range: NULL or 0).
+ */
+int cbt_ctx_get_writers(struct cbt_ctx *ctx, struct cbt_writers **list);
+void cbt_writers_free(struct cbt_writers *list);
+unsigned int cbt_writers_get_count(const struct cbt_writers *list);
+const char *cbt_writers_get_name(const struct cbt_writers *list, unsigned int i);
+uint32_t cbt_writers_get_id(const struct cbt_writers *list, unsigned int i);
+pid_t cbt_writers_get_pid(const struct cbt_writers *list, unsigned int i);
+unsigned int cbt_writers_get_types(const struct cbt_writers *list, unsigned int i);
+unsigned int cbt_writers_get_component_count(const struct cbt_writers *list, unsigned int i);
+const char *cbt_writers_get_component_name(const struct cbt_writers *list, unsigned int i,
+					   unsigned int c);
+/* Component @c's volumes: how many, and volume @v's device number. */
+unsigned int cbt_writers_get_component_volume_count(const struct cbt_writers *list,
+						    unsigned int i, unsigned int c);
+dev_t cbt_writers_get_component_volume(const struct cbt_writers *list, unsigned int i,
+				       unsigned int c, unsigned int v);
+int cbt_writers_get_phase(const struct cbt_writers *list, unsigned int i); /* 0: idle */
+/* Its last round: the set (0: none), the phase it ended in, its error and message. */
+uint32_t cbt_writers_get_last_set(const struct cbt_writers *list, unsigned int i);
+int cbt_writers_get_last_phase(const struct cbt_writers *list, unsigned int i);
+int cbt_writers_get_last_error(const struct cbt_writers *list, unsigned int i);
+const char *cbt_writers_get_last_message(const struct cbt_writers *list, unsigned int i);
+
+/* ---- snapshot sets with writers (CBT_0.3) -----------------------------------
+ *
+ * Registered writers whose volumes the set touches take part in it. The
+ * policy says what a writer's failure does: BEST_EFFORT (the default) takes
+ * the set anyway, crash-consistent for that writer; REQUIRE aborts it
+ * cleanly (create fails with -EBUSY: nothing frozen, no stamp, no image);
+ * NONE sends writers nothing. A writer's component spanning several
+ * volumes pulls them all in: cbt_snapset_create() adds a missing one when
+ * it is tracked and tries again, and fails with -EXDEV naming it (see
+ * cbt_ctx_get_error()) when it is not.
+ */
+#define LIBCBT_WRITERS_BEST_EFFORT	0
+#define LIBCBT_WRITERS_REQUIRE		1
+#define LIBCBT_WRITERS_NONE		2
+
+/* LIBCBT_WRITERS_*; -EINVAL for another value. */
+int cbt_snapset_opts_set_writers(struct cbt_snapset_opts *opts, int policy);
+/* The backup type the writers are told (LIBCBT_BACKUP_*, NONE by default). */
+int cbt_snapset_opts_set_backup_type(struct cbt_snapset_opts *opts, int type);
+/* The writers' freeze window and every other phase's limit, ms (0: 60 s, 30 s; max 600 s). */
+int cbt_snapset_opts_set_writer_timeouts(struct cbt_snapset_opts *opts,
+					 unsigned int freeze_ms, unsigned int phase_ms);
+/* Writer @name's stamp from the base backup, handed to it in PREPARE (copied). */
+int cbt_snapset_opts_add_writer_stamp(struct cbt_snapset_opts *opts, const char *name,
+				      const void *data, size_t len);
+
+/*
+ * The last failure of a call on @ctx made by this thread, in one line (""
+ * if none), such as the volume a writer's component lacks (-EXDEV) or the
+ * writer that failed a REQUIRE set (-EBUSY). Owned by the library, valid
+ * until this thread's next call.
+ */
+const char *cbt_ctx_get_error(struct cbt_ctx *ctx);
+
+/*
+ * As cbt_snapset_create(), but when the module refused the set and can say
+ * what the writers did, *set is still a handle: a failed set (id 0, no
+ * members) whose writer getters say which writer failed and why. On
+ * success as cbt_snapset_create(). *set is NULL when there is nothing to
+ * say; the caller frees it either way.
+ */
+int cbt_snapset_attempt(struct cbt_ctx *ctx, const struct cbt_snapset_opts *opts,
+			struct cbt_snapset **set);
+
+/*
+ * The writers that took part: filled by create (or attempt) and by
+ * cbt_snapset_refresh_writers() (while the set lives). Index 0 .. count - 1.
+ */
+int cbt_snapset_refresh_writers(struct cbt_snapset *set);
+unsigned int cbt_snapset_get_writer_count(const struct cbt_snapset *set);
+const char *cbt_snapset_get_writer_name(const struct cbt_snapset *set, unsigned int i);
+/* The last phase sent to it, and the phase it failed in (0: none). */
+int cbt_snapset_get_writer_phase(const struct cbt_snapset *set, unsigned int i);
+int cbt_snapset_get_writer_failed_phase(const struct cbt_snapset *set, unsigned int i);
+/*
+ * 0, the writer's failure status, -ETIMEDOUT (no ack in time), -ESRCH (it
+ * went away) or -EOPNOTSUPP (the backup type is not one it takes: skipped).
+ */
+int cbt_snapset_get_writer_error(const struct cbt_snapset *set, unsigned int i);
+const char *cbt_snapset_get_writer_message(const struct cbt_snapset *set, unsigned int i);
+/* Its new stamp (NULL, *len 0: none). */
+const void *cbt_snapset_get_writer_stamp(const struct cbt_snapset *set, unsigned int i,
+					 size_t *len);
+/* 1 once it acked COMPLETE or ABORT. */
+int cbt_snapset_get_writer_completed(const struct cbt_snapset *set, unsigned int i);
+/* The extents it named: how many, and extent @j (volume, bytes). */
+unsigned int cbt_snapset_get_writer_extents(const struct cbt_snapset *set, unsigned int i);
+int cbt_snapset_get_writer_extent(const struct cbt_snapset *set, unsigned int i,
+				  unsigned int j, dev_t *dev, uint64_t *offset,
+				  uint64_t *length);
+/*
+ * End the backup of the set: its writers get COMPLETE with @success and
+ * @type (LIBCBT_BACKUP_*; -1: as at creation); waits for their acks, then
+ * refreshes the writer results. Once (-EALREADY).
+ */
+int cbt_snapset_end(struct cbt_snapset *set, int success, int type);
+
+/* ---- backups with writers (CBT_0.3) -------------------------------------------
+ *
+ * A session passes its type and policy to the writers, hands each its own
+ * stamp from the chain's last successful backup (kept in the session's
+ * metadata as "writer:NAME"), reads the extents writers name on top of the
+ * changes (cbt_backup_volume_get_writer_extents()), and ends the set's
+ * writer round (COMPLETE) with the session's outcome.
+ */
+/* LIBCBT_WRITERS_* (default best-effort); before begin. */
+int cbt_backup_set_writers(struct cbt_backup *b, int policy);
+/*
+ * What the writers did: a set handle whose cbt_snapset_get_writer_*()
+ * getters answer, after begin (also a failed one) and after end (with the
+ * COMPLETE round). NULL before begin. Owned by the session.
+ */
+const struct cbt_snapset *cbt_backup_get_writer_results(const struct cbt_backup *b);
+/*
+ * The extents writers named on volume @i (offset, length pairs, bytes):
+ * *count pairs at *extents, owned by the session. Read them as well as the
+ * changes.
+ */
+int cbt_backup_volume_get_writer_extents(const struct cbt_backup *b, unsigned int i,
+					 const uint64_t **extents, size_t *count);
+
+/* ---- points with writers (CBT_0.3) ------------------------------------------- */
+
+/*
+ * Record writer @name's part in the point (its manifest's "writers"):
+ * @outcome "ok", "failed" or "skipped", the phase it failed in (NULL: none),
+ * the error as text (NULL: none), its message (NULL: none) and its stamp.
+ */
+int cbt_newpoint_add_writer(struct cbt_newpoint *np, const char *name, const char *outcome,
+			    const char *failed_phase, const char *error,
+			    const char *message, const void *stamp, size_t len);
+unsigned int cbt_point_get_writer_count(struct cbt_point *point);
+const char *cbt_point_get_writer_name(struct cbt_point *point, unsigned int i);
+const char *cbt_point_get_writer_outcome(struct cbt_point *point, unsigned int i);
+const char *cbt_point_get_writer_failed_phase(struct cbt_point *point, unsigned int i);
+const char *cbt_point_get_writer_error(struct cbt_point *point, unsigned int i);
+const char *cbt_point_get_writer_message(struct cbt_point *point, unsigned int i);
+const void *cbt_point_get_writer_stamp(struct cbt_point *point, unsigned int i, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #include "cbt_ioctl.h"
 #include "cbt_snapshot.h"
 #include "cbt_tracker.h"
+#include "cbt_writer.h"
 
 #define CBT_VERSION_MAJOR	0
 #define CBT_VERSION_MINOR	1
@@ -52,7 +53,7 @@ static int ctl_version(void __user *arg)
 		.minor = CBT_VERSION_MINOR,
 		.patch = CBT_VERSION_PATCH,
 		.features = CBT_FEAT_TRACKING | CBT_FEAT_SNAPSHOT |
-			    CBT_FEAT_MEMBER_FROZEN,
+			    CBT_FEAT_MEMBER_FROZEN | CBT_FEAT_WRITERS,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -427,19 +428,27 @@ static struct file *store_from_user(s32 fd)
 	return f ? f : ERR_PTR(-EBADF);
 }
 
+/*
+ * A set and the writers' round around it: PREPARE and FREEZE, the
+ * instant, THAW and POST_SNAPSHOT (cbt_writer.h). The set's id is
+ * reserved first: PREPARE names it.
+ */
 static int ctl_snap_create(void __user *arg)
 {
 	struct cbt_snap_member *m;
 	struct cbt_snap_create c;
+	struct cbt_round *round;
 	struct file *store;
+	bool made = false;
 	unsigned int i;
 	dev_t devt;
-	int ret;
+	u32 id;
+	int ret, ret2;
 
 	if (copy_from_user(&c, arg, sizeof(c)))
 		return -EFAULT;
 	if ((c.flags & ~(CBT_SNAP_NO_FREEZE | CBT_SNAP_WRITABLE)) || c.id ||
-	    c.hold_ns || c.writers || !all_zero(&c.missing, sizeof(c.missing)) ||
+	    c.hold_ns || !all_zero(&c.missing, sizeof(c.missing)) ||
 	    !all_zero(c.reserved, sizeof(c.reserved)))
 		return -EINVAL;
 	if (!c.count || c.count > CBT_SNAP_MAX_MEMBERS ||
@@ -458,21 +467,54 @@ static int ctl_snap_create(void __user *arg)
 		if (ret)
 			goto free;
 	}
+	round = cbt_round_prepare(c.writers, m, c.count, &c.missing);
+	if (IS_ERR(round)) {
+		ret = PTR_ERR(round);
+		/* The volume a writer's component needs: the caller adds it. */
+		if (ret == -EXDEV && copy_to_user(arg, &c, sizeof(c)))
+			ret = -EFAULT;
+		goto free;
+	}
 	store = store_from_user(c.store_fd);
 	if (IS_ERR(store)) {
 		ret = PTR_ERR(store);
+		cbt_round_finish(round, false, 0);
 		goto free;
 	}
-	ret = cbt_snapset_create(m, c.count, c.flags, store,
-				 c.hold_ms ? c.hold_ms : CBT_SNAP_HOLD_DEFAULT_MS,
-				 c.low_space ? c.low_space : CBT_SNAP_LOW_SPACE_DEFAULT,
-				 &c.id, &c.hold_ns);
-	if (ret)
+	ret = cbt_snapset_reserve_id(&id);
+	if (ret) {
+		fput(store);
+		cbt_round_finish(round, false, 0);
+		goto free;
+	}
+	ret = cbt_round_start(round, id);
+	if (ret) {
+		fput(store);
+	} else {
+		c.id = id;
+		ret = cbt_snapset_create(m, c.count, c.flags, store,
+					 c.hold_ms ? c.hold_ms : CBT_SNAP_HOLD_DEFAULT_MS,
+					 c.low_space ? c.low_space : CBT_SNAP_LOW_SPACE_DEFAULT,
+					 &c.id, &c.hold_ns);
+		made = !ret;
+		ret = cbt_round_instant(round, ret);
+		/* A writer failed its THAW or POST_SNAPSHOT under REQUIRE. */
+		if (ret && made) {
+			cbt_snapset_destroy(id);
+			made = false;
+		}
+	}
+	cbt_snapset_release_id(id);
+	ret2 = cbt_round_finish(round, made, c.writers);
+	if (!ret && ret2)
+		ret = ret2;
+	if (!made)
 		goto free;
 	/* The set exists now; a caller that cannot take the answer destroys it. */
-	if (copy_to_user(u64_to_user_ptr(c.members), m, c.count * sizeof(*m)) ||
+	if (ret || copy_to_user(u64_to_user_ptr(c.members), m, c.count * sizeof(*m)) ||
 	    copy_to_user(arg, &c, sizeof(c))) {
 		cbt_snapset_destroy(c.id);
+		cbt_writer_set_gone(c.id);
 		ret = -EFAULT;
 	}
 free:
@@ -498,12 +540,16 @@ static int ctl_snap_grow(void __user *arg)
 static int ctl_snap_destroy(void __user *arg)
 {
 	struct cbt_snap_destroy d;
+	int ret;
 
 	if (copy_from_user(&d, arg, sizeof(d)))
 		return -EFAULT;
 	if (d.flags || !all_zero(d.reserved, sizeof(d.reserved)))
 		return -EINVAL;
-	return cbt_snapset_destroy(d.id);
+	ret = cbt_snapset_destroy(d.id);
+	if (!ret)
+		cbt_writer_set_gone(d.id);
+	return ret;
 }
 
 static int ctl_snap_info(void __user *arg)
@@ -596,6 +642,14 @@ static long cbt_ctl_ioctl(struct file *file, unsigned int cmd,
 		return ctl_snap_list(uarg);
 	case CBT_IOC_SNAP_EVENTS:
 		return ctl_snap_events(uarg);
+	case CBT_IOC_SNAP_END:
+		return cbt_writer_end(uarg);
+	case CBT_IOC_WRITER_REGISTER:
+		return cbt_writer_register(uarg);
+	case CBT_IOC_WRITER_LIST:
+		return cbt_writer_list(uarg);
+	case CBT_IOC_WRITER_RESULTS:
+		return cbt_writer_results(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -17,6 +17,7 @@
 #include "cbt_snapshot.h"
 #include "cbt_tracker.h"
 #include "cbt_version.h"
+#include "cbt_writer.h"
 
 #define CBT_REAP_INTERVAL	HZ
 
@@ -88,6 +89,7 @@ static void __exit cbt_exit(void)
 	debugfs_remove_recursive(cbt_debugfs_dir);
 	cancel_delayed_work_sync(&cbt_reap_work);
 	cbt_snapshot_exit();
+	cbt_writer_exit();	/* the rounds of the sets just destroyed */
 	cbt_tracker_exit();
 	pr_info("cbt: unloaded\n");
 }

@@ -39,7 +39,9 @@
  * Locks, outermost first: cbt_snapsets_mutex, cbt_trackers_mutex (claims,
  * cbt_tracker.c), the members' tracker locks in member order, then
  * whatever freezing a filesystem takes (its s_umount, the bdev's freeze
- * mutex). Writers take none of them.
+ * mutex). The write path takes none of them. The writers' round mutex
+ * (cbt_writer.c) is taken outside cbt_snapsets_mutex, never inside; this
+ * file never calls into cbt_writer.c.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -66,6 +68,12 @@
 static DEFINE_MUTEX(cbt_snapsets_mutex);
 static LIST_HEAD(cbt_snapsets);
 static u32 cbt_snap_next_id = 1;
+/*
+ * Ids reserved (cbt_snapset_reserve_id()) for sets about to be created,
+ * 0 for a free slot; under cbt_snapsets_mutex. The writers' round names the
+ * set in PREPARE, before the set exists.
+ */
+static u32 cbt_snap_reserved[CBT_SNAP_MAX_SETS];
 
 /* Frees sets: the last reference may be dropped where nothing may sleep. */
 static struct workqueue_struct *cbt_snap_free_wq;
@@ -481,6 +489,16 @@ static void teardown(struct cbt_snapset *set)
 	cbt_cow_set_event(&set->cs);
 }
 
+static bool id_reserved(u32 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cbt_snap_reserved); i++)
+		if (cbt_snap_reserved[i] == id)
+			return true;
+	return false;
+}
+
 static u32 alloc_id(void)
 {
 	struct cbt_snapset *s;
@@ -488,7 +506,7 @@ static u32 alloc_id(void)
 
 	for (;;) {
 		id = cbt_snap_next_id++;
-		if (!id)
+		if (!id || id_reserved(id))
 			continue;
 		list_for_each_entry(s, &cbt_snapsets, node)
 			if (s->cs.id == id)
@@ -496,6 +514,41 @@ static u32 alloc_id(void)
 		if (list_entry_is_head(s, &cbt_snapsets, node))
 			return id;
 	}
+}
+
+/*
+ * An id no set has and no other creation will take, for a set created
+ * with it later (cbt_snapset_create(..., id, ...)); -ENOSPC when too many
+ * creations are under way. Released by cbt_snapset_release_id(), whether
+ * the set was made or not.
+ */
+int cbt_snapset_reserve_id(u32 *id)
+{
+	unsigned int i;
+	int ret = -ENOSPC;
+
+	mutex_lock(&cbt_snapsets_mutex);
+	for (i = 0; i < ARRAY_SIZE(cbt_snap_reserved); i++) {
+		if (!cbt_snap_reserved[i]) {
+			*id = alloc_id();
+			cbt_snap_reserved[i] = *id;
+			ret = 0;
+			break;
+		}
+	}
+	mutex_unlock(&cbt_snapsets_mutex);
+	return ret;
+}
+
+void cbt_snapset_release_id(u32 id)
+{
+	unsigned int i;
+
+	mutex_lock(&cbt_snapsets_mutex);
+	for (i = 0; i < ARRAY_SIZE(cbt_snap_reserved); i++)
+		if (cbt_snap_reserved[i] == id)
+			cbt_snap_reserved[i] = 0;
+	mutex_unlock(&cbt_snapsets_mutex);
 }
 
 static unsigned int count_sets(void)
@@ -519,6 +572,7 @@ static void answer_member(struct cbt_cow *cow, struct cbt_snap_member *m)
 	m->frozen = cow->frozen;
 }
 
+/* @id: 0, or one reserved by cbt_snapset_reserve_id(). */
 int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 		       u32 flags, struct file *store, unsigned int hold_ms,
 		       unsigned int low_space, u32 *id, u64 *hold_ns)
@@ -536,7 +590,7 @@ int cbt_snapset_create(struct cbt_snap_member *m, unsigned int count,
 	INIT_WORK(&set->free_work, snapset_free);
 
 	mutex_lock(&cbt_snapsets_mutex);
-	cbt_cow_set_init(&set->cs, alloc_id(), snapset_release);
+	cbt_cow_set_init(&set->cs, *id ? *id : alloc_id(), snapset_release);
 	if (flags & CBT_SNAP_WRITABLE)
 		set_bit(CBT_SET_WRITABLE, &set->cs.flags);
 	if (count_sets() >= CBT_SNAP_MAX_SETS) {

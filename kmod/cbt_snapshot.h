@@ -24,6 +24,8 @@ struct cbt_snapset {
 int cbt_snapset_create(struct cbt_snap_member *members, unsigned int count,
 		       u32 flags, struct file *store, unsigned int hold_ms,
 		       unsigned int low_space, u32 *id, u64 *hold_ns);
+int cbt_snapset_reserve_id(u32 *id);
+void cbt_snapset_release_id(u32 id);
 int cbt_snapset_grow(u32 id, struct file *store);
 int cbt_snapset_destroy(u32 id);
 int cbt_snapset_info(u32 id, struct cbt_snap_info *info,

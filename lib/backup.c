@@ -33,6 +33,8 @@ struct bvol {
 	int type;			/* effective */
 	int fallback;			/* LIBCBT_BACKUP_FALLBACK_* */
 	char *reason;
+	uint64_t *wext;			/* writers' extents: offset, length pairs */
+	size_t nwext;
 };
 
 struct cbt_backup {
@@ -48,6 +50,10 @@ struct cbt_backup {
 	size_t nmeta;
 	struct cbt__anchors anchors;	/* as read by begin */
 	struct cbt_snapset *set;
+	int wpolicy;			/* LIBCBT_WRITERS_* */
+	struct cbt_snapset *wresults;	/* what the writers did: the set's
+					 * handle (kept after it is destroyed),
+					 * or a failed create's */
 	int dirfd, lockfd;
 	enum session_state state;
 	int committed;
@@ -199,6 +205,17 @@ int cbt_backup_set_snapset_opts(struct cbt_backup *b, const struct cbt_snapset_o
 	}
 	return cbt__ret(T_BAK, ret, "cbt_backup_set_snapset_opts(%p, %p)", (void *)b,
 			(const void *)opts);
+}
+
+int cbt_backup_set_writers(struct cbt_backup *b, int policy)
+{
+	int ret = settable(b);
+
+	if (!ret && (policy < LIBCBT_WRITERS_BEST_EFFORT || policy > LIBCBT_WRITERS_NONE))
+		ret = -EINVAL;
+	if (!ret)
+		b->wpolicy = policy;
+	return cbt__ret(T_BAK, ret, "cbt_backup_set_writers(%p, %d)", (void *)b, policy);
 }
 
 int cbt_backup_set_metadata(struct cbt_backup *b, const char *name,
@@ -363,7 +380,8 @@ static void release(struct cbt_backup *b)
 		if (ret && ret != -ENOENT)
 			cbt__trace(T_BAK, "backup %p: destroying set %u: %s", (void *)b,
 				   cbt_snapset_get_id(b->set), cbt__errtext(ret));
-		cbt_snapset_free(b->set);
+		if (b->set != b->wresults)
+			cbt_snapset_free(b->set);
 		b->set = NULL;
 		if (b->dirfd >= 0) {
 			char name[LIBCBT_BACKUP_CHAIN_MAX + 8];
@@ -390,6 +408,63 @@ static int member_of(const struct cbt_snapset *set, dev_t dev)
 	return -1;
 }
 
+#define WRITER_META	"writer:"	/* + name: a writer's stamp from the last backup */
+#define WRITER_FULL_META "writer-full:"	/* + name: its stamp from the last FULL */
+
+/* The writers' stamps from the base backup, for their PREPARE. */
+static int add_writer_stamps(struct cbt_backup *b, struct cbt_snapset_opts *o)
+{
+	const char *prefix = b->type == LIBCBT_BACKUP_DIFFERENTIAL ? WRITER_FULL_META : WRITER_META;
+	size_t i, pl = strlen(prefix);
+	int ret = 0;
+
+	if (b->type != LIBCBT_BACKUP_INCREMENTAL && b->type != LIBCBT_BACKUP_DIFFERENTIAL)
+		return 0;
+	for (i = 0; !ret && i < b->anchors.nm; i++) {
+		const struct cbt__meta *m = &b->anchors.m[i];
+
+		if (strncmp(m->name, prefix, pl) || cbt__writer_name_check(m->name + pl) ||
+		    !m->len || m->len > LIBCBT_WRITER_STAMP_MAX)
+			continue;
+		ret = cbt_snapset_opts_add_writer_stamp(o, m->name + pl, m->data, m->len);
+		if (ret == -EEXIST)
+			ret = 0;
+	}
+	return ret;
+}
+
+/* The extents writers named, onto the session's volumes. */
+static int take_writer_extents(struct cbt_backup *b)
+{
+	const struct cbt_snapset *w = b->wresults;
+	unsigned int i, j, k, nw = cbt_snapset_get_writer_count(w);
+
+	for (i = 0; i < nw; i++) {
+		if (cbt_snapset_get_writer_error(w, i))
+			continue;
+		for (j = 0; j < cbt_snapset_get_writer_extents(w, i); j++) {
+			uint64_t off, len, *p;
+			dev_t d;
+
+			if (cbt_snapset_get_writer_extent(w, i, j, &d, &off, &len))
+				continue;
+			for (k = 0; k < b->nvols; k++)
+				if (b->vols[k].dev == d)
+					break;
+			if (k == b->nvols)
+				continue;	/* a volume the session does not read */
+			p = realloc(b->vols[k].wext, (b->vols[k].nwext + 1) * 2 * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			p[2 * b->vols[k].nwext] = off;
+			p[2 * b->vols[k].nwext + 1] = len;
+			b->vols[k].wext = p;
+			b->vols[k].nwext++;
+		}
+	}
+	return 0;
+}
+
 static int take_set(struct cbt_backup *b)
 {
 	struct cbt_snapset_opts *o = NULL;
@@ -403,8 +478,22 @@ static int take_set(struct cbt_backup *b)
 			ret = 0;
 	}
 	if (!ret)
-		ret = cbt_snapset_create(b->ctx, o, &b->set);
+		ret = cbt_snapset_opts_set_writers(o, b->wpolicy);
+	if (!ret)
+		ret = cbt_snapset_opts_set_backup_type(o, b->type);
+	if (!ret)
+		ret = add_writer_stamps(b, o);
+	if (!ret) {
+		cbt_snapset_free(b->wresults);
+		b->wresults = NULL;
+		ret = cbt_snapset_attempt(b->ctx, o, &b->set);
+		b->wresults = b->set;
+		if (ret)
+			b->set = NULL;	/* a failed handle: only results */
+	}
 	cbt_snapset_opts_free(o);
+	if (!ret)
+		ret = take_writer_extents(b);
 	for (i = 0; !ret && i < b->nvols; i++) {
 		struct bvol *v = &b->vols[i];
 		const char *s;
@@ -522,6 +611,31 @@ static int commit(struct cbt_backup *b)
 	for (i = 0; !ret && i < b->nmeta; i++)
 		ret = cbt__meta_set(&next.m, &next.nm, b->meta[i].name, b->meta[i].data,
 				    b->meta[i].len);
+	/*
+	 * Each writer's new stamp, for its next incremental; a FULL's also
+	 * for the differentials built on it, which a later backup keeps.
+	 */
+	for (i = 0; !ret && i < b->anchors.nm; i++)
+		if (b->type != LIBCBT_BACKUP_FULL &&
+		    !strncmp(b->anchors.m[i].name, WRITER_FULL_META, strlen(WRITER_FULL_META)))
+			ret = cbt__meta_set(&next.m, &next.nm, b->anchors.m[i].name,
+					    b->anchors.m[i].data, b->anchors.m[i].len);
+	for (i = 0; !ret && i < cbt_snapset_get_writer_count(b->wresults); i++) {
+		const char *wn = cbt_snapset_get_writer_name(b->wresults, i);
+		size_t len;
+		const void *st = cbt_snapset_get_writer_stamp(b->wresults, i, &len);
+		char name[LIBCBT_BACKUP_META_NAME_MAX + 16];
+
+		if (!st || cbt_snapset_get_writer_error(b->wresults, i))
+			continue;
+		snprintf(name, sizeof(name), "%s%s", WRITER_META, wn);
+		if (cbt__meta_name_check(name))
+			continue;	/* a name too long to keep */
+		ret = cbt__meta_set(&next.m, &next.nm, name, st, len);
+		snprintf(name, sizeof(name), "%s%s", WRITER_FULL_META, wn);
+		if (!ret && b->type == LIBCBT_BACKUP_FULL && !cbt__meta_name_check(name))
+			ret = cbt__meta_set(&next.m, &next.nm, name, st, len);
+	}
 	if (!ret)
 		ret = cbt__anchors_save(b->dirfd, b->chain, &next);
 	cbt__anchors_clear(&next);
@@ -546,6 +660,18 @@ static int end(struct cbt_backup *b, int success)
 			ret = commit(b);
 		if (!ret)
 			b->committed = 1;
+	}
+	/*
+	 * The writers learn the outcome (COMPLETE) once it is certain: a
+	 * writer truncates its logs only after a backup that was kept. A
+	 * module without writers does not know the request: nothing to tell.
+	 */
+	if (b->set) {
+		int e = cbt_snapset_end(b->set, b->committed, b->type);
+
+		if (e && e != -ENOTTY && e != -EINVAL && e != -EALREADY)
+			cbt__trace(T_BAK, "backup %p: ending the writers' round: %s", (void *)b,
+				   cbt__errtext(e));
 	}
 	release(b);
 	b->state = S_ENDED;
@@ -582,7 +708,9 @@ void cbt_backup_free(struct cbt_backup *b)
 		cbt_volume_free(b->vols[i].vol);
 		free(b->vols[i].image);
 		free(b->vols[i].reason);
+		free(b->vols[i].wext);
 	}
+	cbt_snapset_free(b->wresults);
 	cbt__meta_clear(&b->meta, &b->nmeta);
 	cbt__anchors_clear(&b->anchors);
 	cbt_snapset_opts_free(b->opts);
@@ -769,4 +897,27 @@ int64_t cbt_backup_volume_changes_bitmap(struct cbt_backup *b, unsigned int i,
 	cbt__trace(T_BAK, "cbt_backup_volume_changes_bitmap(%p, %u, %" PRIu64 ", %" PRIu64
 		   ") = %" PRId64, (void *)b, i, first_block, nbits, ret);
 	return ret;
+}
+
+const struct cbt_snapset *cbt_backup_get_writer_results(const struct cbt_backup *b)
+{
+	const struct cbt_snapset *s = b ? b->wresults : NULL;
+
+	cbt__trace(T_BAK, "cbt_backup_get_writer_results(%p) = %p", (const void *)b,
+		   (const void *)s);
+	return s;
+}
+
+int cbt_backup_volume_get_writer_extents(const struct cbt_backup *b, unsigned int i,
+					 const uint64_t **extents, size_t *count)
+{
+	int ret = -EINVAL;
+
+	if (b && i < b->nvols && extents && count) {
+		*extents = b->vols[i].wext;
+		*count = b->vols[i].nwext;
+		ret = 0;
+	}
+	return cbt__ret(T_BAK, ret, "cbt_backup_volume_get_writer_extents(%p, %u) [%zu]",
+			(const void *)b, i, ret ? 0 : *count);
 }

@@ -29,6 +29,7 @@ static const struct {
 	{ "store", LIBCBT_DEBUG_STORE },
 	{ "util", LIBCBT_DEBUG_UTIL },
 	{ "backup", LIBCBT_DEBUG_BACKUP },
+	{ "writer", LIBCBT_DEBUG_WRITER },
 };
 
 /*

@@ -99,6 +99,23 @@ int cbt__changes_open_all(struct cbt_ctx *ctx, uint64_t size, uint32_t block_siz
 int cbt__snapset_opts_dup(const struct cbt_snapset_opts *o,
 			  struct cbt_snapset_opts **out);
 
+/* ---- writers (writer.c) ---------------------------------------------------------- */
+
+/* This thread's last error on a context (cbt_ctx_get_error()). */
+void cbt__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "freeze", ... for a LIBCBT_WRITER_* phase; NULL otherwise. */
+const char *cbt__phase_name(int phase);
+/* 0 if @name is a valid writer name (printable ASCII, 1..63 bytes). */
+int cbt__writer_name_check(const char *name);
+/*
+ * The volumes of @tracked beneath @path, walking sysfs from
+ * cbt__sysfs_dev_block: *devs (malloc'd) and *count; -ENODEV for none.
+ */
+int cbt__resolve_tracked(const char *path, const dev_t *tracked, size_t nt, dev_t **devs,
+			 size_t *count);
+/* The same from device @d. */
+int cbt__tracked_below(dev_t d, const dev_t *tracked, size_t nt, dev_t **devs, size_t *count);
+
 /* ---- LIBCBT_DEBUG ---------------------------------------------------------- */
 
 /* Parse a LIBCBT_DEBUG value into a LIBCBT_DEBUG_* mask (unknown names: 0). */

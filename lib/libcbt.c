@@ -260,7 +260,8 @@ int cbt_ctx_get_module_features(struct cbt_ctx *ctx, uint64_t *features)
 	if (!ret)
 		*features = (v.features & CBT_FEAT_TRACKING ? LIBCBT_FEATURE_TRACKING : 0) |
 			    (v.features & CBT_FEAT_SNAPSHOT ? LIBCBT_FEATURE_SNAPSHOT : 0) |
-			    (v.features & CBT_FEAT_MEMBER_FROZEN ? LIBCBT_FEATURE_MEMBER_FROZEN : 0);
+			    (v.features & CBT_FEAT_MEMBER_FROZEN ? LIBCBT_FEATURE_MEMBER_FROZEN : 0) |
+			    (v.features & CBT_FEAT_WRITERS ? LIBCBT_FEATURE_WRITERS : 0);
 	return cbt__ret(T_CTX, ret, "cbt_ctx_get_module_features(%p)", (void *)ctx);
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <blkid/blkid.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "repo.h"
 
@@ -50,7 +51,19 @@ struct pvol {
 	uint8_t index_digest[CBT__DIGEST_LEN];
 };
 
+/* A writer's part in the point (its manifest's "writers"). */
+struct pwriter {
+	char *name, *outcome, *failed_phase, *error, *message;
+	unsigned char *stamp;
+	size_t stamp_len;
+};
+
+#define WRITERS_MAX	64
+#define WRITER_STAMP_MAX 4096
+
 struct cbt_point {
+	struct pwriter *wr;
+	unsigned int nwr;
 	struct cbt_repo *repo;
 	uint64_t id, base, bytes_read, bytes_stored;
 	enum cbt_point_type type;
@@ -144,12 +157,30 @@ static void pvol_clear(struct pvol *v)
 	free(v->stamp);
 }
 
+static void writers_clear(struct cbt_point *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nwr; i++) {
+		free(p->wr[i].name);
+		free(p->wr[i].outcome);
+		free(p->wr[i].failed_phase);
+		free(p->wr[i].error);
+		free(p->wr[i].message);
+		free(p->wr[i].stamp);
+	}
+	free(p->wr);
+	p->wr = NULL;
+	p->nwr = 0;
+}
+
 void cbt_point_free(struct cbt_point *p)
 {
 	unsigned int i;
 
 	if (!p)
 		return;
+	writers_clear(p);
 	for (i = 0; i < p->nvol; i++)
 		pvol_clear(&p->vol[i]);
 	free(p->vol);
@@ -181,6 +212,158 @@ static int hexdigest(const char *s, uint8_t d[CBT__DIGEST_LEN])
 static struct json_object *jstr_or_null(const char *s)
 {
 	return s ? json_object_new_string(s) : NULL;
+}
+
+static int jstr(struct json_object *o, const char *key, size_t max, int nullable, char **out);
+
+/*
+ * Text a stamp can be shown as: valid UTF-8 without control characters
+ * other than tab, newline and carriage return.
+ */
+static int printable_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n, k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (i + n >= len)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+static struct json_object *writers_json(const struct cbt_point *p)
+{
+	struct json_object *arr = json_object_new_array(), *w;
+	unsigned int i;
+
+	for (i = 0; i < p->nwr; i++) {
+		const struct pwriter *pw = &p->wr[i];
+
+		w = json_object_new_object();
+		json_object_object_add(w, "name", json_object_new_string(pw->name));
+		json_object_object_add(w, "outcome", json_object_new_string(pw->outcome));
+		json_object_object_add(w, "failed-phase", jstr_or_null(pw->failed_phase));
+		json_object_object_add(w, "error", jstr_or_null(pw->error));
+		json_object_object_add(w, "message", jstr_or_null(pw->message));
+		if (pw->stamp_len && printable_utf8(pw->stamp, pw->stamp_len))
+			json_object_object_add(w, "stamp-text",
+					       json_object_new_string_len((const char *)pw->stamp,
+									  (int)pw->stamp_len));
+		else
+			json_object_object_add(w, "stamp-text", NULL);
+		if (pw->stamp_len) {
+			char *b64 = malloc(4 * ((pw->stamp_len + 2) / 3) + 1);
+
+			if (b64) {
+				EVP_EncodeBlock((unsigned char *)b64, pw->stamp, (int)pw->stamp_len);
+				json_object_object_add(w, "stamp-base64", json_object_new_string(b64));
+				free(b64);
+			}
+		} else {
+			json_object_object_add(w, "stamp-base64", NULL);
+		}
+		json_object_array_add(arr, w);
+	}
+	return arr;
+}
+
+/* A base64 text into bytes (-1: not base64, or too long). */
+static int base64_decode(const char *b64, unsigned char **out, size_t *len)
+{
+	size_t l = strlen(b64), pad = 0;
+	unsigned char *buf;
+	int n;
+
+	if (!l || l % 4 || l / 4 * 3 > WRITER_STAMP_MAX + 2)
+		return -1;
+	if (b64[l - 1] == '=')
+		pad++;
+	if (b64[l - 2] == '=')
+		pad++;
+	buf = malloc(l / 4 * 3 + 1);
+	if (!buf)
+		return -1;
+	n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)l);
+	if (n < 0 || (size_t)n < pad || (size_t)n - pad > WRITER_STAMP_MAX) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*len = (size_t)n - pad;
+	return 0;
+}
+
+static int parse_writers(struct cbt_point *p, struct json_object *o)
+{
+	struct json_object *arr, *e;
+	size_t i, n;
+	char *b64;
+
+	if (!json_object_object_get_ex(o, "writers", &arr) ||
+	    json_object_is_type(arr, json_type_null))
+		return 0;	/* a point from before writers */
+	if (!json_object_is_type(arr, json_type_array))
+		return -1;
+	n = json_object_array_length(arr);
+	if (n > WRITERS_MAX)
+		return -1;
+	p->wr = calloc(n ? n : 1, sizeof(*p->wr));
+	if (!p->wr)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct pwriter *pw = &p->wr[i];
+
+		p->nwr = (unsigned int)i + 1;
+		e = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(e, json_type_object) ||
+		    jstr(e, "name", 64, 0, &pw->name) || jstr(e, "outcome", 16, 0, &pw->outcome) ||
+		    jstr(e, "failed-phase", 32, 1, &pw->failed_phase) ||
+		    jstr(e, "error", 512, 1, &pw->error) || jstr(e, "message", 512, 1, &pw->message) ||
+		    jstr(e, "stamp-base64", 2 * WRITER_STAMP_MAX, 1, &b64))
+			return -1;
+		if (strcmp(pw->outcome, "ok") && strcmp(pw->outcome, "failed") &&
+		    strcmp(pw->outcome, "skipped"))
+			return -1;
+		if (b64) {
+			int bad = base64_decode(b64, &pw->stamp, &pw->stamp_len);
+
+			free(b64);
+			if (bad)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 static char *manifest_text(const struct cbt_point *p)
@@ -222,6 +405,7 @@ static char *manifest_text(const struct cbt_point *p)
 		json_object_array_add(vols, v);
 	}
 	json_object_object_add(o, "volumes", vols);
+	json_object_object_add(o, "writers", writers_json(p));
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 						     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
@@ -362,6 +546,8 @@ static int parse_manifest(struct cbt_point *p, const char *text, uint64_t id)
 		free(s);
 		s = NULL;
 	}
+	if (parse_writers(p, o))
+		goto out;
 	ret = 0;
 out:
 	free(s);
@@ -1282,6 +1468,7 @@ void cbt_newpoint_free(struct cbt_newpoint *np)
 	free(np->pt.vol);
 	free(np->pt.chain);
 	free(np->pt.app);
+	writers_clear(&np->pt);
 	free(np);
 }
 
@@ -1353,4 +1540,114 @@ out_index:
 	index_free(&fx);
 	index_free(&ix);
 	return ret;
+}
+
+/* ---- writers ------------------------------------------------------------------- */
+
+static int writer_text_dup(const char *s, char **out)
+{
+	*out = NULL;
+	if (!s || !*s)
+		return 0;
+	*out = strndup(s, 511);
+	return *out ? 0 : -ENOMEM;
+}
+
+int cbt_newpoint_add_writer(struct cbt_newpoint *np, const char *name, const char *outcome,
+			    const char *failed_phase, const char *error,
+			    const char *message, const void *stamp, size_t len)
+{
+	struct pwriter *p, *w;
+	int ret = 0;
+
+	if (!np || !name || !*name || strlen(name) > 63 || !outcome ||
+	    (strcmp(outcome, "ok") && strcmp(outcome, "failed") && strcmp(outcome, "skipped")) ||
+	    (len && !stamp))
+		return -EINVAL;
+	if (len > WRITER_STAMP_MAX || np->pt.nwr == WRITERS_MAX)
+		return -E2BIG;
+	p = realloc(np->pt.wr, (np->pt.nwr + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	np->pt.wr = p;
+	w = &p[np->pt.nwr];
+	memset(w, 0, sizeof(*w));
+	w->name = strdup(name);
+	w->outcome = strdup(outcome);
+	if (!w->name || !w->outcome)
+		ret = -ENOMEM;
+	if (!ret)
+		ret = writer_text_dup(failed_phase, &w->failed_phase);
+	if (!ret)
+		ret = writer_text_dup(error, &w->error);
+	if (!ret)
+		ret = writer_text_dup(message, &w->message);
+	if (!ret && len) {
+		w->stamp = malloc(len);
+		if (!w->stamp)
+			ret = -ENOMEM;
+		else
+			memcpy(w->stamp, stamp, len);
+		w->stamp_len = len;
+	}
+	np->pt.nwr++;	/* freed with the point even when half filled */
+	if (ret) {
+		writers_clear(&np->pt);
+	}
+	return ret;
+}
+
+static const struct pwriter *pwriter(struct cbt_point *p, unsigned int i)
+{
+	return p && i < p->nwr ? &p->wr[i] : NULL;
+}
+
+unsigned int cbt_point_get_writer_count(struct cbt_point *point)
+{
+	return point ? point->nwr : 0;
+}
+
+const char *cbt_point_get_writer_name(struct cbt_point *point, unsigned int i)
+{
+	const struct pwriter *w = pwriter(point, i);
+
+	return w ? w->name : NULL;
+}
+
+const char *cbt_point_get_writer_outcome(struct cbt_point *point, unsigned int i)
+{
+	const struct pwriter *w = pwriter(point, i);
+
+	return w ? w->outcome : NULL;
+}
+
+const char *cbt_point_get_writer_failed_phase(struct cbt_point *point, unsigned int i)
+{
+	const struct pwriter *w = pwriter(point, i);
+
+	return w ? w->failed_phase : NULL;
+}
+
+const char *cbt_point_get_writer_error(struct cbt_point *point, unsigned int i)
+{
+	const struct pwriter *w = pwriter(point, i);
+
+	return w ? w->error : NULL;
+}
+
+const char *cbt_point_get_writer_message(struct cbt_point *point, unsigned int i)
+{
+	const struct pwriter *w = pwriter(point, i);
+
+	return w ? w->message : NULL;
+}
+
+const void *cbt_point_get_writer_stamp(struct cbt_point *point, unsigned int i, size_t *len)
+{
+	const struct pwriter *w = pwriter(point, i);
+	size_t l = w ? w->stamp_len : 0;
+
+	if (len)
+		*len = l;
+	return l ? w->stamp : NULL;
 }

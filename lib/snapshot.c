@@ -324,6 +324,19 @@ struct cbt_snapset_opts {
 	unsigned int flags;		/* LIBCBT_SNAPSET_* */
 	unsigned int hold_ms;		/* 0: the module's default */
 	unsigned int low_space;		/* 0: the module's default */
+	/* Writers (CBT_0.3) */
+	int wpolicy;			/* LIBCBT_WRITERS_* */
+	int wtype;			/* LIBCBT_BACKUP_* they are told */
+	unsigned int freeze_ms, phase_ms; /* 0: the module's defaults */
+	struct wstamp *wstamps;		/* copies */
+	unsigned int nwstamps;
+};
+
+/* A writer's base stamp, to hand back in PREPARE. */
+struct wstamp {
+	char name[CBT_WRITER_NAME_MAX];
+	unsigned char *data;
+	size_t len;
 };
 
 int cbt_snapset_opts_new(struct cbt_snapset_opts **opts)
@@ -348,6 +361,9 @@ void cbt_snapset_opts_free(struct cbt_snapset_opts *opts)
 	for (i = 0; i < opts->nstores; i++)
 		free(opts->stores[i]);
 	free(opts->stores);
+	for (i = 0; i < opts->nwstamps; i++)
+		free(opts->wstamps[i].data);
+	free(opts->wstamps);
 	free(opts);
 }
 
@@ -441,6 +457,82 @@ int cbt_snapset_opts_set_low_space(struct cbt_snapset_opts *opts,
 			(void *)opts, percent);
 }
 
+int cbt_snapset_opts_set_writers(struct cbt_snapset_opts *opts, int policy)
+{
+	int ret = 0;
+
+	if (!opts || policy < LIBCBT_WRITERS_BEST_EFFORT || policy > LIBCBT_WRITERS_NONE)
+		ret = -EINVAL;
+	else
+		opts->wpolicy = policy;
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_set_writers(%p, %d)", (void *)opts, policy);
+}
+
+int cbt_snapset_opts_set_backup_type(struct cbt_snapset_opts *opts, int type)
+{
+	int ret = 0;
+
+	if (!opts || type < LIBCBT_BACKUP_NONE || type > LIBCBT_BACKUP_COPY)
+		ret = -EINVAL;
+	else
+		opts->wtype = type;
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_set_backup_type(%p, %d)", (void *)opts, type);
+}
+
+int cbt_snapset_opts_set_writer_timeouts(struct cbt_snapset_opts *opts,
+					 unsigned int freeze_ms, unsigned int phase_ms)
+{
+	int ret = 0;
+
+	if (!opts)
+		ret = -EINVAL;
+	else if (freeze_ms > CBT_WRITER_TIMEOUT_MAX_MS || phase_ms > CBT_WRITER_TIMEOUT_MAX_MS)
+		ret = -ERANGE;
+	else {
+		opts->freeze_ms = freeze_ms;
+		opts->phase_ms = phase_ms;
+	}
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_set_writer_timeouts(%p, %u, %u)",
+			(void *)opts, freeze_ms, phase_ms);
+}
+
+int cbt_snapset_opts_add_writer_stamp(struct cbt_snapset_opts *opts, const char *name,
+				      const void *data, size_t len)
+{
+	struct wstamp *p;
+	unsigned int i;
+	int ret = opts && data && len ? cbt__writer_name_check(name) : -EINVAL;
+
+	if (!ret && len > LIBCBT_WRITER_STAMP_MAX)
+		ret = -E2BIG;
+	for (i = 0; !ret && i < opts->nwstamps; i++)
+		if (!strcmp(opts->wstamps[i].name, name))
+			ret = -EEXIST;
+	if (!ret && opts->nwstamps == CBT_WRITER_MAX)
+		ret = -E2BIG;
+	if (!ret) {
+		p = realloc(opts->wstamps, (opts->nwstamps + 1) * sizeof(*p));
+		if (!p) {
+			ret = -ENOMEM;
+		} else {
+			opts->wstamps = p;
+			p += opts->nwstamps;
+			memset(p, 0, sizeof(*p));
+			strcpy(p->name, name);
+			p->data = malloc(len);
+			if (!p->data) {
+				ret = -ENOMEM;
+			} else {
+				memcpy(p->data, data, len);
+				p->len = len;
+				opts->nwstamps++;
+			}
+		}
+	}
+	return cbt__ret(T_SET, ret, "cbt_snapset_opts_add_writer_stamp(%p, \"%s\", %zu)",
+			(void *)opts, CBT__S(name), len);
+}
+
 /* ---- sets ---------------------------------------------------------------------- */
 
 struct snap_member {
@@ -466,7 +558,55 @@ struct cbt_snapset {
 	int error;			/* from the last event */
 	uint64_t seq;			/* of the last event */
 	int event_fd;
+	struct wres *wres;		/* the writers' part, as last read */
+	unsigned int nwres;
 };
+
+/* One writer's result with room for its stamp and extents. */
+struct wres {
+	struct cbt_writer_result r;
+	unsigned char stamp[CBT_WRITER_STAMP_MAX];
+	struct cbt_writer_extent ext[CBT_WRITER_MAX_EXTENTS];
+};
+
+/* Room for @n results, their pointers set (NULL: out of memory). */
+static struct wres *wres_alloc(unsigned int n, struct cbt_writer_result **flat)
+{
+	struct wres *w = calloc(n ? n : 1, sizeof(*w));
+	unsigned int i;
+
+	*flat = w ? calloc(n ? n : 1, sizeof(**flat)) : NULL;
+	if (!*flat) {
+		free(w);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		(*flat)[i].stamp = (uintptr_t)w[i].stamp;
+		(*flat)[i].extents = (uintptr_t)w[i].ext;
+	}
+	return w;
+}
+
+/* Keep @count results read into @flat (with @w's buffers) in @set. */
+static void wres_take(struct cbt_snapset *set, struct wres *w,
+		      struct cbt_writer_result *flat, unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		w[i].r = flat[i];
+		w[i].r.name[CBT_WRITER_NAME_MAX - 1] = '\0';
+		w[i].r.message[CBT_WRITER_MSG_MAX - 1] = '\0';
+		if (w[i].r.stamp_len > CBT_WRITER_STAMP_MAX)
+			w[i].r.stamp_len = CBT_WRITER_STAMP_MAX;
+		if (w[i].r.nr_extents > CBT_WRITER_MAX_EXTENTS)
+			w[i].r.nr_extents = CBT_WRITER_MAX_EXTENTS;
+	}
+	free(set->wres);
+	set->wres = w;
+	set->nwres = count;
+	free(flat);
+}
 
 static void member_free(struct snap_member *m)
 {
@@ -485,6 +625,7 @@ static void set_free(struct cbt_snapset *set)
 	for (i = 0; i < set->count; i++)
 		member_free(&set->members[i]);
 	free(set->members);
+	free(set->wres);
 	if (set->event_fd >= 0)
 		close(set->event_fd);
 	cbt_ctx_unref(set->ctx);
@@ -609,50 +750,188 @@ static int set_read(struct cbt_snapset *set)
 	return ret;
 }
 
+/* Does the loaded module take writers' options (CBT_FEAT_WRITERS)? */
+static int module_has_writers(struct cbt_ctx *ctx)
+{
+	struct cbt_version v;
+
+	memset(&v, 0, sizeof(v));
+	return !cbt__ioctl(ctx, CBT_IOC_VERSION, &v) && (v.features & CBT_FEAT_WRITERS);
+}
+
+static int dev_tracked(struct cbt_ctx *ctx, struct cbt_dev d)
+{
+	struct cbt_status st;
+
+	memset(&st, 0, sizeof(st));
+	st.dev = d;
+	return !cbt__ioctl(ctx, CBT_IOC_STATUS, &st);
+}
+
+/* One line naming the writers that failed, for cbt_ctx_get_error(). */
+static void writers_failed_error(const struct wres *w, unsigned int n)
+{
+	char buf[480];
+	size_t len = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && len < sizeof(buf) - 1; i++) {
+		const struct cbt_writer_result *r = &w[i].r;
+		int k;
+
+		if (!r->error || r->error == -EOPNOTSUPP)
+			continue;
+		k = snprintf(buf + len, sizeof(buf) - len, "%swriter %s failed in %s: %s",
+			     len ? "; " : "", r->name, CBT__S(cbt__phase_name((int)r->failed_phase)),
+			     r->message[0] ? r->message : cbt__errtext(r->error));
+		if (k < 0)
+			break;
+		len += (size_t)k;
+		if (len >= sizeof(buf))
+			len = sizeof(buf) - 1;
+	}
+	if (len)
+		cbt__set_error("%s: the set was not taken (writers required)", buf);
+	else
+		cbt__set_error("the set was refused: a writer failed (writers required)");
+}
+
+/*
+ * Take the set. With writers, a component's missing volume (EXDEV and
+ * c.missing) is added when it is tracked and the create tried again;
+ * @failed (if not NULL) gets a failed handle holding the writers' results
+ * when the module refused the set and said what they did.
+ */
 static int snapset_create(struct cbt_ctx *ctx, const struct cbt_snapset_opts *o,
-			  struct cbt_snapset **out)
+			  struct cbt_snapset **out, struct cbt_snapset **failed)
 {
 	struct cbt_snap_member m[LIBCBT_SNAPSET_MAX_VOLUMES];
+	struct cbt_writer_stamp ws[CBT_WRITER_MAX];
+	struct cbt_writer_result *flat = NULL;
+	struct wres *wr = NULL;
+	struct cbt_snap_writers sw;
 	struct cbt_snap_create c;
 	struct cbt_snapset *set = NULL;
 	struct store_file *sf;
-	unsigned int i;
-	int ret;
+	unsigned int i, nvols, tries;
+	int ret, writers;
 
+	cbt__set_error("%s", "");
+	if (failed)
+		*failed = NULL;
 	if (!ctx || !o || !out || !o->nvols || !o->nstores)
 		return -EINVAL;
 	memset(m, 0, sizeof(m));
+	nvols = o->nvols;
 	for (i = 0; i < o->nvols; i++) {
 		m[i].dev.major = major(o->vols[i]);
 		m[i].dev.minor = minor(o->vols[i]);
 	}
+	/*
+	 * A module without writers refuses the writers' options: it gets none
+	 * (it has no writer to tell anything anyway).
+	 */
+	writers = module_has_writers(ctx);
+	memset(&sw, 0, sizeof(sw));
+	if (writers) {
+		wr = wres_alloc(CBT_WRITER_MAX, &flat);
+		if (!wr)
+			return -ENOMEM;
+		memset(ws, 0, sizeof(ws));
+		for (i = 0; i < o->nwstamps; i++) {
+			strcpy(ws[i].name, o->wstamps[i].name);
+			ws[i].data = (uintptr_t)o->wstamps[i].data;
+			ws[i].len = (uint32_t)o->wstamps[i].len;
+		}
+		sw.policy = o->wpolicy == LIBCBT_WRITERS_REQUIRE ? CBT_WRITERS_REQUIRE :
+			    o->wpolicy == LIBCBT_WRITERS_NONE ? CBT_WRITERS_NONE :
+			    CBT_WRITERS_BEST_EFFORT;
+		sw.backup_type = (uint32_t)o->wtype;
+		sw.freeze_ms = o->freeze_ms;
+		sw.phase_ms = o->phase_ms;
+		sw.stamps = o->nwstamps ? (uintptr_t)ws : 0;
+		sw.nr_stamps = o->nwstamps;
+		sw.capacity = CBT_WRITER_MAX;
+		sw.results = (uintptr_t)flat;
+	}
 	/* Kept open until the end: files we created go if the set fails. */
 	sf = calloc(o->nstores, sizeof(*sf));
-	if (!sf)
+	if (!sf) {
+		free(wr);
+		free(flat);
 		return -ENOMEM;
+	}
 	for (i = 0; i < o->nstores; i++)
 		sf[i].fd = sf[i].dirfd = -1;
 	ret = store_open(o->stores[0], &sf[0]);
 	if (ret)
 		goto out;
-	memset(&c, 0, sizeof(c));
-	c.members = (uintptr_t)m;
-	c.count = o->nvols;
-	c.flags = (o->flags & LIBCBT_SNAPSET_NO_FREEZE ? CBT_SNAP_NO_FREEZE : 0) |
-		  (o->flags & LIBCBT_SNAPSET_WRITABLE ? CBT_SNAP_WRITABLE : 0);
-	c.store_fd = sf[0].fd;	/* the kernel keeps its own reference */
-	c.hold_ms = o->hold_ms;
-	c.low_space = o->low_space;
-	ret = cbt__ioctl(ctx, CBT_IOC_SNAP_CREATE, &c);
-	if (ret)
+	for (tries = 0;; tries++) {
+		memset(&c, 0, sizeof(c));
+		c.members = (uintptr_t)m;
+		c.count = nvols;
+		c.flags = (o->flags & LIBCBT_SNAPSET_NO_FREEZE ? CBT_SNAP_NO_FREEZE : 0) |
+			  (o->flags & LIBCBT_SNAPSET_WRITABLE ? CBT_SNAP_WRITABLE : 0);
+		c.store_fd = sf[0].fd;	/* the kernel keeps its own reference */
+		c.hold_ms = o->hold_ms;
+		c.low_space = o->low_space;
+		c.writers = writers ? (uintptr_t)&sw : 0;
+		sw.count = 0;
+		ret = cbt__ioctl(ctx, CBT_IOC_SNAP_CREATE, &c);
+		if (ret != -EXDEV || !(c.missing.major || c.missing.minor))
+			break;
+		/* A writer's component spans a volume the set lacks. */
+		{
+			char *path = cbt__devno_path(makedev(c.missing.major, c.missing.minor));
+
+			if (!dev_tracked(ctx, c.missing)) {
+				cbt__set_error("%s: a writer's component lies on it too, and it is not tracked: attach it, or leave that writer's volumes out of the set",
+					       CBT__S(path));
+			} else if (nvols == LIBCBT_SNAPSET_MAX_VOLUMES || tries >= LIBCBT_SNAPSET_MAX_VOLUMES) {
+				cbt__set_error("%s: a writer's component lies on it too, and the set has no room for it",
+					       CBT__S(path));
+			} else {
+				cbt__trace(T_SET, "snapset: a writer's component pulls %s into the set",
+					   CBT__S(path));
+				free(path);
+				m[nvols].dev = c.missing;
+				nvols++;
+				continue;
+			}
+			free(path);
+			break;
+		}
+	}
+	if (ret) {
+		if (writers && sw.count) {
+			unsigned int n = sw.count < CBT_WRITER_MAX ? sw.count : CBT_WRITER_MAX;
+			struct cbt_snapset *f = set_new(ctx, 0);
+
+			if (f) {
+				f->state = LIBCBT_STATE_DESTROYED;
+				wres_take(f, wr, flat, n);
+				wr = NULL;
+				flat = NULL;
+				if (ret == -EBUSY && o->wpolicy == LIBCBT_WRITERS_REQUIRE)
+					writers_failed_error(f->wres, n);
+				if (failed)
+					*failed = f;
+				else
+					set_free(f);
+			}
+		}
+		if (!*cbt_ctx_get_error(ctx))
+			cbt__set_error("snapshot set: %s", cbt__errtext(ret));
 		goto out;
+	}
 
 	set = set_new(ctx, c.id);
 	if (!set) {
 		ret = -ENOMEM;
 		goto destroy;
 	}
-	ret = set_fill(set, m, o->nvols);
+	ret = set_fill(set, m, nvols);
 	for (i = 1; !ret && i < o->nstores; i++)
 		ret = set_grow(set, o->stores[i], &sf[i]);
 	if (!ret)
@@ -660,6 +939,11 @@ static int snapset_create(struct cbt_ctx *ctx, const struct cbt_snapset_opts *o,
 	if (ret)
 		goto destroy;
 	set->hold_ns = c.hold_ns;
+	if (writers) {
+		wres_take(set, wr, flat, sw.count < CBT_WRITER_MAX ? sw.count : CBT_WRITER_MAX);
+		wr = NULL;
+		flat = NULL;
+	}
 	*out = set;
 	set = NULL;
 	goto out;
@@ -678,17 +962,179 @@ out:
 		store_close(&sf[i]);
 	}
 	free(sf);
+	free(wr);
+	free(flat);
 	return ret;
 }
 
 int cbt_snapset_create(struct cbt_ctx *ctx, const struct cbt_snapset_opts *opts,
 		       struct cbt_snapset **set)
 {
-	int ret = snapset_create(ctx, opts, set);
+	int ret = snapset_create(ctx, opts, set, NULL);
 
 	return cbt__ret(T_SET, ret, "cbt_snapset_create(%p, %p) [%p id %u]",
 			(void *)ctx, (const void *)opts, ret ? NULL : (void *)*set,
 			ret ? 0 : (*set)->id);
+}
+
+int cbt_snapset_attempt(struct cbt_ctx *ctx, const struct cbt_snapset_opts *opts,
+			struct cbt_snapset **set)
+{
+	struct cbt_snapset *failed = NULL;
+	int ret = set ? snapset_create(ctx, opts, set, &failed) : -EINVAL;
+
+	if (ret && set)
+		*set = failed;
+	return cbt__ret(T_SET, ret, "cbt_snapset_attempt(%p, %p) [%p]", (void *)ctx,
+			(const void *)opts, set ? (void *)*set : NULL);
+}
+
+static int refresh_writers(struct cbt_snapset *set)
+{
+	struct cbt_writer_results q;
+	struct cbt_writer_result *flat;
+	struct wres *w;
+	unsigned int cap = set->nwres ? set->nwres : 4;
+	int ret;
+
+	if (!set->id)
+		return 0;	/* a failed set: what create said is all there is */
+	for (;;) {
+		w = wres_alloc(cap, &flat);
+		if (!w)
+			return -ENOMEM;
+		memset(&q, 0, sizeof(q));
+		q.id = set->id;
+		q.capacity = cap;
+		q.results = (uintptr_t)flat;
+		ret = cbt__ioctl(set->ctx, CBT_IOC_WRITER_RESULTS, &q);
+		if (ret || q.count <= cap)
+			break;
+		free(w);
+		free(flat);
+		cap = q.count;
+	}
+	if (ret) {
+		free(w);
+		free(flat);
+		return ret;
+	}
+	wres_take(set, w, flat, q.count);
+	return 0;
+}
+
+int cbt_snapset_refresh_writers(struct cbt_snapset *set)
+{
+	int ret = set ? refresh_writers(set) : -EINVAL;
+
+	return cbt__ret(T_SET, ret, "cbt_snapset_refresh_writers(%p) [%u]", (void *)set,
+			set ? set->nwres : 0);
+}
+
+int cbt_snapset_end(struct cbt_snapset *set, int success, int type)
+{
+	struct cbt_snap_end e;
+	int ret = -EINVAL;
+
+	if (set && set->id && type >= -1 && type <= LIBCBT_BACKUP_COPY) {
+		memset(&e, 0, sizeof(e));
+		e.id = set->id;
+		e.flags = success ? CBT_SNAP_END_SUCCESS : 0;
+		e.backup_type = type < 0 ? 0 : (uint32_t)type;
+		ret = cbt__ioctl(set->ctx, CBT_IOC_SNAP_END, &e);
+		if (!ret)
+			refresh_writers(set);
+	}
+	return cbt__ret(T_SET, ret, "cbt_snapset_end(%p, %d, %d)", (void *)set, success, type);
+}
+
+static const struct cbt_writer_result *wresult(const struct cbt_snapset *set, unsigned int i)
+{
+	return set && i < set->nwres ? &set->wres[i].r : NULL;
+}
+
+unsigned int cbt_snapset_get_writer_count(const struct cbt_snapset *set)
+{
+	return set ? set->nwres : 0;
+}
+
+const char *cbt_snapset_get_writer_name(const struct cbt_snapset *set, unsigned int i)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+
+	return r ? r->name : NULL;
+}
+
+int cbt_snapset_get_writer_phase(const struct cbt_snapset *set, unsigned int i)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+
+	return r ? (int)r->phase : 0;
+}
+
+int cbt_snapset_get_writer_failed_phase(const struct cbt_snapset *set, unsigned int i)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+
+	return r ? (int)r->failed_phase : 0;
+}
+
+int cbt_snapset_get_writer_error(const struct cbt_snapset *set, unsigned int i)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+
+	return r ? r->error : 0;
+}
+
+const char *cbt_snapset_get_writer_message(const struct cbt_snapset *set, unsigned int i)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+
+	return r ? r->message : NULL;
+}
+
+const void *cbt_snapset_get_writer_stamp(const struct cbt_snapset *set, unsigned int i,
+					 size_t *len)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+	size_t l = r ? r->stamp_len : 0;
+
+	if (len)
+		*len = l;
+	return l ? set->wres[i].stamp : NULL;
+}
+
+int cbt_snapset_get_writer_completed(const struct cbt_snapset *set, unsigned int i)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+
+	return r ? !!r->completed : 0;
+}
+
+unsigned int cbt_snapset_get_writer_extents(const struct cbt_snapset *set, unsigned int i)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+
+	return r ? r->nr_extents : 0;
+}
+
+int cbt_snapset_get_writer_extent(const struct cbt_snapset *set, unsigned int i,
+				  unsigned int j, dev_t *dev, uint64_t *offset,
+				  uint64_t *length)
+{
+	const struct cbt_writer_result *r = wresult(set, i);
+	const struct cbt_writer_extent *e;
+
+	if (!r || j >= r->nr_extents)
+		return -EINVAL;
+	e = &set->wres[i].ext[j];
+	if (dev)
+		*dev = makedev(e->dev.major, e->dev.minor);
+	if (offset)
+		*offset = e->offset;
+	if (length)
+		*length = e->length;
+	return 0;
 }
 
 int cbt_snapset_open(struct cbt_ctx *ctx, uint32_t id, struct cbt_snapset **out)
@@ -939,6 +1385,14 @@ int cbt__snapset_opts_dup(const struct cbt_snapset_opts *o,
 	*c = *o;
 	c->stores = NULL;
 	c->nstores = 0;
+	c->wstamps = NULL;
+	c->nwstamps = 0;
+	for (i = 0; i < o->nwstamps; i++)
+		if (cbt_snapset_opts_add_writer_stamp(c, o->wstamps[i].name, o->wstamps[i].data,
+						      o->wstamps[i].len)) {
+			cbt_snapset_opts_free(c);
+			return -ENOMEM;
+		}
 	if (o->nstores) {
 		c->stores = calloc(o->nstores, sizeof(*c->stores));
 		if (!c->stores) {

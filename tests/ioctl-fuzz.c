@@ -18,10 +18,13 @@
  * size overflows, bad pointers (NULL, kernel, unmapped, read-only, running
  * into an unmapped page), bad descriptors, set reserved and output fields.
  * First every field with every value (the sweep), then seeded random
- * mutations until the time is up. Each answer must be a refusal with a
- * documented kind of error or a success whose outputs are consistent (and
- * whose effect is undone); after each, the tracker of A and the live set
- * must be as they were. A kernel oops or WARN is caught by the VM runner.
+ * mutations until the time is up. The writers' commands too: REGISTER
+ * (each registration's descriptor closed at once), LIST, RESULTS (of the
+ * live set: no writer) and SNAP_END (of a scratch set on D).
+ * Each answer must be a refusal with a documented kind of error or a
+ * success whose outputs are consistent (and whose effect is undone);
+ * after each, the tracker of A and the live set must be as they were.
+ * A kernel oops or WARN is caught by the VM runner.
  * Prints the seed; exit 1 on any failure.
  */
 #define _GNU_SOURCE
@@ -694,6 +697,139 @@ static void after_events(void *r, int ret)
 	close(ret);
 }
 
+/* ---- writers: REGISTER, LIST, RESULTS, SNAP_END */
+static struct cbt_writer_component *wcomp;	/* REGISTER's component */
+
+static const struct field f_wreg[] = {
+	F(cbt_writer_register, name, K_NUM), F(cbt_writer_register, components, K_PTR),
+	F(cbt_writer_register, count, K_NUM),
+	FL(cbt_writer_register, types, (1u << (CBT_BACKUP_COPY + 1)) - 1),
+	F(cbt_writer_register, flags, K_RSV), F(cbt_writer_register, id, K_RSV),
+	F(cbt_writer_register, reserved[0], K_RSV), F(cbt_writer_register, reserved[1], K_RSV),
+};
+
+static int prep_wreg(void *r)
+{
+	struct cbt_writer_register *w = r;
+
+	memset(wcomp, 0, sizeof(*wcomp));
+	snprintf(wcomp->name, sizeof(wcomp->name), "data");
+	wcomp->count = 1;
+	wcomp->vols[0] = dev_c;
+	memset(w, 0, sizeof(*w));
+	snprintf(w->name, sizeof(w->name), "fuzz-writer");
+	w->components = (uintptr_t)wcomp;
+	w->count = 1;
+	return 0;
+}
+
+static unsigned int count_writers(void)
+{
+	struct cbt_writer_list l;
+
+	memset(&l, 0, sizeof(l));
+	return xioctl(CBT_IOC_WRITER_LIST, &l) ? 9999 : l.count;
+}
+
+static void after_wreg(void *r, int ret)
+{
+	int fl;
+
+	(void)r;
+	if (ret < 0) {
+		if (count_writers())
+			fail("%sa refused registration left %lld writers", "", count_writers());
+		return;
+	}
+	fl = fcntl(ret, F_GETFD);
+	if (fl < 0 || !(fl & FD_CLOEXEC))
+		fail("%sthe writer fd %lld is not close-on-exec", "", ret);
+	if (count_writers() != 1)
+		fail("%s%lld writers after one registration", "", count_writers());
+	close(ret);
+	if (count_writers())
+		fail("%s%lld writers left after closing the fd", "", count_writers());
+}
+
+static const struct field f_wlist[] = {
+	F(cbt_writer_list, writers, K_PTR), F(cbt_writer_list, capacity, K_NUM),
+	F(cbt_writer_list, count, K_NUM),
+	F(cbt_writer_list, reserved[0], K_RSV), F(cbt_writer_list, reserved[1], K_RSV),
+};
+
+static int prep_wlist(void *r)
+{
+	struct cbt_writer_list *l = r;
+
+	memset(l, 0, sizeof(*l));
+	l->writers = (uintptr_t)buf;
+	l->capacity = 4 * page / sizeof(struct cbt_writer_info);
+	return 0;
+}
+
+static void after_wlist(void *r, int ret)
+{
+	struct cbt_writer_list *l = r;
+
+	if (!ret && l->count)
+		fail("%s%lld writers listed, none registered", "", l->count);
+}
+
+static const struct field f_wres[] = {
+	F(cbt_writer_results, id, K_ID), F(cbt_writer_results, capacity, K_NUM),
+	F(cbt_writer_results, results, K_PTR), F(cbt_writer_results, count, K_NUM),
+	F(cbt_writer_results, flags, K_RSV),
+	F(cbt_writer_results, reserved[0], K_RSV), F(cbt_writer_results, reserved[1], K_RSV),
+};
+
+static int prep_wres(void *r)
+{
+	struct cbt_writer_results *q = r;
+
+	memset(q, 0, sizeof(*q));
+	memset(buf, 0, 4 * page);
+	q->id = live_id;
+	q->results = (uintptr_t)buf;
+	q->capacity = 4 * page / sizeof(struct cbt_writer_result);
+	return 0;
+}
+
+static void after_wres(void *r, int ret)
+{
+	struct cbt_writer_results *q = r;
+
+	if (!ret && q->id == live_id && q->count)
+		fail("%sthe live set had %lld writers, none registered", "", q->count);
+}
+
+static const struct field f_end[] = {
+	F(cbt_snap_end, id, K_ID), FL(cbt_snap_end, flags, CBT_SNAP_END_SUCCESS),
+	F(cbt_snap_end, backup_type, K_NUM), F(cbt_snap_end, reserved0, K_RSV),
+	F(cbt_snap_end, reserved[0], K_RSV), F(cbt_snap_end, reserved[1], K_RSV),
+};
+
+static int prep_end(void *r)
+{
+	struct cbt_snap_end *e = r;
+
+	if (create_set(dev_d, fresh_scratch(), &scratch_id))
+		return -1;
+	memset(e, 0, sizeof(*e));
+	e->id = scratch_id;
+	e->flags = CBT_SNAP_END_SUCCESS;
+	return 0;
+}
+
+static void after_end(void *r, int ret)
+{
+	struct cbt_snap_end *e = r;
+
+	if (!ret && e->id == scratch_id && xioctl(CBT_IOC_SNAP_END, e) != -EALREADY)
+		fail("%sa second END of set %lld is not EALREADY", "", scratch_id);
+	if (destroy_set(scratch_id))
+		fail("%sthe ended set %lld cannot be destroyed", "", scratch_id);
+}
+
 #define OP(n, c, st, f, p, a) { n, c, sizeof(struct st), f, sizeof(f) / sizeof(f[0]), p, a }
 
 static const struct op ops[] = {
@@ -710,6 +846,10 @@ static const struct op ops[] = {
 	OP("snap_info", CBT_IOC_SNAP_INFO, cbt_snap_info, f_info, prep_info, after_info),
 	OP("snap_list", CBT_IOC_SNAP_LIST, cbt_snap_list, f_slist, prep_slist, after_slist),
 	OP("snap_events", CBT_IOC_SNAP_EVENTS, cbt_snap_events, f_events, prep_events, after_events),
+	OP("snap_end", CBT_IOC_SNAP_END, cbt_snap_end, f_end, prep_end, after_end),
+	OP("writer_register", CBT_IOC_WRITER_REGISTER, cbt_writer_register, f_wreg, prep_wreg, after_wreg),
+	OP("writer_list", CBT_IOC_WRITER_LIST, cbt_writer_list, f_wlist, prep_wlist, after_wlist),
+	OP("writer_results", CBT_IOC_WRITER_RESULTS, cbt_writer_results, f_wres, prep_wres, after_wres),
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -836,7 +976,7 @@ static int errno_ok(int e)
 	case EPERM: case EACCES: case ERANGE: case EOVERFLOW: case E2BIG:
 	case EEXIST: case EXDEV: case ENOTBLK: case EISDIR: case ETIMEDOUT:
 	case EOPNOTSUPP: case ESPIPE: case EROFS: case EFBIG: case ENOMEM:
-	case EMFILE: case ELOOP:
+	case EMFILE: case ELOOP: case EALREADY:
 		return 1;
 	}
 	return 0;
@@ -1123,6 +1263,7 @@ usage:
 	req = buf + 5 * page;
 	guard = buf + 7 * page;
 	create_m = (struct cbt_snap_member *)(buf + 6 * page);
+	wcomp = (struct cbt_writer_component *)(buf + 6 * page + 1024);
 	if (mprotect(guard, page, PROT_NONE) || mprotect(ro_page, page, PROT_READ))
 		return 2;
 	setup_world(argv + optind);

@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "backup.h"
+#include "writer-hooks.h"
 
 /* ---- common ---------------------------------------------------------------- */
 
@@ -407,6 +408,9 @@ static void usage_backup(void)
 	       "                        than take a full backup\n"
 	       "     --state-dir DIR    tracked volumes: where chains keep their stamps\n"
 	       "                        (default /var/lib/cbt)\n"
+	       "     --writers POLICY   tracked volumes: require (a writer's failure fails\n"
+	       "                        the backup), best-effort (the default: the backup\n"
+	       "                        goes on, crash-consistent for that writer) or none\n"
 	       "     --chunk-size SIZE  a new repository's chunk size (default 1M)\n"
 	       "     --allow-shared     use a repository others may read (a warning)\n"
 	       " -q, --quiet            no progress bar, no summary\n"
@@ -414,7 +418,7 @@ static void usage_backup(void)
 	       " -h, --help             display this help\n", prog);
 }
 
-enum { OPT_NO_FALLBACK = 300, OPT_STATE_DIR };
+enum { OPT_NO_FALLBACK = 300, OPT_STATE_DIR, OPT_WRITERS };
 enum { OPT_CHUNK_SIZE = 256, OPT_ALLOW_SHARED, OPT_DRY_RUN, OPT_FORCE, OPT_KEEP_LAST,
        OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY };
 
@@ -438,7 +442,10 @@ static void print_result(const struct backup_opts *o, const struct backup_result
 			printf("%s%s", i ? ", " : "",
 			       json_object_to_json_string_ext(json_object_new_string(src[i].name),
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		printf("]}\n");
+		printf("]");
+		if (res->writers_json)
+			printf(", \"writers\": %s", res->writers_json);
+		printf("}\n");
 		return;
 	}
 	if (o->quiet)
@@ -463,6 +470,7 @@ int cmd_backup(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "no-fallback", no_argument, NULL, OPT_NO_FALLBACK },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "writers", required_argument, NULL, OPT_WRITERS },
 		{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
 		{ "allow-shared", no_argument, NULL, OPT_ALLOW_SHARED },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -475,7 +483,7 @@ int cmd_backup(int argc, char **argv)
 	struct tracked_opts to = { 0 };
 	int ntracked = 0;
 	struct backup_source *src;
-	struct backup_result res;
+	struct backup_result res = { 0 };
 	const char *changes[64];
 	size_t nchanges = 0, n, i, j;
 	uint64_t cs;
@@ -525,6 +533,13 @@ int cmd_backup(int argc, char **argv)
 				usage_error("backup", "--state-dir: a folder");
 			to.state_dir = optarg;
 			break;
+		case OPT_WRITERS:
+			to.writers = parse_writers_policy(optarg);
+			if (to.writers < 0)
+				usage_error("backup", "--writers: require, best-effort or none, not '%s'",
+					    optarg);
+			to.writers_given = 1;
+			break;
 		case 'q':
 			bo.quiet = 1;
 			break;
@@ -554,8 +569,8 @@ int cmd_backup(int argc, char **argv)
 		usage_error("backup", "tracked and untracked sources in one backup: back them up apart");
 	if (ntracked && nchanges)
 		usage_error("backup", "--changes: the module says what changed on a tracked volume");
-	if (!ntracked && (to.nstores || to.no_fallback || to.state_dir))
-		usage_error("backup", "--store, --no-fallback and --state-dir are for tracked volumes");
+	if (!ntracked && (to.nstores || to.no_fallback || to.state_dir || to.writers_given))
+		usage_error("backup", "--store, --no-fallback, --state-dir and --writers are for tracked volumes");
 	src = calloc(n, sizeof(*src));
 	if (!src)
 		oom();
@@ -593,6 +608,7 @@ int cmd_backup(int argc, char **argv)
 		free((void *)src[i].extents);
 	}
 	free(src);
+	free(res.writers_json);
 	return rc;
 }
 
@@ -1016,6 +1032,128 @@ static void append(char **s, const char *item)
 	*s = n;
 }
 
+/* Valid UTF-8 with no control character but tab, newline and return. */
+static int printable_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0, n, k;
+	uint32_t cp;
+
+	while (i < len) {
+		unsigned char c = s[i];
+
+		if (c < 0x80) {
+			if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			n = 1, cp = c & 0x1f;
+		else if ((c & 0xf0) == 0xe0)
+			n = 2, cp = c & 0x0f;
+		else if ((c & 0xf8) == 0xf0)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		if (i + n >= len)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* A point's writers as its manifest keeps them (docs/repository-format.md). */
+static struct json_object *point_writers_json(struct cbt_point *p)
+{
+	struct json_object *arr = json_object_new_array(), *w;
+	unsigned int i, n = cbt_point_get_writer_count(p);
+
+	for (i = 0; i < n; i++) {
+		static const char b64[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		const char *s;
+		size_t len, k, o = 0;
+		const unsigned char *st = cbt_point_get_writer_stamp(p, i, &len);
+		char *enc;
+		int text = st != NULL;
+
+		w = json_object_new_object();
+		json_object_object_add(w, "name", json_object_new_string(cbt_point_get_writer_name(p, i)));
+		json_object_object_add(w, "outcome",
+				       json_object_new_string(cbt_point_get_writer_outcome(p, i)));
+		s = cbt_point_get_writer_failed_phase(p, i);
+		json_object_object_add(w, "failed-phase", s ? json_object_new_string(s) : NULL);
+		s = cbt_point_get_writer_error(p, i);
+		json_object_object_add(w, "error", s ? json_object_new_string(s) : NULL);
+		s = cbt_point_get_writer_message(p, i);
+		json_object_object_add(w, "message", s ? json_object_new_string(s) : NULL);
+		/* As text when it is text (json-c would print any bytes). */
+		text = text && printable_utf8(st, len);
+		json_object_object_add(w, "stamp-text",
+				       text ? json_object_new_string_len((const char *)st, (int)len)
+					    : NULL);
+		enc = st ? malloc(4 * ((len + 2) / 3) + 1) : NULL;
+		if (st && !enc)
+			oom();
+		for (k = 0; st && k < len; k += 3) {
+			uint32_t v = (uint32_t)st[k] << 16;
+
+			if (k + 1 < len)
+				v |= (uint32_t)st[k + 1] << 8;
+			if (k + 2 < len)
+				v |= st[k + 2];
+			enc[o++] = b64[(v >> 18) & 63];
+			enc[o++] = b64[(v >> 12) & 63];
+			enc[o++] = k + 1 < len ? b64[(v >> 6) & 63] : '=';
+			enc[o++] = k + 2 < len ? b64[v & 63] : '=';
+		}
+		if (enc)
+			enc[o] = '\0';
+		json_object_object_add(w, "stamp-base64", enc ? json_object_new_string(enc) : NULL);
+		free(enc);
+		json_object_array_add(arr, w);
+	}
+	return arr;
+}
+
+/*
+ * list --json: the table's JSON with each point's "writers" added (an array
+ * of objects, which a table cell cannot hold).
+ */
+static void print_points_json(struct libscols_table *tb, struct json_object *wall)
+{
+	struct json_object *o, *arr, *pt;
+	char *text = NULL;
+	size_t i;
+
+	if (scols_print_table_to_string(tb, &text) || !text)
+		oom();
+	o = json_tokener_parse(text);
+	if (!o || !json_object_object_get_ex(o, "points", &arr)) {
+		json_object_put(o);
+		printf("%s\n", text);
+		free(text);
+		return;
+	}
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		pt = json_object_array_get_idx(arr, i);
+		json_object_object_add(pt, "writers",
+				       json_object_get(json_object_array_get_idx(wall, i)));
+	}
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	free(text);
+}
+
 int cmd_list(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -1027,6 +1165,7 @@ int cmd_list(int argc, char **argv)
 	struct cmd_opts o = { "list", usage_list, OUT_SHORTOPTS, lo, NULL, 0 };
 	struct out_opts out = { 0 };
 	struct libscols_table *tb;
+	struct json_object *wall;
 	struct cbt_repo *r;
 	uint64_t *ids = NULL;
 	size_t n = 0, i;
@@ -1050,6 +1189,7 @@ int cmd_list(int argc, char **argv)
 		return 1;
 	}
 	tb = out_table(&out, point_cols, "points", 0);
+	wall = out.json ? json_object_new_array() : NULL;
 	for (i = 0; i < n; i++) {
 		struct cbt_point *p;
 		struct libscols_line *ln;
@@ -1093,12 +1233,18 @@ int cmd_list(int argc, char **argv)
 		out_cell(&out, ln, P_VERIFY, vnames[cbt_point_get_verify_state(p)]);
 		out_cell_array(&out, ln, P_STAMPS, stamps);
 		out_cell_array(&out, ln, P_FSTYPES, fst);
+		if (wall)
+			json_object_array_add(wall, point_writers_json(p));
 		free(vols);
 		free(stamps);
 		free(fst);
 		cbt_point_free(p);
 	}
-	scols_print_table(tb);
+	if (wall)
+		print_points_json(tb, wall);
+	else
+		scols_print_table(tb);
+	json_object_put(wall);
 	scols_unref_table(tb);
 	free(ids);
 	cbt_repo_close(r);

@@ -25,6 +25,7 @@
 
 #include "backup.h"
 #include "cli.h"
+#include "writer-hooks.h"
 #include "libcbt.h"
 
 struct tracked {
@@ -32,6 +33,7 @@ struct tracked {
 	const struct tracked_opts *t;
 	struct cbt_ctx *ctx;
 	struct cbt_backup *b;
+	struct backup_result *res;
 	struct backup_source *src;	/* name: the volume's real path */
 	size_t n;
 	char store[4096];	/* the default store's path (in the workspace) */
@@ -123,6 +125,38 @@ static int make_set_opts(struct tracked *tr, struct cbt_newpoint *np,
 	return 0;
 }
 
+static int pair_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Sort offset/length pairs and join those that overlap or touch; the new count. */
+size_t extents_merge(uint64_t *ext, size_t n)
+{
+	size_t i, out = 0;
+
+	if (!n)
+		return 0;
+	qsort(ext, n, 2 * sizeof(*ext), pair_cmp);
+	for (i = 1; i < n; i++) {
+		uint64_t end = ext[2 * out] + ext[2 * out + 1];
+
+		if (ext[2 * i] <= end) {
+			uint64_t e2 = ext[2 * i] + ext[2 * i + 1];
+
+			if (e2 > end)
+				ext[2 * out + 1] = e2 - ext[2 * out];
+		} else {
+			out++;
+			ext[2 * out] = ext[2 * i];
+			ext[2 * out + 1] = ext[2 * i + 1];
+		}
+	}
+	return out + 1;
+}
+
 /* The changed extents of volume @i since its base, as offset/length pairs. */
 static int read_extents(struct tracked *tr, unsigned int i, struct backup_source *s)
 {
@@ -149,6 +183,23 @@ static int read_extents(struct tracked *tr, unsigned int i, struct backup_source
 	if (ret < 0) {
 		free(ext);
 		return session_fail(ret, s->name);
+	}
+	/* What the writers named (a log) is read whatever changed. */
+	{
+		const uint64_t *w;
+		size_t nw, k;
+
+		if (!cbt_backup_volume_get_writer_extents(tr->b, i, &w, &nw) && nw) {
+			ext = realloc(ext, (n + nw) * 2 * sizeof(*ext));
+			if (!ext)
+				oom();
+			for (k = 0; k < nw; k++) {
+				ext[2 * n] = w[2 * k];
+				ext[2 * n + 1] = w[2 * k + 1];
+				n++;
+			}
+			n = extents_merge(ext, n);
+		}
 	}
 	if (!ext) {
 		ext = malloc(2 * sizeof(*ext));	/* nothing changed: no extent */
@@ -182,6 +233,41 @@ static int session_type(struct tracked *tr, struct cbt_newpoint *np)
 	}
 }
 
+/*
+ * Say what each writer did (on stdout, or stderr when the backup failed),
+ * keep it for the JSON summary, and record it in the point's manifest.
+ */
+static int record_writers(struct tracked *tr, struct cbt_newpoint *np, int failed)
+{
+	const struct cbt_snapset *w = cbt_backup_get_writer_results(tr->b);
+	unsigned int i, n = cbt_snapset_get_writer_count(w);
+	int ret;
+
+	if (!n)
+		return 0;
+	if (failed || (!tr->o->quiet && !tr->o->json))
+		print_writer_outcomes(w, failed ? stderr : stdout);
+	free(tr->res->writers_json);
+	tr->res->writers_json = writer_outcomes_json(w);
+	if (failed)
+		return 0;
+	for (i = 0; i < n; i++) {
+		int e = cbt_snapset_get_writer_error(w, i);
+		const char *msg = cbt_snapset_get_writer_message(w, i);
+		size_t len;
+		const void *st = cbt_snapset_get_writer_stamp(w, i, &len);
+
+		ret = cbt_newpoint_add_writer(np, cbt_snapset_get_writer_name(w, i),
+					      writer_outcome(w, i),
+					      cbt_writer_phase_name(cbt_snapset_get_writer_failed_phase(w, i)),
+					      e ? cbt_strerror(e) : NULL, msg, e ? NULL : st,
+					      e ? 0 : len);
+		if (ret)
+			return session_fail(ret, "the writers in the manifest");
+	}
+	return 0;
+}
+
 static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 		   struct backup_source *src, size_t n)
 {
@@ -205,6 +291,8 @@ static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 	if (tr->t->no_fallback &&
 	    (ret = cbt_backup_set_flags(tr->b, LIBCBT_BACKUP_NO_FALLBACK)))
 		return session_fail(ret, "--no-fallback");
+	if ((ret = cbt_backup_set_writers(tr->b, tr->t->writers)))
+		return session_fail(ret, "--writers");
 	for (i = 0; i < n; i++) {
 		ret = cbt_volume_open(tr->ctx, src[i].name, &vol);
 		if (!ret) {
@@ -221,11 +309,17 @@ static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 	if (ret)
 		return session_fail(ret, "snapshot options");
 	ret = cbt_backup_begin(tr->b);
+	if (record_writers(tr, np, ret))
+		return 1;
 	if (ret == -ESTALE) {
 		for (i = 0; i < n; i++)
 			if (cbt_backup_volume_get_reason(tr->b, i))
 				fail_msg("%s: %s; --no-fallback: no full backup taken instead",
 					 src[i].path, cbt_backup_volume_get_reason(tr->b, i));
+		return 1;
+	}
+	if ((ret == -EXDEV || ret == -EBUSY) && strstr(cbt_ctx_get_error(tr->ctx), "writer")) {
+		fail_msg("snapshot: %s", cbt_ctx_get_error(tr->ctx));
 		return 1;
 	}
 	if (ret == -EXDEV && !tr->t->nstores) {
@@ -327,7 +421,7 @@ static int finish(void *data, struct cbt_repo *r, uint64_t id)
 int backup_tracked(struct backup_opts *o, const struct tracked_opts *t, size_t n,
 		   struct backup_source *src, struct backup_result *res)
 {
-	struct tracked tr = { .o = o, .t = t, .src = src, .n = n };
+	struct tracked tr = { .o = o, .t = t, .src = src, .n = n, .res = res };
 	struct sigaction sa = { .sa_handler = on_signal };
 	int ret, rc;
 

@@ -58,6 +58,7 @@ struct backup_result {
 	uint64_t id, base;
 	enum cbt_point_type type;
 	uint64_t bytes_read, bytes_stored;
+	char *writers_json;	/* tracked: the writers' outcome, a JSON array (malloc'd) */
 };
 
 /*
@@ -84,7 +85,11 @@ struct tracked_opts {
 	size_t nstores;
 	const char *state_dir;	/* the chains' anchors; NULL: libcbt's default */
 	int no_fallback;	/* fail rather than go full when a base is stale */
+	int writers;		/* LIBCBT_WRITERS_* */
+	int writers_given;	/* --writers was given */
 };
+/* Sort offset/length pairs and join those that overlap or touch; the new count. */
+size_t extents_merge(uint64_t *ext, size_t n);
 /* Back up the tracked volumes @vols into one point (as backup_write_point). */
 int backup_tracked(struct backup_opts *o, const struct tracked_opts *t, size_t n,
 		   struct backup_source *src, struct backup_result *res);

@@ -12,6 +12,7 @@
 
 #include "libcbt.h"
 #include "cli.h"
+#include "writer-hooks.h"
 
 _Static_assert(CL_SET_LOW_SPACE == LIBCBT_STATE_LOW_SPACE &&
 	       CL_SET_OVERFLOW == LIBCBT_STATE_OVERFLOW &&
@@ -286,10 +287,27 @@ int cl_set_create(struct cbt_ctx *ctx, const char *const *vols, unsigned int nvo
 		return ret;
 	ret = opts_fill(ctx, o, vols, nvols, stores, nstores, flags, hold_ms, low_space);
 	if (!ret)
-		ret = cbt_snapset_create(ctx, o, &h);
+		ret = cbt_snapset_opts_set_writers(o, cl_writers_policy);
+	h = NULL;
+	if (!ret)
+		ret = cbt_snapset_attempt(ctx, o, &h);
 	cbt_snapset_opts_free(o);
-	if (ret)
+	if (cbt_snapset_get_writer_count(h)) {
+		size_t len;
+		FILE *f = open_memstream(&set->writers_text, &len);
+
+		if (f) {
+			print_writer_outcomes(h, f);
+			fclose(f);
+		}
+		set->writers_json = writer_outcomes_json(h);
+	}
+	if (ret && *cbt_ctx_get_error(ctx) && strstr(cbt_ctx_get_error(ctx), "writer"))
+		set->error = strdup(cbt_ctx_get_error(ctx));
+	if (ret) {
+		cbt_snapset_free(h);
 		return ret;
+	}
 	return set_fill(h, set);
 }
 
@@ -329,8 +347,13 @@ int cl_set_next_event(struct cl_set *set, struct cl_set_state *st)
 	return ret;
 }
 
+int cl_writers_policy;
+
 void cl_set_free(struct cl_set *set)
 {
+	free(set->writers_text);
+	free(set->writers_json);
+	free(set->error);
 	if (set->handle)
 		cbt_snapset_free(set->handle);
 	free(set->members);

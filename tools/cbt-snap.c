@@ -13,6 +13,7 @@
 #include <libsmartcols.h>
 
 #include "cli.h"
+#include "writer-hooks.h"
 #include "backup.h"
 
 const char *prog = "cbt-snap";
@@ -47,6 +48,9 @@ static void usage(void)
 	       " repo init REPO        create an empty repository\n"
 	       " export REPO --point ID --format rbd-diff\n"
 	       "                       a point, or two points' difference, for rbd import-diff\n"
+	       " writers               the registered writers (applications in snapshot sets)\n"
+	       " writer run --name NAME --volume VOL... --freeze CMD --thaw CMD\n"
+	       "                       a writer that runs hook commands at each phase\n"
 	       "\n"
 	       "VOL is a block device path or UUID=, LABEL=, PARTUUID=, PARTLABEL=.\n"
 	       "Run '%s COMMAND --help' for a command's options.\n",
@@ -494,6 +498,8 @@ int main(int argc, char **argv)
 		{ "gc", cmd_gc },
 		{ "repo", cmd_repo },
 		{ "export", cmd_export },
+		{ "writers", cmd_writers },
+		{ "writer", cmd_writer },
 	};
 	size_t i;
 

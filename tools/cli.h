@@ -144,6 +144,9 @@ struct cl_set_state {
 };
 
 struct cl_set {
+	char *writers_text;	/* create: each writer's outcome, a line each, or NULL */
+	char *writers_json;	/* create: the same as a JSON array, or NULL */
+	char *error;		/* create failed: why, in one line, or NULL */
 	uint32_t id;
 	uint64_t hold_ns;
 	unsigned int nmembers;
@@ -186,6 +189,8 @@ void cl_changes_free(struct cl_changes *it);
 int cl_set_create(struct cbt_ctx *ctx, const char *const *vols, unsigned int nvols,
 		  const char *const *stores, unsigned int nstores, unsigned int flags,
 		  unsigned int hold_ms, unsigned int low_space, struct cl_set *set);
+/* The writers' policy cl_set_create() asks for (LIBCBT_WRITERS_*: 0 best-effort). */
+extern int cl_writers_policy;
 int cl_set_list(struct cbt_ctx *ctx, uint32_t **ids, size_t *n);
 /* A set's members and state now. */
 int cl_set_open(struct cbt_ctx *ctx, uint32_t id, struct cl_set *set);

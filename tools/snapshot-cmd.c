@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <libsmartcols.h>
+#include <json-c/json.h>
 
 #include "cli.h"
+#include "writer-hooks.h"
 
 #define MAX_STORES	64
 #define MAX_VOLUMES	16
@@ -116,6 +118,8 @@ static void usage_create(void)
 	       "                          (default 10s); ms, s or m, a bare number is ms\n"
 	       "     --low-space PCT      raise an event when less than PCT%% of the\n"
 	       "                          store is free, 1 to 90 (default 20), '20' or '20%%'\n"
+	       "     --writers POLICY     registered writers: require (a writer's failure\n"
+	       "                          fails the set), best-effort (the default) or none\n"
 	       " -o, --output LIST        columns for --json (see 'snapshot list --help')\n"
 	       " -J, --json               JSON output\n"
 	       " -h, --help               display this help\n"
@@ -144,7 +148,39 @@ static char *store_spec(const char *spec)
 	return out;
 }
 
-enum { OPT_NO_FREEZE = 256, OPT_WRITABLE, OPT_HOLD, OPT_LOW_SPACE, OPT_GROW };
+/*
+ * The set as JSON with its writers' outcome ("writers" in the set's
+ * object): the table's JSON, parsed, the array added, printed again.
+ */
+static void print_with_writers(struct libscols_table *tb, const char *writers_json)
+{
+	struct json_object *o, *arr, *set, *w;
+	char *text = NULL;
+
+	if (!writers_json || scols_print_table_to_string(tb, &text) || !text) {
+		free(text);
+		scols_print_table(tb);
+		return;
+	}
+	o = json_tokener_parse(text);
+	w = json_tokener_parse(writers_json);
+	if (!o || !w || !json_object_object_get_ex(o, "snapsets", &arr) ||
+	    !(set = json_object_array_get_idx(arr, 0))) {
+		json_object_put(o);
+		json_object_put(w);
+		fputs(text, stdout);
+		printf("\n");
+		free(text);
+		return;
+	}
+	json_object_object_add(set, "writers", w);
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	free(text);
+}
+
+enum { OPT_NO_FREEZE = 256, OPT_WRITABLE, OPT_HOLD, OPT_LOW_SPACE, OPT_GROW, OPT_WRITERS };
 
 static int snap_create(int argc, char **argv)
 {
@@ -154,6 +190,7 @@ static int snap_create(int argc, char **argv)
 		{ "writable", no_argument, NULL, OPT_WRITABLE },
 		{ "hold", required_argument, NULL, OPT_HOLD },
 		{ "low-space", required_argument, NULL, OPT_LOW_SPACE },
+		{ "writers", required_argument, NULL, OPT_WRITERS },
 		OUT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
@@ -198,6 +235,12 @@ static int snap_create(int argc, char **argv)
 				usage_error("snapshot create", "--low-space: a percentage from 1 to 90, not '%s'",
 					    optarg);
 			break;
+		case OPT_WRITERS:
+			cl_writers_policy = parse_writers_policy(optarg);
+			if (cl_writers_policy < 0)
+				usage_error("snapshot create", "--writers: require, best-effort or none, not '%s'",
+					    optarg);
+			break;
 		}
 	}
 	for (; optind < argc; optind++) {
@@ -220,6 +263,14 @@ static int snap_create(int argc, char **argv)
 	for (i = 0; i < nstores; i++)
 		free(stores[i]);
 	if (ret) {
+		if (set.writers_text)
+			fputs(set.writers_text, stderr);
+		if (set.error) {
+			fail_msg("snapshot create: %s", set.error);
+			cl_set_free(&set);
+			cl_close(ctx);
+			return 1;
+		}
 		cl_set_free(&set);
 		cl_close(ctx);
 		if (ret == -ENOENT)
@@ -238,13 +289,15 @@ static int snap_create(int argc, char **argv)
 		struct libscols_table *tb = out_table(&out, set_cols, "snapsets", 1);
 
 		set_lines(&out, tb, &set);
-		scols_print_table(tb);
+		print_with_writers(tb, set.writers_json);
 		scols_unref_table(tb);
 	} else {
 		printf("%" PRIu32 "\n", set.id);
 		for (i = 0; i < set.nmembers; i++)
 			printf("%s %s %s\n", set.members[i].volume, set.members[i].stamp,
 			       set.members[i].image);
+		if (set.writers_text)
+			fputs(set.writers_text, stderr);
 	}
 	cl_set_free(&set);
 	cl_close(ctx);

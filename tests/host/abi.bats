@@ -35,9 +35,9 @@ copy_tree() {
 	diff "$TMP/baseline" "$TMP/built"
 }
 
-@test "abi: every exported symbol is in a version node (CBT_0.1, CBT_0.2)" {
+@test "abi: every exported symbol is in a version node (CBT_0.1, CBT_0.2, CBT_0.3)" {
 	make -s -C "$TOP" lib/libcbt.so.1
-	run bash -c "nm -D --defined-only '$TOP/lib/libcbt.so.1' | awk '\$2 == \"T\" {print \$3}' | grep -vE '@@CBT_0\.[12]\$'"
+	run bash -c "nm -D --defined-only '$TOP/lib/libcbt.so.1' | awk '\$2 == \"T\" {print \$3}' | grep -vE '@@CBT_0\.[123]\$'"
 	[ "$output" = "" ]
 	run bash -c "nm -D --defined-only '$TOP/lib/libcbt.so.1' | grep -c '@@CBT_0\.2\$'"
 	[ "$output" -gt 0 ]

@@ -13,7 +13,7 @@ VERSION=$(cat "$BATS_TEST_DIRNAME/../../VERSION")
 
 COMMANDS=(attach detach status checkpoint changes version snapshot
 	"snapshot create" "snapshot list" "snapshot destroy" "snapshot watch"
-	backup restore verify list prune gc "repo init")
+	backup restore verify list prune gc "repo init" writers writer "writer run")
 
 setup() {
 	[ ! -e /dev/cbt-ctl ] || skip "the cbt module is loaded here"

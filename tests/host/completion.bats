@@ -48,7 +48,7 @@ complete_line() {
 
 @test "cbt-snap <TAB> lists every command" {
 	run complete_line cbt-snap ""
-	for c in attach detach status checkpoint changes version snapshot; do
+	for c in attach detach status checkpoint changes version snapshot writers writer; do
 		grep -qx "$c" <<<"$output"
 	done
 }
@@ -99,7 +99,8 @@ complete_line() {
 }
 
 @test "every option the CLI documents is offered" {
-	for c in attach detach status checkpoint changes "snapshot create" "snapshot list" "snapshot watch"; do
+	for c in attach detach status checkpoint changes "snapshot create" "snapshot list" "snapshot watch" \
+		backup writers "writer run"; do
 		# shellcheck disable=SC2086
 		opts=$("$TOP/tools/cbt-snap" $c --help | grep -o -- '--[a-z-]*' | sort -u)
 		# shellcheck disable=SC2086

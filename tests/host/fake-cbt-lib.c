@@ -190,6 +190,8 @@ static void fake_set(struct cl_set *set)
 	set->st.chunks_copied = 240;
 }
 
+int cl_writers_policy;
+
 int cl_set_create(struct cbt_ctx *ctx, const char *const *vols, unsigned int nvols,
 		  const char *const *stores, unsigned int nstores, unsigned int flags,
 		  unsigned int hold_ms, unsigned int low_space, struct cl_set *set)

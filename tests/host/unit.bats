@@ -7,7 +7,7 @@ TOP="$BATS_TEST_DIRNAME/../.."
 BIN="$TOP/tests/unit/test-libcbt"
 
 setup_file() {
-	make -s -C "$TOP" tests/unit/test-libcbt tests/unit/test-anchor >&2
+	make -s -C "$TOP" tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer >&2
 }
 
 # Run one group with TAP output; pass only when cmocka ran tests, all ok.
@@ -80,4 +80,25 @@ unit_group() {
 @test "unit: anchors: an unknown group is an error, not a pass" {
 	run "$TOP/tests/unit/test-anchor" nosuchgroup
 	[ "$status" -eq 2 ]
+}
+
+# Writers without a module (tests/unit/test-writer.c).
+@test "unit: writers: the tracked volumes beneath a path (partitions, dm, md, a file's filesystem)" {
+	UNIT_BIN=$TOP/tests/unit/test-writer unit_group resolve
+}
+
+@test "unit: writers: the writers in a point's manifest, written and read back (text and binary stamps)" {
+	UNIT_BIN=$TOP/tests/unit/test-writer unit_group manifest
+}
+
+@test "unit: writer run: a hook's exit status and last stderr line, its environment, the timeout kills its process group" {
+	UNIT_BIN=$TOP/tests/unit/test-writer unit_group hooks
+}
+
+@test "unit: writer run: fsfreeze hook scripts in qemu's order, backups and package files skipped" {
+	UNIT_BIN=$TOP/tests/unit/test-writer unit_group fsfreeze
+}
+
+@test "unit: writers: --component, --types, --writers, snapset writer options" {
+	UNIT_BIN=$TOP/tests/unit/test-writer unit_group options
 }

@@ -124,7 +124,7 @@ assert s["fsuuid"] == "0c0ffee0-1234-4321-abcd-0123456789ab", s
 	[ "$status" -eq 0 ]
 	[[ "$output" == *", 0 failures"* ]]
 	# It swept every command.
-	[ "$(echo "$output" | grep -c '^sweep ')" -eq 13 ]
+	[ "$(echo "$output" | grep -c '^sweep ')" -eq 17 ]
 	# Nothing is left behind, and the module still tracks.
 	[ -z "$(cbt snapshot list)" ]
 	run cbt status
