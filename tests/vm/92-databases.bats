@@ -83,7 +83,6 @@ bg_stop() {
 # point_stamp ID: the text of the point's (only) writer stamp, from the
 # repository's manifest; the writer's outcome must be ok.
 point_stamp() {
-	if [ -n "${BYHAND:-}" ]; then cat "$T/byhand-stamp.$1"; return; fi
 	cbt list "$BK" --json | python3 -c '
 import json, sys
 p = [p for p in json.load(sys.stdin)["points"] if str(p["id"]) == sys.argv[1]][0]
@@ -92,23 +91,17 @@ assert len(w) == 1 and w[0]["outcome"] == "ok", w
 sys.stdout.write(w[0]["stamp-text"])' "$1"
 }
 
-# start_writer NAME HOOK VOL...: cbt-snap writer run with the test's
-# wrapper HOOK (the phase its argument) until teardown; waits until the
-# writer is registered.
+# start_writer NAME HOOK WRITER-RUN-ARGS...: cbt-snap writer run with the
+# test's wrapper HOOK (the phase its argument) for every phase, until
+# teardown; waits until the writer is registered.
 start_writer() {
-	local name=$1 hook=$2 v args=()
+	local name=$1 hook=$2
 	shift 2
-	HOOK=$hook
-	if ! "$CBT" writer run --help >/dev/null 2>&1; then
-		BYHAND=1 # TEMPORARY until cbt-snap writer run is merged
-		return 0
-	fi
-	for v; do args+=(--volume "$v"); done
-	"$CBT" writer run --name "$name" "${args[@]}" --freeze "$hook freeze" \
-		--thaw "$hook thaw" --abort "$hook abort" >"$T/writer.out" 2>&1 3>&- &
+	"$CBT" writer run --name "$name" "$@" --freeze "$hook freeze" --thaw "$hook thaw" \
+		--abort "$hook abort" >"$T/writer.out" 2>&1 3>&- &
 	WRITER=$!
 	for _ in $(seq 1 300); do
-		cbt writers --json 2>/dev/null | grep -q "\"$name\"" && return 0
+		grep -q "writer $name registered" "$T/writer.out" && return 0
 		kill -0 "$WRITER" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -121,16 +114,8 @@ start_writer() {
 backup_point() {
 	local t=$1
 	shift
-	if [ -n "${BYHAND:-}" ] && [ "${WRITERS:-}" != none ]; then
-		CBT_PHASE=FREEZE "$HOOK" freeze
-		cbt backup "$@" --to "$BK" --state-dir "$STATE" --type "$t" --json >"$T/last"
-		ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/last")
-		CBT_PHASE=THAW CBT_STAMP_FILE=$T/byhand-stamp.$ID "$HOOK" thaw
-		return
-	fi
-	local w=(--writers "${WRITERS:-require}")
-	[ -z "${BYHAND:-}" ] || w=()
-	cbt backup "$@" --to "$BK" --state-dir "$STATE" --type "$t" "${w[@]}" --json >"$T/last"
+	cbt backup "$@" --to "$BK" --state-dir "$STATE" --type "$t" --writers "${WRITERS:-require}" \
+		--json >"$T/last"
 	ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/last")
 }
 
@@ -263,7 +248,7 @@ restore_pg() {
 		esac
 	EOF
 	chmod +x "$T/hook"
-	start_writer pg "$T/hook" "$D" "$W"
+	start_writer pg "$T/hook" --component "data:$D" --component "wal:$W" --prepare "$T/hook prepare"
 	sleep 5
 	backup_point full "$D" "$W"
 	P1=$ID
@@ -333,7 +318,7 @@ restore_pg() {
 		esac
 	EOF
 	chmod +x "$T/hook"
-	start_writer app "$T/hook" "$V"
+	start_writer app "$T/hook" --volume "$V"
 	sleep 3
 	backup_point full "$V"
 	P1=$ID
@@ -410,7 +395,7 @@ my_start() {
 		esac
 	EOF
 	chmod +x "$T/hook"
-	start_writer db "$T/hook" "$V"
+	start_writer db "$T/hook" --volume "$V"
 	sleep 3
 	backup_point full "$V"
 	P1=$ID
