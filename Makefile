@@ -8,7 +8,7 @@
 #   make check-debug  VM suites on a debug kernel (KASAN, lockdep, kmemleak); not in check
 #   make check-fresh  scripts/check-fresh: the README's demo command in a fresh Debian 12 chroot
 #   make demo         scripts/demo: installs what it needs, builds, the main job in a throwaway VM
-#   make install      library, headers, pkg-config file, CLI, man page
+#   make install      library, headers, pkg-config file, CLI, man page, writer hook scripts
 VERSION := $(shell cat VERSION)
 SOVERSION := 1
 PREFIX ?= /usr/local
@@ -16,6 +16,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+WRITERSDIR ?= $(PREFIX)/share/cbt/writers
 # Where udev reads rules, whatever PREFIX is.
 UDEVDIR ?= $(or $(shell pkg-config --variable=udevdir udev 2>/dev/null),/usr/lib/udev)
 DESTDIR ?=
@@ -206,6 +207,9 @@ install: all
 	install -m 0644 docs/libcbt*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 udev/99-cbt.rules $(DESTDIR)$(UDEVDIR)/rules.d/
 	install -D -m 0644 completion/cbt-snap $(DESTDIR)$(COMPLETIONDIR)/cbt-snap
+	install -d $(DESTDIR)$(WRITERSDIR)
+	install -m 0755 scripts/writers/postgresql scripts/writers/sqlite scripts/writers/mariadb $(DESTDIR)$(WRITERSDIR)/
+	install -m 0644 scripts/writers/session.sh $(DESTDIR)$(WRITERSDIR)/
 
 # The DKMS source tree: /usr/src/cbt-$(VERSION), then `dkms install -m cbt -v $(VERSION)`.
 DKMS_SRC := $(DESTDIR)/usr/src/cbt-$(VERSION)

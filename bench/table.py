@@ -45,6 +45,16 @@ def backup_table(r):
               f"(repository {c['repo_bytes'] / 2**20:.0f} MiB)")
 
 
+def writers_hold_table(r):
+    print(f"\nkernel {r['kernel']}, {r.get('clock', 'wall')} clock  writers-hold ({r['device']}; hooks "
+          f"{r['hooks']}; snapshot create --writers require, median [min..max])")
+    print(f"{'writers':<10}{'create ms':>26}{'added ms':>12}{'module hold ms':>18}")
+    for n, c in sorted(r["cases"].items(), key=lambda x: int(x[0])):
+        x = c["create_ms"]
+        cell = f"{x['median']:.1f} [{x['min']:.1f}..{x['max']:.1f}]"
+        print(f"{n:<10}{cell:>26}{c['added_ms']:>12.1f}{c['hold_ms']['median']:>18.2f}")
+
+
 for path in sys.argv[1:]:
     r = json.load(open(path))
     if not isinstance(r, dict) or "kernel" not in r:
@@ -54,6 +64,9 @@ for path in sys.argv[1:]:
         continue
     if os.path.basename(path).startswith("snapshot-"):
         snapshot_table(r)
+        continue
+    if os.path.basename(path).startswith("writers-hold-"):
+        writers_hold_table(r)
         continue
     print(f"\nkernel {r['kernel']}, {r.get('clock', 'wall')} clock  ({r['fio']}, {r['device']}, "
           f"{r['seconds_per_run']} s runs, ratio to bare: median [min..max])")

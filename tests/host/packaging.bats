@@ -60,7 +60,7 @@ C
 	[ "$built" -eq 2 ]
 }
 
-@test "make install lays out library, headers, pkg-config, CLI, man page, udev rule" {
+@test "make install lays out library, headers, pkg-config, CLI, man page, udev rule, writer hooks" {
 	make -C "$TOP" -s install DESTDIR="$TMP" PREFIX=/usr
 	udevdir=$(pkg-config --variable=udevdir udev)
 	[ -n "$udevdir" ]
@@ -71,6 +71,8 @@ C
 	[ -f "$TMP/usr/include/cbt/cbt_ioctl.h" ]
 	[ -f "$TMP/usr/share/man/man8/cbt-snap.8" ]
 	[ -f "$TMP$udevdir/rules.d/99-cbt.rules" ]
+	[ -x "$TMP/usr/share/cbt/writers/postgresql" ]
+	[ -f "$TMP/usr/share/cbt/writers/session.sh" ]
 	objdump -p "$TMP/usr/lib/libcbt.so.1" | grep -q 'SONAME *libcbt.so.1'
 	PKG_CONFIG_PATH="$TMP/usr/lib/pkgconfig" pkg-config --modversion cbt | grep -qx "$(cat "$TOP/VERSION")"
 	PKG_CONFIG_PATH="$TMP/usr/lib/pkgconfig" pkg-config --variable=prefix cbt | grep -qx /usr
