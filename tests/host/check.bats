@@ -89,3 +89,20 @@ run_check() {
 	[ "${lines[1]}" = "6.12 linux-image-6.12-amd64 6.12.998+deb12-amd64" ]
 	[ "${#lines[@]}" -eq 2 ]
 }
+
+@test "every long test is skipped by make check with an ok # skip line, its suite going on (no VM: the gate comes first)" {
+	local name file n=0
+	while IFS= read -r name; do
+		case $name in '#'* | '') continue ;; esac
+		file=$(grep -lF -- "@test \"$name\"" "$TOP"/tests/vm/*.bats)
+		[ -n "$file" ] || { echo "no suite has: $name"; false; }
+		n=$((n + 1))
+		# bats -f takes a regex: the name, escaped, exactly.
+		run env -u CBT_LONG bats --tap -f "^$(printf '%s' "$name" | sed 's/[][\\.^$*+?(){}|]/\\&/g')\$" "$file"
+		echo "$name: $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"# skip a long test"* ]]
+		[[ "$output" != *"Executed 0 instead"* ]]
+	done <"$TOP/tests/vm/long-tests"
+	[ "$n" -gt 10 ]
+}
