@@ -151,6 +151,12 @@ tests/ioctl-fuzz: tests/ioctl-fuzz.c tests/abuse.h $(HEADERS)
 tests/writer-tool: tests/writer-tool.c tests/abuse.h $(HEADERS)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -o $@ $<
 
+# Every program the test suites run: scripts/check builds them all, so a VM
+# suite never finds one missing on a fresh clone (tests/host/check.bats).
+TEST_PROGS := tests/cbt-snap-fake tests/ioctl-abuse tests/rbd-diff-files tests/snap-abuse \
+	tests/ioctl-fuzz tests/writer-tool tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
+test-programs: $(TEST_PROGS)
+
 kmod:
 	$(MAKE) -C kmod $(if $(KVER),KVER=$(KVER)) KBUILD_ARGS="W=1 KCFLAGS=-Werror"
 
@@ -177,7 +183,7 @@ check-long:
 check-dkms:
 	CBT_SUITES=tests/vm/90-dkms.bats CBT_HOST_SUITES= scripts/check
 
-check-debug: all tests/ioctl-abuse tests/snap-abuse tests/ioctl-fuzz
+check-debug: all test-programs
 	scripts/check-debug
 
 demo:
@@ -222,10 +228,10 @@ dkms-source:
 	install -m 0644 include/uapi/cbt_ioctl.h $(DKMS_SRC)/include/uapi/
 
 clean:
-	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example docs/examples/writer-example tests/cbt-snap-fake tests/ioctl-abuse \
-		tests/rbd-diff-files tests/snap-abuse tests/ioctl-fuzz tests/writer-tool tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
+	rm -f lib/*.o lib/*.so* lib/*.a lib/cbt.pc tools/cbt-snap docs/examples/backup-example docs/examples/writer-example \
+		$(TEST_PROGS)
 	rm -rf .abi
 	$(MAKE) -C kmod clean
 
 PHONY_ABI := unit abi-check abi-baseline
-.PHONY: check-long $(PHONY_ABI) all kmod kmod-faults sparse check check-debug check-fresh check-dkms demo bench install dkms-source clean
+.PHONY: check-long $(PHONY_ABI) all test-programs kmod kmod-faults sparse check check-debug check-fresh check-dkms demo bench install dkms-source clean

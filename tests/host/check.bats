@@ -106,3 +106,28 @@ run_check() {
 	done <"$TOP/tests/vm/long-tests"
 	[ "$n" -gt 10 ]
 }
+
+# A fresh clone has no test programs: scripts/check must build every one a
+# suite runs (CI once failed 24 writer tests because tests/writer-tool was
+# built only by hand here). Programs are tests/NAME.c or tests/unit/NAME.c;
+# tests/store-open is compiled by its own suite.
+@test "scripts/check builds every test program the suites run (make test-programs)" {
+	progs=$(make --no-print-directory -s -C "$TOP" -pn test-programs 2>/dev/null |
+		sed -n 's/^TEST_PROGS := //p')
+	[ -n "$progs" ]
+	grep -Eq '^[[:space:]]*if ! make .*[[:space:]]test-programs' "$TOP/scripts/check"
+	missing=
+	for src in "$TOP"/tests/*.c "$TOP"/tests/unit/*.c; do
+		prog=${src#"$TOP"/}
+		prog=${prog%.c}
+		[ "$prog" != tests/store-open ] || continue
+		grep -rqF "tests/${prog#tests/}" "$TOP"/tests/vm "$TOP"/tests/host "$TOP"/Makefile ||
+			continue
+		case " $progs " in
+		*" $prog "*) ;;
+		*) missing="$missing $prog" ;;
+		esac
+	done
+	echo "not built by make test-programs:$missing"
+	[ -z "$missing" ]
+}
