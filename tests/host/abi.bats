@@ -27,9 +27,9 @@ copy_tree() {
 	[ "$status" -eq 0 ]
 }
 
-@test "abi: the baseline exports exactly the library's CBT_0.1 symbols" {
+@test "abi: the baseline holds exactly the library's exported symbols, every version node" {
 	make -s -C "$TOP" lib/libcbt.so.1
-	nm -D --defined-only "$TOP/lib/libcbt.so.1" | awk '$2 == "T" {print $3}' | grep '@@CBT_0\.1$' | sed 's/@.*//' | sort >"$TMP/built"
+	nm -D --defined-only "$TOP/lib/libcbt.so.1" | awk '$2 == "T" {print $3}' | grep '@@CBT_0\.[0-9]*$' | sed 's/@.*//' | sort >"$TMP/built"
 	grep -oE "'ShortName' => 'cbt_[a-z0-9_]+'" "$TOP/abi/libcbt.dump" | sed "s/.*=> '//; s/'//" | sort -u >"$TMP/baseline"
 	[ -s "$TMP/built" ]
 	diff "$TMP/baseline" "$TMP/built"
@@ -53,6 +53,17 @@ copy_tree() {
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"ABI check: incompatible"* ]]
 	grep -q "Removed Symbols <span class='failed'>&nbsp;1&nbsp;" "$TMP/t/.abi/report.html"
+}
+
+@test "abi: a removed symbol of a later version node (CBT_0.3) fails the check" {
+	copy_tree
+	sed -i '/^\t\tcbt_writer_start;$/d' "$TMP/t/lib/libcbt.sym"
+	run grep -c cbt_writer_start "$TMP/t/lib/libcbt.sym"
+	[ "$output" = 0 ]
+	run make -s -C "$TMP/t" abi-check
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"ABI check: incompatible"* ]]
 }
 
 @test "abi: a parameter whose type changes size fails the check" {
