@@ -996,7 +996,11 @@ int cbt_snapset_end(struct cbt_snapset *set, int success, int type);
  * stamp from the chain's last successful backup (kept in the session's
  * metadata as "writer:NAME"), reads the extents writers name on top of the
  * changes (cbt_backup_volume_get_writer_extents()), and ends the set's
- * writer round (COMPLETE) with the session's outcome.
+ * writer round (COMPLETE) with the session's outcome. A writer's component
+ * that spans a volume the session does not read pulls it into the set; under
+ * require cbt_backup_begin() then fails with -EXDEV, cbt_ctx_get_error()
+ * naming the volume to add. Otherwise the set holds it (one more member
+ * than cbt_backup_get_volume_count()) but the backup does not.
  */
 /* LIBCBT_WRITERS_* (default best-effort); before begin. */
 int cbt_backup_set_writers(struct cbt_backup *b, int policy);

@@ -466,6 +466,36 @@ static int take_writer_extents(struct cbt_backup *b)
 	return 0;
 }
 
+/*
+ * A writer's component may pull a volume the session does not read into
+ * the set (cbt_snapset_attempt). The set then holds it, but the backup
+ * would not: under require that is no backup of the application, so it is
+ * refused, naming the volume to add. Otherwise the caller may warn
+ * (members beyond cbt_backup_get_volume_count's).
+ */
+static int pulled_refused(const struct cbt_backup *b)
+{
+	unsigned int i, k, n = cbt_snapset_get_member_count(b->set);
+	dev_t d;
+
+	if (b->wpolicy != LIBCBT_WRITERS_REQUIRE)
+		return 0;
+	for (i = 0; i < n; i++) {
+		d = cbt_snapset_get_member_devno(b->set, i);
+		for (k = 0; k < b->nvols && b->vols[k].dev != d; k++)
+			;
+		if (k == b->nvols && !cbt__snapset_opts_has_volume(b->opts, d)) {
+			char *path = cbt__devno_path(d);
+
+			cbt__set_error("%s: a writer's component lies on it too, and the backup does not include it (writers required): back it up with the others",
+				       path ? path : "a volume");
+			free(path);
+			return -EXDEV;
+		}
+	}
+	return 0;
+}
+
 static int take_set(struct cbt_backup *b)
 {
 	struct cbt_snapset_opts *o = NULL;
@@ -493,6 +523,8 @@ static int take_set(struct cbt_backup *b)
 			b->set = NULL;	/* a failed handle: only results */
 	}
 	cbt_snapset_opts_free(o);
+	if (!ret)
+		ret = pulled_refused(b);
 	if (!ret)
 		ret = take_writer_extents(b);
 	for (i = 0; !ret && i < b->nvols; i++) {

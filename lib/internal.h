@@ -98,6 +98,8 @@ int cbt__changes_open_all(struct cbt_ctx *ctx, uint64_t size, uint32_t block_siz
 /* A copy of snapset options. */
 int cbt__snapset_opts_dup(const struct cbt_snapset_opts *o,
 			  struct cbt_snapset_opts **out);
+/* 1 when the options name the volume @dev, else 0. */
+int cbt__snapset_opts_has_volume(const struct cbt_snapset_opts *o, dev_t dev);
 
 /* ---- writers (writer.c) ---------------------------------------------------------- */
 

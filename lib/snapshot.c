@@ -1371,6 +1371,16 @@ int cbt_snapset_next_event(struct cbt_snapset *set, int wait)
 			(void *)set, wait, set ? set->state : 0);
 }
 
+int cbt__snapset_opts_has_volume(const struct cbt_snapset_opts *o, dev_t dev)
+{
+	unsigned int i;
+
+	for (i = 0; o && i < o->nvols; i++)
+		if (o->vols[i] == dev)
+			return 1;
+	return 0;
+}
+
 int cbt__snapset_opts_dup(const struct cbt_snapset_opts *o,
 			  struct cbt_snapset_opts **out)
 {

@@ -268,6 +268,28 @@ static int record_writers(struct tracked *tr, struct cbt_newpoint *np, int faile
 	return 0;
 }
 
+/*
+ * A writer's component pulled a volume the backup does not read into the
+ * set (under --writers require the session refused): the application's
+ * files on it are in no point.
+ */
+static void warn_pulled(struct tracked *tr)
+{
+	const struct cbt_snapset *set = cbt_backup_get_snapset(tr->b);
+	unsigned int i, k, n = cbt_snapset_get_member_count(set);
+	unsigned int nv = cbt_backup_get_volume_count(tr->b);
+
+	for (i = 0; i < n; i++) {
+		dev_t d = cbt_snapset_get_member_devno(set, i);
+
+		for (k = 0; k < nv && cbt_backup_volume_get_devno(tr->b, k) != d; k++)
+			;
+		if (k == nv)
+			fail_msg("warning: %s: a writer's component lies on it too: it is in the snapshot set but not in this backup (name it too)",
+				 cbt_snapset_get_member_path(set, i));
+	}
+}
+
 static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 		   struct backup_source *src, size_t n)
 {
@@ -334,6 +356,7 @@ static int prepare(void *data, struct cbt_repo *r, struct cbt_newpoint *np,
 	}
 	if (ret)
 		return session_fail(ret, "snapshot");
+	warn_pulled(tr);
 	/* Every volume went full (no base, a reset tracker): so does the point,
 	 * so that the next differential finds it as the chain's full one. */
 	for (i = 0; i < n; i++)

@@ -237,3 +237,29 @@ print(eval(sys.argv[3]))" "$BATS_TEST_TMPDIR/list" "$1" "$2"
 	grep -q "writer slow2: failed in freeze" "$BATS_TEST_TMPDIR/out2"
 	[ "$(cbt list "$REPO" -r -n -o ID | wc -l)" = 1 ]
 }
+
+@test "a backup of one volume of a writer's complex store: require refuses naming the other, best-effort warns, a backup of both holds both" {
+	new_vol
+	A=$DEV
+	new_vol
+	B=$DEV
+	run_writer pg --component "db:$A,$B" --freeze "$(logger pg)" --thaw "$(logger pg)" \
+		--complete "$(logger pg)" --abort "$(logger pg)"
+	run cbt backup --to "$REPO" --state-dir "$STATE" --type full --writers require "$A"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"$B: a writer's component lies on it too"* ]]
+	[ "$(cbt list "$REPO" -r -n -o ID 2>/dev/null | wc -l)" = 0 ]
+	[ "$(cbt snapshot list -r -n -o ID | wc -l)" = 0 ]
+	wait_for "$LOG" "pg abort" 10
+	run cbt backup --to "$REPO" --state-dir "$STATE" --type full "$A"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: $B: a writer's component lies on it too"* ]]
+	run cbt backup --to "$REPO" --state-dir "$STATE" --type full --writers require "$A" "$B"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"warning"* ]]
+	[ "$(cbt list "$REPO" -r -n -o ID | wc -l)" = 2 ]
+	[ "$(cbt snapshot list -r -n -o ID | wc -l)" = 0 ]
+}
