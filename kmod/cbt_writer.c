@@ -115,7 +115,7 @@ struct cbt_wpart {
 	/* The rest under cbt_writer_lock. */
 	bool failed, completed;
 	bool aborted;			/* ABORT sent: nothing more after it */
-	bool held;			/* its ABORT read: the reader's round ref */
+	bool held;			/* its last event read: the reader's ref */
 	u64 wait_seq;			/* the ack awaited, 0 none */
 	u32 phase, failed_phase;
 	s32 error;
@@ -386,6 +386,12 @@ static void round_abort_failed(struct cbt_round *r)
 	}
 }
 
+/* COMPLETE and ABORT: a round's last event for a writer. */
+static bool is_last_phase(u32 phase)
+{
+	return phase == CBT_WRITER_COMPLETE || phase == CBT_WRITER_ABORT;
+}
+
 /* Under cbt_writer_lock: is an ack awaited from @p? ABORT's never is. */
 static bool part_awaited(struct cbt_wpart *p)
 {
@@ -431,11 +437,14 @@ static int round_wait(struct cbt_round *r, unsigned long deadline)
 		p = &r->parts[i];
 		if (!part_awaited(p))
 			continue;
-		if (r->gone)
-			p->wait_seq = 0;
-		else
+		/* Set gone: COMPLETE's ack is still taken, the rest are not. */
+		if (r->gone) {
+			if (!is_last_phase(p->phase))
+				p->wait_seq = 0;
+		} else {
 			part_fail(p, p->phase, ret ?: -ETIMEDOUT, ret ?
 				  "the requester was killed" : "no ack in time");
+		}
 	}
 	spin_unlock(&cbt_writer_lock);
 	return ret;
@@ -537,10 +546,10 @@ static ssize_t writer_read(struct file *file, char __user *buf, size_t len,
 	w->head = (w->head + 1) % CBT_WRITER_QUEUE;
 	w->len--;
 	/*
-	 * An ABORT still awaited keeps its round until acked, so that the
-	 * ack is taken even after the set is gone and its round forgotten.
+	 * A COMPLETE or ABORT still awaited keeps its round until acked, so
+	 * that the ack is taken even after the set and its round are gone.
 	 */
-	if (e.phase == CBT_WRITER_ABORT && e.part->wait_seq == e.seq &&
+	if (is_last_phase(e.phase) && e.part->wait_seq == e.seq &&
 	    !e.part->held) {
 		e.part->held = true;
 		held = true;
@@ -689,7 +698,7 @@ static int writer_ack(struct cbt_writer *w, void __user *arg)
 			if (w->phase == p->phase)
 				w->phase = 0;
 		}
-		if (p->held && p->phase == CBT_WRITER_ABORT) {
+		if (p->held && is_last_phase(p->phase)) {
 			p->held = false;
 			drop = p->round;
 		}
@@ -739,7 +748,7 @@ static int writer_release(struct inode *inode, struct file *file)
 	spin_unlock(&cbt_writer_lock);
 	while (n)
 		round_put(drop[--n]);
-	/* ABORTs read and never acked; round_put() may unlink the part. */
+	/* Last events read, never acked; round_put() may unlink the part. */
 	for (;;) {
 		struct cbt_round *r = NULL;
 
