@@ -36,10 +36,10 @@
  * Lifetime: a writer is referenced by its descriptor and by each round
  * part naming it; a round by the round list (while its set lives, or a few
  * failed creations for CBT_IOC_WRITER_RESULTS), by the creation, END or
- * destroy driving it, by each queued event, and by an ABORT read but not
- * yet acked (so that ack is taken after the set is gone). A writer's
- * queue and held ABORTs are dropped when its descriptor is released, so
- * no reference cycle outlives it.
+ * destroy driving it, by each queued event, and by a COMPLETE or ABORT
+ * read but not yet acked (so that ack is taken after the set is gone). A
+ * writer's queue and held events are dropped when its descriptor is
+ * released, so no reference cycle outlives it.
  *
  * Locks, outermost first: cbt_round_mutex (then cbt_snapshot.c's
  * cbt_snapsets_mutex, taken by the id reservation and the creation it
