@@ -104,7 +104,7 @@ sets() {
 @test "writers race: a set destroyed while its creation waits for THAW: ABORT, the create fails ENOENT, no set" {
 	new_vol
 	A=$DEV
-	writer w --component db:"$A" --delay thaw:3000
+	writer w --component db:"$A" --delay thaw:5000
 	create_bg c --policy require --type full --store "$STORE" "$A"
 	wait_for "$BATS_TEST_TMPDIR/w" '^EVENT [0-9]* thaw '
 	id=$(event_set w thaw)
