@@ -231,7 +231,7 @@ sets() {
 	create --policy best-effort --type full --phase-ms 1000 --store "$STORE" "$A"
 	echo "$OUT"
 	[ "$status" -eq 0 ]
-	result_of deaf | grep -q 'phase=prepare failed_phase=prepare error=ETIMEDOUT .*message="no ack in time"'
+	result_of deaf | grep -q 'phase=abort failed_phase=prepare error=ETIMEDOUT .*message="no ack in time"'
 	cbt snapshot destroy "$ID"
 	create --policy require --type full --phase-ms 1000 --store "$STORE" "$A"
 	[ "$status" -eq 1 ]
