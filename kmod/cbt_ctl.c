@@ -430,8 +430,8 @@ static struct file *store_from_user(s32 fd)
 
 /*
  * A set and the writers' round around it: PREPARE and FREEZE, the
- * instant, THAW and POST_SNAPSHOT (cbt_writer.h). The set's id is
- * reserved first: PREPARE names it.
+ * instant, THAW and POST_SNAPSHOT (cbt_writer.h). The round mutex is
+ * taken, then the set's id reserved: PREPARE names it.
  */
 static int ctl_snap_create(void __user *arg)
 {
@@ -467,44 +467,58 @@ static int ctl_snap_create(void __user *arg)
 		if (ret)
 			goto free;
 	}
-	round = cbt_round_prepare(c.writers, m, c.count, &c.missing);
-	if (IS_ERR(round)) {
-		ret = PTR_ERR(round);
+	ret = cbt_round_prepare(c.writers, m, c.count, &c.missing, &round);
+	if (ret == -EXDEV) {
 		/* The volume a writer's component needs: the caller adds it. */
-		if (ret == -EXDEV && copy_to_user(arg, &c, sizeof(c)))
+		cbt_round_finish(round, false, c.writers);
+		if (copy_to_user(arg, &c, sizeof(c)))
 			ret = -EFAULT;
 		goto free;
 	}
+	if (ret)
+		goto free;
 	store = store_from_user(c.store_fd);
 	if (IS_ERR(store)) {
 		ret = PTR_ERR(store);
-		cbt_round_finish(round, false, 0);
-		goto free;
+		goto finish;
+	}
+	/* Before the id: PREPARE names ids in the order sets are made. */
+	ret = cbt_round_lock(round);
+	if (ret) {
+		fput(store);
+		goto finish;
 	}
 	ret = cbt_snapset_reserve_id(&id);
 	if (ret) {
 		fput(store);
-		cbt_round_finish(round, false, 0);
-		goto free;
+		goto finish;
 	}
+	cbt_fault_create_wait(CBT_FAULT_AT_RESERVED);
 	ret = cbt_round_start(round, id);
 	if (ret) {
 		fput(store);
 	} else {
+		cbt_fault_create_wait(CBT_FAULT_AT_FROZEN);
 		c.id = id;
 		ret = cbt_snapset_create(m, c.count, c.flags, store,
 					 c.hold_ms ? c.hold_ms : CBT_SNAP_HOLD_DEFAULT_MS,
 					 c.low_space ? c.low_space : CBT_SNAP_LOW_SPACE_DEFAULT,
 					 &c.id, &c.hold_ns);
 		made = !ret;
+		if (made)
+			cbt_fault_create_wait(CBT_FAULT_AT_MADE);
 		ret = cbt_round_instant(round, ret);
-		/* A writer failed its THAW or POST_SNAPSHOT under REQUIRE. */
+		/*
+		 * A writer failed its THAW or POST_SNAPSHOT under REQUIRE, or
+		 * the set was destroyed meanwhile (ENOENT: nothing to do).
+		 */
 		if (ret && made) {
 			cbt_snapset_destroy(id);
 			made = false;
 		}
 	}
 	cbt_snapset_release_id(id);
+finish:
 	ret2 = cbt_round_finish(round, made, c.writers);
 	if (!ret && ret2)
 		ret = ret2;
@@ -513,8 +527,8 @@ static int ctl_snap_create(void __user *arg)
 	/* The set exists now; a caller that cannot take the answer destroys it. */
 	if (ret || copy_to_user(u64_to_user_ptr(c.members), m, c.count * sizeof(*m)) ||
 	    copy_to_user(arg, &c, sizeof(c))) {
-		cbt_snapset_destroy(c.id);
-		cbt_writer_set_gone(c.id);
+		round = cbt_writer_destroy_begin(c.id);
+		cbt_writer_destroy_end(round, !cbt_snapset_destroy(c.id));
 		ret = -EFAULT;
 	}
 free:
@@ -540,15 +554,17 @@ static int ctl_snap_grow(void __user *arg)
 static int ctl_snap_destroy(void __user *arg)
 {
 	struct cbt_snap_destroy d;
+	struct cbt_round *round;
 	int ret;
 
 	if (copy_from_user(&d, arg, sizeof(d)))
 		return -EFAULT;
 	if (d.flags || !all_zero(d.reserved, sizeof(d.reserved)))
 		return -EINVAL;
+	/* END is refused from here on; ABORT unless it came first. */
+	round = cbt_writer_destroy_begin(d.id);
 	ret = cbt_snapset_destroy(d.id);
-	if (!ret)
-		cbt_writer_set_gone(d.id);
+	cbt_writer_destroy_end(round, !ret);
 	return ret;
 }
 

@@ -385,3 +385,29 @@ void cbt_fault_claim(struct cbt_cow *cow, u64 pos, u64 end)
 		copier.met = true;
 	spin_unlock_irqrestore(&waiter_lock, flags);
 }
+
+static unsigned int fault_create_wait_at;
+module_param(fault_create_wait_at, uint, 0600);
+MODULE_PARM_DESC(fault_create_wait_at, "where a set's creation waits: 1 its id reserved, 2 its writers frozen, 3 the set made");
+
+static unsigned int fault_create_wait_ms;
+module_param(fault_create_wait_ms, uint, 0600);
+MODULE_PARM_DESC(fault_create_wait_ms, "how long the next creation waits at fault_create_wait_at (once)");
+
+static atomic_t fault_create_waiting = ATOMIC_INIT(0);
+module_param_cb(fault_create_waiting, &counter_ops, &fault_create_waiting, 0400);
+MODULE_PARM_DESC(fault_create_waiting, "creations waiting at fault_create_wait_at");
+
+void cbt_fault_create_wait(unsigned int at)
+{
+	unsigned int ms;
+
+	if (READ_ONCE(fault_create_wait_at) != at)
+		return;
+	ms = xchg(&fault_create_wait_ms, 0);
+	if (!ms)
+		return;
+	atomic_inc(&fault_create_waiting);
+	schedule_timeout_killable(msecs_to_jiffies(ms));
+	atomic_dec(&fault_create_waiting);
+}

@@ -13,6 +13,11 @@
 struct cbt_cow;
 struct cbt_tracker;
 
+/* Where cbt_fault_create_wait() is called. */
+#define CBT_FAULT_AT_RESERVED	1	/* the set's id was reserved */
+#define CBT_FAULT_AT_FROZEN	2	/* the writers acked FREEZE */
+#define CBT_FAULT_AT_MADE	3	/* the set exists, before THAW */
+
 #ifdef CBT_FAULTS
 /*
  * Between reading the generation a write marks (@gen) and marking: a
@@ -91,6 +96,14 @@ void cbt_fault_put_wait(void);
  * (swap on it) waiting for this very copy. Nothing waits.
  */
 void cbt_fault_store_io(void);
+
+/*
+ * A set's creation through /dev/cbt-ctl at @at (CBT_FAULT_AT_*; it may
+ * sleep): when fault_create_wait_at is @at, it waits fault_create_wait_ms
+ * (or until killed), once: the knob is cleared as it is taken. The
+ * fault_create_waiting counter says a creation is waiting there.
+ */
+void cbt_fault_create_wait(unsigned int at);
 #else
 static inline void cbt_fault_mark_wait(struct cbt_tracker *t, u64 gen,
 				       sector_t sector, sector_t end)
@@ -126,6 +139,10 @@ static inline void cbt_fault_put_wait(void)
 }
 
 static inline void cbt_fault_store_io(void)
+{
+}
+
+static inline void cbt_fault_create_wait(unsigned int at)
 {
 }
 #endif

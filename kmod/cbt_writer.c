@@ -15,23 +15,36 @@
  *
  * or ABORT when the set is not made, or destroyed before END. A writer
  * that does not ack in time, acks with a failure or goes away has failed
- * the round; it gets nothing more of it but ABORT or COMPLETE. Under
- * REQUIRE any failure ends the creation (EBUSY).
+ * the round; it gets nothing more of it but ABORT or COMPLETE. One that
+ * fails PREPARE or FREEZE gets ABORT at once (it must not stay frozen),
+ * then nothing more. Under REQUIRE any failure ends the creation (EBUSY).
+ * The freeze window runs from FREEZE to THAW: a writer still frozen when
+ * it has passed (a slow instant) has failed too.
  *
  * Waiting for acks happens under cbt_round_mutex only, which serialises
  * rounds from PREPARE to POST_SNAPSHOT machine-wide and is taken only when
- * some writer takes part. No other lock is held while waiting, and no lock
- * at all across a copy to or from user memory.
+ * some writer takes part, before the set's id is reserved (so PREPAREs go
+ * out in the order of the ids). No other lock is held while waiting, and
+ * no lock at all across a copy to or from user memory.
+ *
+ * Destruction of a set is bracketed by cbt_writer_destroy_begin() and
+ * cbt_writer_destroy_end(): END refuses a set being destroyed (ENOENT),
+ * and exactly one of COMPLETE (END) or ABORT (destroy) is sent, decided
+ * under cbt_writer_lock by round->ended. A set destroyed while its
+ * creation is still in its round fails that creation (ENOENT).
  *
  * Lifetime: a writer is referenced by its descriptor and by each round
  * part naming it; a round by the round list (while its set lives, or a few
- * failed creations for CBT_IOC_WRITER_RESULTS), by the creation or END
- * driving it, and by each queued event. A writer's queue is emptied when
- * its descriptor is released, so no reference cycle outlives it.
+ * failed creations for CBT_IOC_WRITER_RESULTS), by the creation, END or
+ * destroy driving it, by each queued event, and by a COMPLETE or ABORT
+ * read but not yet acked (so that ack is taken after the set is gone). A
+ * writer's queue and held events are dropped when its descriptor is
+ * released, so no reference cycle outlives it.
  *
  * Locks, outermost first: cbt_round_mutex (then cbt_snapshot.c's
- * cbt_snapsets_mutex, taken by the creation it wraps), cbt_writers_mutex
- * or cbt_rounds_mutex (never both), a writer's read_mutex, then the
+ * cbt_snapsets_mutex, taken by the id reservation and the creation it
+ * wraps), cbt_writers_mutex or cbt_rounds_mutex (never both, and neither
+ * held across a call into cbt_snapshot.c), a writer's read_mutex, then the
  * cbt_writer_lock spinlock (innermost; only wake-ups under it).
  */
 #include <linux/anon_inodes.h>
@@ -101,6 +114,8 @@ struct cbt_wpart {
 	bool skip;			/* the type is not one it takes */
 	/* The rest under cbt_writer_lock. */
 	bool failed, completed;
+	bool aborted;			/* ABORT sent: nothing more after it */
+	bool held;			/* its last event read: the reader's ref */
 	u64 wait_seq;			/* the ack awaited, 0 none */
 	u32 phase, failed_phase;
 	s32 error;
@@ -111,6 +126,13 @@ struct cbt_wpart {
 	u32 nr_extents;
 };
 
+/* Staging for one result: the stamp and extents copied out of the lock. */
+struct result_stage {
+	struct cbt_writer_result res;
+	u8 stamp[CBT_WRITER_STAMP_MAX];
+	struct cbt_writer_extent extents[CBT_WRITER_MAX_EXTENTS];
+};
+
 struct cbt_round {
 	refcount_t ref;
 	struct list_head node;		/* cbt_rounds, under cbt_rounds_mutex */
@@ -118,15 +140,23 @@ struct cbt_round {
 	bool listed;
 	bool creating;			/* cbt_round_finish() not yet called */
 	bool live;			/* the set exists */
+	bool destroyed;			/* the set was destroyed */
+	unsigned int destroying;	/* destroys under way (begin to end) */
+	/* Set before the round is shared, then read-only: */
 	u32 set_id;
 	u32 policy, backup_type, freeze_ms, phase_ms;
 	unsigned int nr_vols;
 	struct cbt_dev vols[CBT_SNAP_MAX_MEMBERS];
-	bool locked;			/* holds cbt_round_mutex (creator only) */
+	u64 uresults;			/* the requester's results, capacity */
+	u32 capacity;
+	/* The creator's own: */
+	bool locked;			/* holds cbt_round_mutex */
+	struct result_stage *stage;	/* copy_results()' buffer */
 	wait_queue_head_t wq;		/* an ack came, a writer went, set gone */
 	/* Under cbt_writer_lock: */
-	bool ended;			/* COMPLETE or ABORT was sent */
+	bool ended;			/* COMPLETE or ABORT was sent to all */
 	bool gone;			/* the set was destroyed */
+	unsigned long freeze_end;	/* jiffies: the freeze window's end */
 	unsigned int nr;		/* set before the round is shared */
 	struct cbt_wpart parts[];
 };
@@ -226,6 +256,7 @@ static void round_put(struct cbt_round *r)
 		kfree(p->stamp);
 		kfree(p->extents);
 	}
+	kvfree(r->stage);
 	kfree(r);
 }
 
@@ -239,7 +270,7 @@ static void writer_outcome(struct cbt_wpart *p, u32 phase, s32 error)
 	w->last_set = p->round->set_id;
 	w->last_phase = phase;
 	w->last_error = error;
-	strscpy(w->last_message, p->message, sizeof(w->last_message));
+	strscpy_pad(w->last_message, p->message, sizeof(w->last_message));
 	if (w->phase == phase)
 		w->phase = 0;
 }
@@ -255,7 +286,7 @@ static void part_fail(struct cbt_wpart *p, u32 phase, int error,
 	p->failed_phase = phase;
 	p->error = error;
 	if (msg)
-		strscpy(p->message, msg, sizeof(p->message));
+		strscpy_pad(p->message, msg, sizeof(p->message));
 	writer_outcome(p, phase, error);
 }
 
@@ -304,11 +335,17 @@ static void round_send(struct cbt_round *r, u32 phase, u32 type, u32 success,
 		return;
 	for (i = 0; i < r->nr; i++) {
 		p = &r->parts[i];
-		if (p->skip || p->completed || (p->failed && !last))
+		if (p->skip || p->completed || p->aborted || (p->failed && !last))
 			continue;
-		/* ABORT and COMPLETE only to those that were sent something. */
-		if (last && !p->phase)
+		/*
+		 * ABORT and COMPLETE only to those that were sent something
+		 * and are still there: one that went away after its last ack
+		 * has not failed for that.
+		 */
+		if (last && (!p->phase || p->w->gone))
 			continue;
+		if (phase == CBT_WRITER_ABORT)
+			p->aborted = true;
 		ret = send_event(p, phase, type, success, timeout_ms);
 		if (ret)
 			part_fail(p, phase, ret, ret == -ESRCH ?
@@ -327,6 +364,40 @@ static void round_abort(struct cbt_round *r)
 	spin_unlock(&cbt_writer_lock);
 }
 
+/*
+ * Under cbt_writer_lock: ABORT at once to each part that failed after it
+ * was sent something, so it undoes its PREPARE or FREEZE now; it gets
+ * nothing more of the round.
+ */
+static void round_abort_failed(struct cbt_round *r)
+{
+	struct cbt_wpart *p;
+	unsigned int i;
+
+	if (r->ended)
+		return;
+	for (i = 0; i < r->nr; i++) {
+		p = &r->parts[i];
+		if (p->skip || !p->failed || p->aborted || !p->phase)
+			continue;
+		p->aborted = true;
+		/* Gone or its queue full: it has failed already. */
+		send_event(p, CBT_WRITER_ABORT, r->backup_type, 0, r->phase_ms);
+	}
+}
+
+/* COMPLETE and ABORT: a round's last event for a writer. */
+static bool is_last_phase(u32 phase)
+{
+	return phase == CBT_WRITER_COMPLETE || phase == CBT_WRITER_ABORT;
+}
+
+/* Under cbt_writer_lock: is an ack awaited from @p? ABORT's never is. */
+static bool part_awaited(struct cbt_wpart *p)
+{
+	return p->wait_seq && p->phase != CBT_WRITER_ABORT;
+}
+
 static bool round_settled(struct cbt_round *r)
 {
 	bool settled = true;
@@ -334,7 +405,7 @@ static bool round_settled(struct cbt_round *r)
 
 	spin_lock(&cbt_writer_lock);
 	for (i = 0; i < r->nr && !r->gone; i++)
-		if (r->parts[i].wait_seq)
+		if (part_awaited(&r->parts[i]))
 			settled = false;
 	spin_unlock(&cbt_writer_lock);
 	return settled;
@@ -364,13 +435,16 @@ static int round_wait(struct cbt_round *r, unsigned long deadline)
 	spin_lock(&cbt_writer_lock);
 	for (i = 0; i < r->nr; i++) {
 		p = &r->parts[i];
-		if (!p->wait_seq)
+		if (!part_awaited(p))
 			continue;
-		if (r->gone)
-			p->wait_seq = 0;
-		else
+		/* Set gone: COMPLETE's ack is still taken, the rest are not. */
+		if (r->gone) {
+			if (!is_last_phase(p->phase))
+				p->wait_seq = 0;
+		} else {
 			part_fail(p, p->phase, ret ?: -ETIMEDOUT, ret ?
 				  "the requester was killed" : "no ack in time");
+		}
 	}
 	spin_unlock(&cbt_writer_lock);
 	return ret;
@@ -399,11 +473,18 @@ static int round_phase(struct cbt_round *r, u32 phase, u32 timeout_ms,
 	int ret;
 
 	spin_lock(&cbt_writer_lock);
+	if (phase == CBT_WRITER_FREEZE)
+		r->freeze_end = deadline;
 	round_send(r, phase, r->backup_type, 0, timeout_ms);
 	spin_unlock(&cbt_writer_lock);
 	ret = round_wait(r, deadline);
 	if (!ret && round_refused(r))
 		ret = -EBUSY;
+	if (phase == CBT_WRITER_PREPARE || phase == CBT_WRITER_FREEZE) {
+		spin_lock(&cbt_writer_lock);
+		round_abort_failed(r);
+		spin_unlock(&cbt_writer_lock);
+	}
 	return ret;
 }
 
@@ -414,6 +495,7 @@ static ssize_t writer_read(struct file *file, char __user *buf, size_t len,
 	struct cbt_writer_event *ev;
 	struct cbt_round *r;
 	struct cbt_wevent e;
+	bool held = false;
 	ssize_t ret;
 
 	if (len < sizeof(*ev))
@@ -463,8 +545,18 @@ static ssize_t writer_read(struct file *file, char __user *buf, size_t len,
 	spin_lock(&cbt_writer_lock);
 	w->head = (w->head + 1) % CBT_WRITER_QUEUE;
 	w->len--;
+	/*
+	 * A COMPLETE or ABORT still awaited keeps its round until acked, so
+	 * that the ack is taken even after the set and its round are gone.
+	 */
+	if (is_last_phase(e.phase) && e.part->wait_seq == e.seq &&
+	    !e.part->held) {
+		e.part->held = true;
+		held = true;
+	}
 	spin_unlock(&cbt_writer_lock);
-	round_put(r);
+	if (!held)
+		round_put(r);
 	ret = sizeof(*ev);
 out:
 	mutex_unlock(&w->read_mutex);
@@ -529,6 +621,7 @@ static bool extents_in_set(struct cbt_round *r,
 static int writer_ack(struct cbt_writer *w, void __user *arg)
 {
 	struct cbt_writer_extent *extents = NULL;
+	struct cbt_round *drop = NULL;
 	struct cbt_writer_ack a;
 	struct cbt_wpart *p;
 	u8 *stamp = NULL;
@@ -567,6 +660,12 @@ static int writer_ack(struct cbt_writer *w, void __user *arg)
 	}
 	if (!found) {
 		ret = -ESTALE;
+	} else if (p->phase == CBT_WRITER_FREEZE &&
+		   time_after(jiffies, p->round->freeze_end)) {
+		/* The window is over, whether or not the waiter woke yet. */
+		part_fail(p, CBT_WRITER_FREEZE, -ETIMEDOUT, "no ack in time");
+		wake_up(&p->round->wq);
+		ret = -ESTALE;
 	} else if ((stamp || extents) && p->phase != CBT_WRITER_FREEZE &&
 		   p->phase != CBT_WRITER_THAW &&
 		   p->phase != CBT_WRITER_POST_SNAPSHOT) {
@@ -585,7 +684,7 @@ static int writer_ack(struct cbt_writer *w, void __user *arg)
 		}
 		/* A failure's message stays: later acks do not hide it. */
 		if (!p->failed)
-			strscpy(p->message, a.message, sizeof(p->message));
+			strscpy_pad(p->message, a.message, sizeof(p->message));
 		if (a.status) {
 			part_fail(p, p->phase, a.status, a.message);
 		} else {
@@ -599,10 +698,16 @@ static int writer_ack(struct cbt_writer *w, void __user *arg)
 			if (w->phase == p->phase)
 				w->phase = 0;
 		}
+		if (p->held && is_last_phase(p->phase)) {
+			p->held = false;
+			drop = p->round;
+		}
 		/* The round lives while we hold the lock (round_put()). */
 		wake_up(&p->round->wq);
 	}
 	spin_unlock(&cbt_writer_lock);
+	if (drop)
+		round_put(drop);
 out:
 	kfree(stamp);
 	kfree(extents);
@@ -627,11 +732,11 @@ static int writer_release(struct inode *inode, struct file *file)
 
 	spin_lock(&cbt_writer_lock);
 	w->gone = true;
+	/* Only what is still awaited from it fails: its acks stand. */
 	list_for_each_entry(p, &w->parts, wnode) {
-		if (p->skip || p->completed)
+		if (p->skip || p->completed || !part_awaited(p))
 			continue;
-		part_fail(p, p->phase ?: CBT_WRITER_PREPARE, -ESRCH,
-			  "the writer went away");
+		part_fail(p, p->phase, -ESRCH, "the writer went away");
 		wake_up(&p->round->wq);
 	}
 	while (w->len) {
@@ -643,6 +748,23 @@ static int writer_release(struct inode *inode, struct file *file)
 	spin_unlock(&cbt_writer_lock);
 	while (n)
 		round_put(drop[--n]);
+	/* Last events read, never acked; round_put() may unlink the part. */
+	for (;;) {
+		struct cbt_round *r = NULL;
+
+		spin_lock(&cbt_writer_lock);
+		list_for_each_entry(p, &w->parts, wnode) {
+			if (p->held) {
+				p->held = false;
+				r = p->round;
+				break;
+			}
+		}
+		spin_unlock(&cbt_writer_lock);
+		if (!r)
+			break;
+		round_put(r);
+	}
 
 	mutex_lock(&cbt_writers_mutex);
 	list_del(&w->node);
@@ -720,6 +842,7 @@ int cbt_writer_register(void __user *arg)
 	struct cbt_writer_register reg;
 	struct cbt_writer *w;
 	struct file *file;
+	unsigned int i;
 	int fd, ret;
 
 	if (copy_from_user(&reg, arg, sizeof(reg)))
@@ -745,10 +868,14 @@ int cbt_writer_register(void __user *arg)
 	mutex_init(&w->read_mutex);
 	init_waitqueue_head(&w->wq);
 	INIT_LIST_HEAD(&w->parts);
-	memcpy(w->name, reg.name, sizeof(w->name));
+	/* Names go out to others: nothing after the NUL comes along. */
+	strscpy_pad(w->name, reg.name, sizeof(w->name));
 	w->types = reg.types ?: CBT_BACKUP_TYPES;
 	w->nr_comps = reg.count;
 	memcpy(w->comps, comps, reg.count * sizeof(*comps));
+	for (i = 0; i < reg.count; i++)
+		strscpy_pad(w->comps[i].name, comps[i].name,
+			    sizeof(w->comps[i].name));
 	w->pid = task_tgid_vnr(current);
 
 	mutex_lock(&cbt_writers_mutex);
@@ -855,11 +982,6 @@ int cbt_writer_list(void __user *arg)
 
 /* ---- rounds -------------------------------------------------------------- */
 
-static void round_free_unshared(struct cbt_round *r)
-{
-	round_put(r);
-}
-
 /* The base stamps given for the writers of @r, by name. */
 static int round_stamps(struct cbt_round *r, const struct cbt_snap_writers *sw)
 {
@@ -882,6 +1004,10 @@ static int round_stamps(struct cbt_round *r, const struct cbt_snap_writers *sw)
 			if (!strcmp(st[i].name, st[j].name))
 				ret = -EINVAL;
 	}
+	/* Only an incremental or differential has a base to hand back. */
+	if (r->backup_type != CBT_BACKUP_INCREMENTAL &&
+	    r->backup_type != CBT_BACKUP_DIFFERENTIAL)
+		goto out;
 	for (i = 0; i < sw->nr_stamps && !ret; i++) {
 		for (j = 0; j < r->nr; j++) {
 			struct cbt_wpart *p = &r->parts[j];
@@ -898,6 +1024,7 @@ static int round_stamps(struct cbt_round *r, const struct cbt_snap_writers *sw)
 			p->base_len = st[i].len;
 		}
 	}
+out:
 	kfree(st);
 	return ret;
 }
@@ -913,9 +1040,23 @@ static bool is_member(const struct cbt_dev *d, const struct cbt_snap_member *m,
 	return false;
 }
 
+/* Does a set of @m hold one of @c's volumes? */
+static bool comp_touched(const struct cbt_writer_component *c,
+			 const struct cbt_snap_member *m, unsigned int count)
+{
+	unsigned int j;
+
+	for (j = 0; j < c->count; j++)
+		if (is_member(&c->vols[j], m, count))
+			return true;
+	return false;
+}
+
 /*
  * Under cbt_writers_mutex: a part for @w if the set touches its volumes.
- * -EXDEV, with *@missing, when it would take part without all of them.
+ * -EXDEV, with *@missing, when a component the set touches lacks one of
+ * its volumes (a component the set does not touch lacks nothing); the
+ * part is still added, failed, so that the results name it.
  */
 static int round_add(struct cbt_round *r, struct cbt_writer *w,
 		     const struct cbt_snap_member *m, unsigned int count,
@@ -927,42 +1068,50 @@ static int round_add(struct cbt_round *r, struct cbt_writer *w,
 	unsigned int i, j;
 
 	for (i = 0; i < w->nr_comps; i++)
-		for (j = 0, c = &w->comps[i]; j < c->count; j++)
-			if (is_member(&c->vols[j], m, count))
-				touched = true;
+		if (comp_touched(&w->comps[i], m, count))
+			touched = true;
 	if (!touched)
 		return 0;
-	p = &r->parts[r->nr];
-	if (w->types & (1u << r->backup_type)) {
-		for (i = 0; i < w->nr_comps; i++) {
-			for (j = 0, c = &w->comps[i]; j < c->count; j++) {
-				if (!is_member(&c->vols[j], m, count)) {
-					*missing = c->vols[j];
-					return -EXDEV;
-				}
-			}
-		}
-	} else {
-		p->skip = true;
-		p->error = -EOPNOTSUPP;
-		strscpy(p->message, "the backup type is not one it takes",
-			sizeof(p->message));
-	}
+	p = &r->parts[r->nr++];
 	refcount_inc(&w->ref);
 	p->w = w;
 	p->round = r;
 	INIT_LIST_HEAD(&p->wnode);
-	r->nr++;
+	if (!(w->types & (1u << r->backup_type))) {
+		p->skip = true;
+		p->error = -EOPNOTSUPP;
+		strscpy_pad(p->message, "the backup type is not one it takes",
+			    sizeof(p->message));
+		return 0;
+	}
+	for (i = 0; i < w->nr_comps; i++) {
+		c = &w->comps[i];
+		if (!comp_touched(c, m, count))
+			continue;
+		for (j = 0; j < c->count; j++) {
+			if (is_member(&c->vols[j], m, count))
+				continue;
+			p->failed = true;
+			p->error = -EXDEV;
+			snprintf(p->message, sizeof(p->message),
+				 "component %s needs %u:%u", c->name,
+				 c->vols[j].major, c->vols[j].minor);
+			*missing = c->vols[j];
+			return -EXDEV;
+		}
+	}
 	return 0;
 }
 
 /*
- * Check the requester's cbt_snap_writers (@uwriters, 0 for the defaults)
- * and choose the writers of a set of @m. Nothing is sent yet.
+ * Check the requester's cbt_snap_writers (@uwriters, 0 for the defaults;
+ * read from user memory here only) and choose the writers of a set of @m.
+ * Nothing is sent yet. On -EXDEV (*@missing: the first volume lacking)
+ * *@rp is a round all the same, for its results: the caller finishes it.
  */
-struct cbt_round *cbt_round_prepare(u64 uwriters,
-				    const struct cbt_snap_member *m,
-				    unsigned int count, struct cbt_dev *missing)
+int cbt_round_prepare(u64 uwriters, const struct cbt_snap_member *m,
+		      unsigned int count, struct cbt_dev *missing,
+		      struct cbt_round **rp)
 {
 	struct cbt_snap_writers sw = {
 		.policy = CBT_WRITERS_BEST_EFFORT,
@@ -970,23 +1119,25 @@ struct cbt_round *cbt_round_prepare(u64 uwriters,
 	};
 	struct cbt_writer *w;
 	struct cbt_round *r;
+	struct cbt_dev dev;
 	unsigned int i;
 	int ret = 0;
 
+	*rp = NULL;
 	if (uwriters && copy_from_user(&sw, u64_to_user_ptr(uwriters), sizeof(sw)))
-		return ERR_PTR(-EFAULT);
+		return -EFAULT;
 	if (sw.policy > CBT_WRITERS_NONE || sw.backup_type > CBT_BACKUP_COPY ||
 	    sw.freeze_ms > CBT_WRITER_TIMEOUT_MAX_MS ||
 	    sw.phase_ms > CBT_WRITER_TIMEOUT_MAX_MS ||
 	    sw.nr_stamps > CBT_WRITER_MAX || sw.count || sw.reserved0 ||
 	    !all_zero(sw.reserved, sizeof(sw.reserved)))
-		return ERR_PTR(-EINVAL);
+		return -EINVAL;
 	if ((sw.nr_stamps && !sw.stamps) || (sw.capacity && !sw.results))
-		return ERR_PTR(-EFAULT);
+		return -EFAULT;
 
 	r = kzalloc(struct_size(r, parts, CBT_WRITER_MAX), GFP_KERNEL);
 	if (!r)
-		return ERR_PTR(-ENOMEM);
+		return -ENOMEM;
 	refcount_set(&r->ref, 1);
 	INIT_LIST_HEAD(&r->node);
 	init_waitqueue_head(&r->wq);
@@ -998,21 +1149,37 @@ struct cbt_round *cbt_round_prepare(u64 uwriters,
 	r->nr_vols = count;
 	for (i = 0; i < count; i++)
 		r->vols[i] = m[i].dev;
+	if (uwriters) {
+		r->uresults = sw.results;
+		r->capacity = sw.capacity;
+	}
+	/* Staged now: the results never fail for memory once a set exists. */
+	if (r->capacity) {
+		r->stage = kvmalloc(sizeof(*r->stage), GFP_KERNEL);
+		if (!r->stage) {
+			round_put(r);
+			return -ENOMEM;
+		}
+	}
 
 	if (r->policy != CBT_WRITERS_NONE) {
 		mutex_lock(&cbt_writers_mutex);
 		list_for_each_entry(w, &cbt_writers, node) {
-			ret = round_add(r, w, m, count, missing);
-			if (ret)
-				break;
+			if (round_add(r, w, m, count, &dev) && !ret) {
+				*missing = dev;
+				ret = -EXDEV;
+			}
 		}
 		mutex_unlock(&cbt_writers_mutex);
 	}
-	if (!ret)
-		ret = round_stamps(r, &sw);
 	if (ret) {
-		round_free_unshared(r);
-		return ERR_PTR(ret);
+		*rp = r;
+		return ret;
+	}
+	ret = round_stamps(r, &sw);
+	if (ret) {
+		round_put(r);
+		return ret;
 	}
 	/* From here a writer that goes away fails its part at once. */
 	spin_lock(&cbt_writer_lock);
@@ -1025,7 +1192,8 @@ struct cbt_round *cbt_round_prepare(u64 uwriters,
 				  "the writer went away");
 	}
 	spin_unlock(&cbt_writer_lock);
-	return r;
+	*rp = r;
+	return 0;
 }
 
 /* Under cbt_rounds_mutex: forget all but the last failed creations. */
@@ -1059,10 +1227,24 @@ static bool round_has_writers(struct cbt_round *r)
 }
 
 /*
+ * Before the set's id is reserved, so that PREPARE names ids in the order
+ * sets are made: with writers taking part, take the round mutex, held
+ * until cbt_round_finish(). -EINTR when killed waiting for it.
+ */
+int cbt_round_lock(struct cbt_round *r)
+{
+	if (!round_has_writers(r))
+		return 0;
+	if (mutex_lock_killable(&cbt_round_mutex))
+		return -EINTR;
+	r->locked = true;
+	return 0;
+}
+
+/*
  * The round is known by the set's id from now on. With writers taking
- * part: PREPARE and FREEZE, each acked; the round mutex is held until
- * cbt_round_finish(). An error (EBUSY under REQUIRE, EINTR) means ABORT
- * was sent and the set must not be made.
+ * part (cbt_round_lock()): PREPARE and FREEZE, each acked. An error
+ * (EBUSY under REQUIRE) means ABORT was sent and the set must not be made.
  */
 int cbt_round_start(struct cbt_round *r, u32 set_id)
 {
@@ -1086,13 +1268,8 @@ int cbt_round_start(struct cbt_round *r, u32 set_id)
 	if (stale)
 		round_put(stale);
 
-	if (!round_has_writers(r))
+	if (!r->locked)
 		return 0;
-	if (mutex_lock_killable(&cbt_round_mutex)) {
-		round_abort(r);
-		return -EINTR;
-	}
-	r->locked = true;
 	ret = round_phase(r, CBT_WRITER_PREPARE, r->phase_ms,
 			  jiffies + msecs_to_jiffies(r->phase_ms));
 	if (!ret)
@@ -1103,53 +1280,85 @@ int cbt_round_start(struct cbt_round *r, u32 set_id)
 	return ret;
 }
 
+static bool round_gone(struct cbt_round *r)
+{
+	bool gone;
+
+	spin_lock(&cbt_writer_lock);
+	gone = r->gone;
+	spin_unlock(&cbt_writer_lock);
+	return gone;
+}
+
+/*
+ * Under cbt_writer_lock, at THAW: a writer still frozen after the freeze
+ * window has failed; ABORT lets it thaw.
+ */
+static void round_freeze_expired(struct cbt_round *r)
+{
+	struct cbt_wpart *p;
+	unsigned int i;
+
+	if (r->gone || !time_after(jiffies, r->freeze_end))
+		return;
+	for (i = 0; i < r->nr; i++) {
+		p = &r->parts[i];
+		if (!p->skip && !p->failed && p->phase == CBT_WRITER_FREEZE)
+			part_fail(p, CBT_WRITER_FREEZE, -ETIMEDOUT,
+				  "the freeze window ended before the thaw");
+	}
+	round_abort_failed(r);
+}
+
 /*
  * After the instant (@created: what cbt_snapset_create() returned): ABORT
  * if there is no set, else THAW and POST_SNAPSHOT, each acked. An error
- * (EBUSY under REQUIRE, EINTR) means the caller destroys the set.
+ * means the caller destroys the set: EBUSY under REQUIRE, ENOENT when it
+ * was destroyed meanwhile (its writers had ABORT then).
  */
 int cbt_round_instant(struct cbt_round *r, int created)
 {
-	int ret;
+	bool destroyed;
+	int ret = 0;
 
 	if (created) {
 		round_abort(r);
 		return created;
 	}
 	mutex_lock(&cbt_rounds_mutex);
-	r->live = true;
+	destroyed = r->destroyed;
+	if (!destroyed)
+		r->live = true;
 	mutex_unlock(&cbt_rounds_mutex);
+	if (destroyed)
+		return -ENOENT;
 	if (!r->locked)
 		return 0;
-	ret = round_phase(r, CBT_WRITER_THAW, r->phase_ms,
-			  jiffies + msecs_to_jiffies(r->phase_ms));
+	spin_lock(&cbt_writer_lock);
+	round_freeze_expired(r);
+	spin_unlock(&cbt_writer_lock);
+	if (round_refused(r))
+		ret = -EBUSY;
+	if (!ret)
+		ret = round_phase(r, CBT_WRITER_THAW, r->phase_ms,
+				  jiffies + msecs_to_jiffies(r->phase_ms));
 	if (!ret)
 		ret = round_phase(r, CBT_WRITER_POST_SNAPSHOT, r->phase_ms,
 				  jiffies + msecs_to_jiffies(r->phase_ms));
+	if (round_gone(r))
+		ret = -ENOENT;
 	return ret;
 }
 
-/* Staging for one result: the stamp and extents copied out of the lock. */
-struct result_stage {
-	struct cbt_writer_result res;
-	u8 stamp[CBT_WRITER_STAMP_MAX];
-	struct cbt_writer_extent extents[CBT_WRITER_MAX_EXTENTS];
-};
-
-static int copy_results(struct cbt_round *r, u64 uresults, u32 capacity)
+static int copy_results(struct cbt_round *r, struct result_stage *s,
+			u64 uresults, u32 capacity)
 {
 	struct cbt_writer_result __user *ures = u64_to_user_ptr(uresults);
-	struct result_stage *s;
 	struct cbt_wpart *p;
 	u64 ustamp, uext;
 	unsigned int i;
 	int ret = 0;
 
-	if (!capacity || !r->nr)
-		return 0;
-	s = kvmalloc(sizeof(*s), GFP_KERNEL);
-	if (!s)
-		return -ENOMEM;
 	for (i = 0; i < min_t(u32, capacity, r->nr) && !ret; i++) {
 		if (copy_from_user(&s->res, &ures[i], sizeof(s->res))) {
 			ret = -EFAULT;
@@ -1159,13 +1368,13 @@ static int copy_results(struct cbt_round *r, u64 uresults, u32 capacity)
 		uext = s->res.extents;
 		memset(&s->res, 0, sizeof(s->res));
 		p = &r->parts[i];
-		memcpy(s->res.name, p->w->name, sizeof(s->res.name));
+		strscpy_pad(s->res.name, p->w->name, sizeof(s->res.name));
 		s->res.writer_id = p->w->id;
 		spin_lock(&cbt_writer_lock);
 		s->res.phase = p->phase;
 		s->res.failed_phase = p->failed_phase;
 		s->res.error = p->error;
-		memcpy(s->res.message, p->message, sizeof(s->res.message));
+		strscpy_pad(s->res.message, p->message, sizeof(s->res.message));
 		s->res.stamp_len = p->stamp_len;
 		memcpy(s->stamp, p->stamp, p->stamp_len);
 		s->res.nr_extents = p->nr_extents;
@@ -1182,20 +1391,20 @@ static int copy_results(struct cbt_round *r, u64 uresults, u32 capacity)
 		    copy_to_user(&ures[i], &s->res, sizeof(s->res)))
 			ret = -EFAULT;
 	}
-	kvfree(s);
 	return ret;
 }
 
 /*
- * The creation is over (@made: the set exists). Releases the round mutex,
- * fills the requester's results and drops the creation's reference; a
- * round without a set stays for CBT_IOC_WRITER_RESULTS a while.
+ * The creation is over (@made: the set exists), or ended early (EXDEV, no
+ * store, no id). Releases the round mutex, fills the requester's results
+ * (@uwriters: its cbt_snap_writers, for the count; what else it said was
+ * read in cbt_round_prepare()) and drops the creation's reference; a round
+ * without a set stays for CBT_IOC_WRITER_RESULTS a while.
  */
 int cbt_round_finish(struct cbt_round *r, bool made, u64 uwriters)
 {
 	struct cbt_snap_writers __user *usw = u64_to_user_ptr(uwriters);
 	struct cbt_round *trim;
-	struct cbt_snap_writers sw;
 	int ret = 0;
 
 	if (!made)
@@ -1214,10 +1423,8 @@ int cbt_round_finish(struct cbt_round *r, bool made, u64 uwriters)
 		round_put(trim);
 
 	if (uwriters) {
-		if (copy_from_user(&sw, usw, sizeof(sw)))
-			ret = -EFAULT;
-		else
-			ret = copy_results(r, sw.results, sw.capacity);
+		if (r->stage)
+			ret = copy_results(r, r->stage, r->uresults, r->capacity);
 		if (!ret && put_user(r->nr, &usw->count))
 			ret = -EFAULT;
 	}
@@ -1236,27 +1443,58 @@ static struct cbt_round *find_round(u32 set_id)
 	return NULL;
 }
 
-void cbt_writer_set_gone(u32 set_id)
+/*
+ * A destroy of set @set_id begins: END refuses the set from now on.
+ * Returns its round (a reference) for cbt_writer_destroy_end(), or NULL.
+ */
+struct cbt_round *cbt_writer_destroy_begin(u32 set_id)
 {
 	struct cbt_round *r;
 
 	mutex_lock(&cbt_rounds_mutex);
 	r = find_round(set_id);
-	if (r && r->live) {
-		list_del(&r->node);
-		r->listed = false;
-		r->live = false;
+	if (r && !r->destroyed && (r->live || r->creating)) {
+		r->destroying++;
+		refcount_inc(&r->ref);
 	} else {
 		r = NULL;
 	}
 	mutex_unlock(&cbt_rounds_mutex);
+	return r;
+}
+
+/*
+ * The destroy of @r's set is over (@destroyed: this one destroyed it):
+ * ABORT unless END came first, and the round is forgotten. A creation
+ * still under way finds out (ENOENT) and keeps the round for its results.
+ */
+void cbt_writer_destroy_end(struct cbt_round *r, bool destroyed)
+{
+	bool unlisted = false;
+
 	if (!r)
 		return;
-	round_abort(r);
-	spin_lock(&cbt_writer_lock);
-	r->gone = true;
-	wake_up(&r->wq);
-	spin_unlock(&cbt_writer_lock);
+	mutex_lock(&cbt_rounds_mutex);
+	r->destroying--;
+	if (destroyed) {
+		r->destroyed = true;
+		r->live = false;
+		if (r->listed && !r->creating) {
+			list_del(&r->node);
+			r->listed = false;
+			unlisted = true;
+		}
+	}
+	mutex_unlock(&cbt_rounds_mutex);
+	if (destroyed) {
+		round_abort(r);
+		spin_lock(&cbt_writer_lock);
+		r->gone = true;
+		wake_up(&r->wq);
+		spin_unlock(&cbt_writer_lock);
+	}
+	if (unlisted)
+		round_put(r);
 	round_put(r);
 }
 
@@ -1273,7 +1511,7 @@ int cbt_writer_end(void __user *arg)
 		return -EINVAL;
 	mutex_lock(&cbt_rounds_mutex);
 	r = find_round(e.id);
-	if (!r || !r->live)
+	if (!r || !r->live || r->destroyed || r->destroying)
 		ret = -ENOENT;
 	else if (r->creating)
 		ret = -EBUSY;
@@ -1283,8 +1521,11 @@ int cbt_writer_end(void __user *arg)
 	if (ret)
 		return ret;
 
+	/* END or the destroy's ABORT: whichever sets ->ended first. */
 	spin_lock(&cbt_writer_lock);
-	if (r->ended || r->gone) {
+	if (r->gone) {
+		ret = -ENOENT;
+	} else if (r->ended) {
 		ret = -EALREADY;
 	} else {
 		r->ended = true;
@@ -1301,8 +1542,9 @@ int cbt_writer_end(void __user *arg)
 int cbt_writer_results(void __user *arg)
 {
 	struct cbt_writer_results q;
+	struct result_stage *s;
 	struct cbt_round *r;
-	int ret;
+	int ret = 0;
 
 	if (copy_from_user(&q, arg, sizeof(q)))
 		return -EFAULT;
@@ -1317,7 +1559,14 @@ int cbt_writer_results(void __user *arg)
 	mutex_unlock(&cbt_rounds_mutex);
 	if (!r)
 		return -ENOENT;
-	ret = copy_results(r, q.results, q.capacity);
+	if (q.capacity && r->nr) {
+		s = kvmalloc(sizeof(*s), GFP_KERNEL);
+		if (s)
+			ret = copy_results(r, s, q.results, q.capacity);
+		else
+			ret = -ENOMEM;
+		kvfree(s);
+	}
 	q.count = r->nr;
 	round_put(r);
 	if (ret)

@@ -297,7 +297,11 @@ struct cbt_snap_event {
  * The requester (CBT_IOC_SNAP_CREATE) chooses what a writer's failure
  * does: REQUIRE aborts the set cleanly (nothing frozen, no stamp, no
  * image; the create fails with EBUSY), BEST_EFFORT takes the set anyway
- * (crash-consistent for that writer), NONE sends writers nothing. Either
+ * (crash-consistent for that writer, which is sent ABORT at once if it
+ * failed PREPARE or FREEZE, then nothing more), NONE sends writers
+ * nothing. A writer still frozen when the freeze window (freeze_ms, from
+ * FREEZE to THAW) has passed has failed too. A set destroyed before its
+ * create returns fails the create with ENOENT (its writers get ABORT). Either
  * way cbt_snap_writers.results says what each writer did; while the set
  * lives, CBT_IOC_WRITER_RESULTS says it again.
  */
@@ -465,6 +469,8 @@ struct cbt_writer_results {
  * writer of the set gets COMPLETE (with success or failure) and the call
  * waits for their acks (the phase limit). Once per set (EALREADY). The
  * set stays until destroyed; a set destroyed without END sends ABORT.
+ * A writer gets one of the two, never both: END of a set being destroyed
+ * fails with ENOENT.
  */
 #define CBT_SNAP_END_SUCCESS	(1u << 0)
 

@@ -184,7 +184,7 @@ sets() {
 	[ "$(events good)" = "prepare freeze abort " ]
 }
 
-@test "writers: under best-effort a writer failing FREEZE is reported and gets nothing more but COMPLETE" {
+@test "writers: under best-effort a writer failing FREEZE is reported and gets ABORT at once, then nothing more" {
 	new_vol
 	A=$DEV
 	writer bad --component db:"$A" --fail freeze:nope
@@ -192,16 +192,17 @@ sets() {
 	create --policy best-effort --type full --store "$STORE" "$A"
 	echo "$OUT"
 	[ "$status" -eq 0 ]
-	result_of bad | grep -q 'phase=freeze failed_phase=freeze error=EIO .*message="nope"'
+	result_of bad | grep -q 'failed_phase=freeze error=EIO .*message="nope"'
 	result_of good | grep -q 'phase=post failed_phase=- error=0'
 	[ "$(events good)" = "prepare freeze thaw post " ]
-	[ "$(events bad)" = "prepare freeze " ]
+	wait_for "$BATS_TEST_TMPDIR/bad" "^ACK [0-9]* abort status=0 ret=ok$"
+	[ "$(events bad)" = "prepare freeze abort " ]
 	run "$WT" end "$ID" success
 	[ "$status" -eq 0 ]
-	[ "$(events bad)" = "prepare freeze complete " ]
-	# Its COMPLETE ack (no message) does not hide why it failed.
+	[ "$(events bad)" = "prepare freeze abort " ]
+	# Its ABORT ack (no message) does not hide why it failed.
 	run "$WT" results "$ID"
-	echo "$output" | grep -q '^RESULT bad phase=complete failed_phase=freeze error=EIO completed=1 message="nope"'
+	echo "$output" | grep -q '^RESULT bad phase=abort failed_phase=freeze error=EIO completed=1 message="nope"'
 	run "$WT" list
 	echo "$output" | grep -q "^WRITER bad .* last_set=$ID last_phase=freeze last_error=EIO last_message=\"nope\""
 }
@@ -230,7 +231,7 @@ sets() {
 	create --policy best-effort --type full --phase-ms 1000 --store "$STORE" "$A"
 	echo "$OUT"
 	[ "$status" -eq 0 ]
-	result_of deaf | grep -q 'phase=prepare failed_phase=prepare error=ETIMEDOUT .*message="no ack in time"'
+	result_of deaf | grep -q 'phase=abort failed_phase=prepare error=ETIMEDOUT .*message="no ack in time"'
 	cbt snapshot destroy "$ID"
 	create --policy require --type full --phase-ms 1000 --store "$STORE" "$A"
 	[ "$status" -eq 1 ]
@@ -242,7 +243,7 @@ sets() {
 	A=$DEV
 	new_vol
 	B=$DEV
-	writer pg --component data:"$A" --component wal:"$B"
+	writer pg --component db:"$A","$B"
 	create --policy require --type full --store "$STORE" "$A"
 	echo "$OUT"
 	[ "$status" -eq 1 ]
@@ -251,6 +252,18 @@ sets() {
 	[ "$(events pg)" = "" ]
 	[ "$(sets)" -eq 0 ]
 	create --policy require --type full --store "$STORE" "$A" "$B"
+	[ "$status" -eq 0 ]
+	[ "$(events pg)" = "prepare freeze thaw post " ]
+}
+
+@test "writers: a component on volumes the set does not touch is not missing: no EXDEV" {
+	new_vol
+	A=$DEV
+	new_vol
+	B=$DEV
+	writer pg --component data:"$A" --component archive:"$B"
+	create --policy require --type full --store "$STORE" "$A"
+	echo "$OUT"
 	[ "$status" -eq 0 ]
 	[ "$(events pg)" = "prepare freeze thaw post " ]
 }
