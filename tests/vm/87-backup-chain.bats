@@ -156,7 +156,16 @@ check_points() {
 }
 
 fsck_ext4() { fsck.ext4 -fn "$1"; }
-fsck_xfs() { xfs_repair -n -f "$1"; }
+# A snapshot of a mounted xfs holds its log, which xfs_repair -n refuses to
+# replay: mount the copy once (nouuid: the origin is mounted) to replay it.
+fsck_xfs() {
+	local m
+	m=$(mktemp -d)
+	mount -o loop,nouuid "$1" "$m" || { rmdir "$m"; return 1; }
+	umount "$m"
+	rmdir "$m"
+	xfs_repair -n -f "$1"
+}
 
 # The log and the checks, after the workload is stopped.
 fs_chain() { # MKFS SIZE FSCK
