@@ -5,6 +5,7 @@
 # widened with the fault injection module's fault_create_wait_at/_ms.
 
 load helpers
+load writers
 
 WT=$REPO/tests/writer-tool
 
@@ -39,25 +40,6 @@ new_vol() {
 	cbt attach "$DEV" >/dev/null
 }
 
-wait_for() {
-	local i
-	for ((i = 0; i < ${3:-20} * 10; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "timed out waiting for '$2' in $1:" >&2
-	cat "$1" >&2
-	return 1
-}
-
-writer() {
-	local name=$1
-	shift
-	"$WT" writer --name "$name" "$@" >"$BATS_TEST_TMPDIR/$name" 2>&1 &
-	WPIDS+=($!)
-	wait_for "$BATS_TEST_TMPDIR/$name" '^REGISTERED'
-}
-
 # wait_count FILE REGEX N: until N lines of FILE match, up to 20 s.
 wait_count() {
 	local i
@@ -68,10 +50,6 @@ wait_count() {
 	echo "timed out waiting for $3 lines '$2' in $1:" >&2
 	cat "$1" >&2
 	return 1
-}
-
-events() {
-	awk '$1 == "EVENT" {printf "%s ", $3}' "$BATS_TEST_TMPDIR/$1"
 }
 
 # The set id of writer NAME's first event of PHASE.

@@ -4,6 +4,7 @@
 # ioctls (tests/writer-tool), with timeouts, policies and complex stores.
 
 load helpers
+load writers
 
 WT=$REPO/tests/writer-tool
 
@@ -43,32 +44,6 @@ new_vol() {
 
 majmin() {
 	printf '%d:%d\n' "0x$(stat -c %t "$1")" "0x$(stat -c %T "$1")"
-}
-
-# wait_for FILE REGEX [SECONDS]: until a line of FILE matches.
-wait_for() {
-	local i
-	for ((i = 0; i < ${3:-20} * 10; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "timed out waiting for '$2' in $1:" >&2
-	cat "$1" >&2
-	return 1
-}
-
-# writer NAME ARGS...: a writer in the background, output in $BATS_TEST_TMPDIR/NAME.
-writer() {
-	local name=$1
-	shift
-	"$WT" writer --name "$name" "$@" >"$BATS_TEST_TMPDIR/$name" 2>&1 &
-	WPIDS+=($!)
-	wait_for "$BATS_TEST_TMPDIR/$name" '^REGISTERED'
-}
-
-# The phases a writer was sent, in order, one line.
-events() {
-	awk '$1 == "EVENT" {printf "%s ", $3}' "$BATS_TEST_TMPDIR/$1"
 }
 
 # create ARGS...: a set with writers; output in $OUT, $ID set on success.

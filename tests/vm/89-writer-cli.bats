@@ -6,6 +6,7 @@
 # handed back at the next incremental, a writer killed while it freezes.
 
 load helpers
+load writers
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -41,18 +42,6 @@ new_vol() {
 	LOOPS+=("$DEV")
 	dd if=/dev/urandom of="$DEV" bs=1M count=16 oflag=direct status=none
 	cbt attach "$DEV" --block-size 4K >/dev/null
-}
-
-# wait_for FILE REGEX [SECONDS]
-wait_for() {
-	local i
-	for ((i = 0; i < ${3:-20} * 10; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "timed out waiting for '$2' in $1:" >&2
-	cat "$1" >&2
-	return 1
 }
 
 # run_writer NAME ARGS...: cbt-snap writer run in the background, registered.
