@@ -29,6 +29,7 @@ static void cbt_reap_fn(struct work_struct *work)
 {
 	cbt_snapshot_reap();	/* sets first: their members may be going */
 	cbt_tracker_reap();
+	cbt_writer_reap();	/* rounds held for acks that never came */
 	schedule_delayed_work(&cbt_reap_work, CBT_REAP_INTERVAL);
 }
 
@@ -45,6 +46,13 @@ static int cbt_snapshots_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(cbt_snapshots);
+
+static int cbt_writers_show(struct seq_file *m, void *v)
+{
+	cbt_writer_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cbt_writers);
 
 static int cbt_hook_show(struct seq_file *m, void *v)
 {
@@ -71,6 +79,8 @@ static int __init cbt_init(void)
 			    &cbt_trackers_fops);
 	debugfs_create_file("snapshots", 0400, cbt_debugfs_dir, NULL,
 			    &cbt_snapshots_fops);
+	debugfs_create_file("writers", 0400, cbt_debugfs_dir, NULL,
+			    &cbt_writers_fops);
 	debugfs_create_file("hook", 0400, cbt_debugfs_dir, NULL, &cbt_hook_fops);
 	schedule_delayed_work(&cbt_reap_work, CBT_REAP_INTERVAL);
 	pr_info("cbt: loaded\n");

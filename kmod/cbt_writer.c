@@ -37,7 +37,8 @@
  * part naming it; a round by the round list (while its set lives, or a few
  * failed creations for CBT_IOC_WRITER_RESULTS), by the creation, END or
  * destroy driving it, by each queued event, and by a COMPLETE or ABORT
- * read but not yet acked (so that ack is taken after the set is gone). A
+ * read but not yet acked (so that ack is taken after the set is gone),
+ * until that ack is overdue (cbt_writer_reap(), every second). A
  * writer's queue and held events are dropped when its descriptor is
  * released, so no reference cycle outlives it.
  *
@@ -57,6 +58,7 @@
 #include <linux/poll.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -116,6 +118,7 @@ struct cbt_wpart {
 	bool failed, completed;
 	bool aborted;			/* ABORT sent: nothing more after it */
 	bool held;			/* its last event read: the reader's ref */
+	unsigned long held_end;		/* jiffies: when that ack is given up */
 	u64 wait_seq;			/* the ack awaited, 0 none */
 	u32 phase, failed_phase;
 	s32 error;
@@ -170,6 +173,8 @@ static u32 cbt_writer_next_id = 1;
 /* Rounds of live sets and the last failed creations. */
 static DEFINE_MUTEX(cbt_rounds_mutex);
 static LIST_HEAD(cbt_rounds);
+/* Rounds in memory, listed or not (debugfs). */
+static atomic_t cbt_rounds_alive = ATOMIC_INIT(0);
 
 /* One round from PREPARE to POST_SNAPSHOT at a time: waits happen here. */
 static DEFINE_MUTEX(cbt_round_mutex);
@@ -258,6 +263,7 @@ static void round_put(struct cbt_round *r)
 	}
 	kvfree(r->stage);
 	kfree(r);
+	atomic_dec(&cbt_rounds_alive);
 }
 
 /* ---- events and acks ----------------------------------------------------- */
@@ -417,8 +423,8 @@ static bool round_settled(struct cbt_round *r)
  */
 static int round_wait(struct cbt_round *r, unsigned long deadline)
 {
+	unsigned int i, unheld = 0;
 	struct cbt_wpart *p;
-	unsigned int i;
 	long left;
 	int ret = 0;
 
@@ -444,9 +450,17 @@ static int round_wait(struct cbt_round *r, unsigned long deadline)
 		} else {
 			part_fail(p, p->phase, ret ?: -ETIMEDOUT, ret ?
 				  "the requester was killed" : "no ack in time");
+			/* Its ack is refused now: nothing to keep the round for. */
+			if (p->held) {
+				p->held = false;
+				unheld++;
+			}
 		}
 	}
 	spin_unlock(&cbt_writer_lock);
+	/* Not the last references: the caller holds one. */
+	while (unheld--)
+		round_put(r);
 	return ret;
 }
 
@@ -486,6 +500,44 @@ static int round_phase(struct cbt_round *r, u32 phase, u32 timeout_ms,
 		spin_unlock(&cbt_writer_lock);
 	}
 	return ret;
+}
+
+/*
+ * Let go of the rounds @w holds for a COMPLETE or ABORT it read but did not
+ * ack: all of them (@all, the descriptor is released), or those whose ack
+ * is overdue. An overdue ack is refused from then on (ESTALE; a COMPLETE
+ * not acked has failed), so a writer that never acks pins at most the
+ * rounds of the events it read within one phase limit and a reap interval.
+ * Called from the reaper (cbt_writer_reap()) and the release; round_put()
+ * may unlink a part, so the walk starts over after each.
+ */
+static void writer_unhold(struct cbt_writer *w, bool all)
+{
+	struct cbt_round *r;
+	struct cbt_wpart *p;
+
+	do {
+		r = NULL;
+		spin_lock(&cbt_writer_lock);
+		list_for_each_entry(p, &w->parts, wnode) {
+			if (!p->held ||
+			    (!all && !time_after(jiffies, p->held_end)))
+				continue;
+			if (!all) {
+				if (p->phase == CBT_WRITER_COMPLETE &&
+				    p->wait_seq)
+					part_fail(p, p->phase, -ETIMEDOUT,
+						  "no ack in time");
+				p->wait_seq = 0;
+			}
+			p->held = false;
+			r = p->round;
+			break;
+		}
+		spin_unlock(&cbt_writer_lock);
+		if (r)
+			round_put(r);
+	} while (r);
 }
 
 static ssize_t writer_read(struct file *file, char __user *buf, size_t len,
@@ -552,6 +604,7 @@ static ssize_t writer_read(struct file *file, char __user *buf, size_t len,
 	if (is_last_phase(e.phase) && e.part->wait_seq == e.seq &&
 	    !e.part->held) {
 		e.part->held = true;
+		e.part->held_end = jiffies + msecs_to_jiffies(e.timeout_ms);
 		held = true;
 	}
 	spin_unlock(&cbt_writer_lock);
@@ -748,23 +801,8 @@ static int writer_release(struct inode *inode, struct file *file)
 	spin_unlock(&cbt_writer_lock);
 	while (n)
 		round_put(drop[--n]);
-	/* Last events read, never acked; round_put() may unlink the part. */
-	for (;;) {
-		struct cbt_round *r = NULL;
-
-		spin_lock(&cbt_writer_lock);
-		list_for_each_entry(p, &w->parts, wnode) {
-			if (p->held) {
-				p->held = false;
-				r = p->round;
-				break;
-			}
-		}
-		spin_unlock(&cbt_writer_lock);
-		if (!r)
-			break;
-		round_put(r);
-	}
+	/* Last events read, never acked. */
+	writer_unhold(w, true);
 
 	mutex_lock(&cbt_writers_mutex);
 	list_del(&w->node);
@@ -1138,6 +1176,7 @@ int cbt_round_prepare(u64 uwriters, const struct cbt_snap_member *m,
 	r = kzalloc(struct_size(r, parts, CBT_WRITER_MAX), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
+	atomic_inc(&cbt_rounds_alive);
 	refcount_set(&r->ref, 1);
 	INIT_LIST_HEAD(&r->node);
 	init_waitqueue_head(&r->wq);
@@ -1572,6 +1611,41 @@ int cbt_writer_results(void __user *arg)
 	if (ret)
 		return ret;
 	return copy_to_user(arg, &q, sizeof(q)) ? -EFAULT : 0;
+}
+
+/*
+ * Every second, from cbt_main.c's reaper: the COMPLETE and ABORT acks
+ * overdue are given up, and the rounds held for them let go.
+ */
+void cbt_writer_reap(void)
+{
+	struct cbt_writer *w;
+
+	mutex_lock(&cbt_writers_mutex);
+	list_for_each_entry(w, &cbt_writers, node)
+		writer_unhold(w, false);
+	mutex_unlock(&cbt_writers_mutex);
+}
+
+/* debugfs: the rounds in memory, and each writer's phase and held rounds. */
+void cbt_writer_show(struct seq_file *m)
+{
+	struct cbt_writer *w;
+	struct cbt_wpart *p;
+	unsigned int held;
+
+	seq_printf(m, "rounds %d\n", atomic_read(&cbt_rounds_alive));
+	mutex_lock(&cbt_writers_mutex);
+	list_for_each_entry(w, &cbt_writers, node) {
+		held = 0;
+		spin_lock(&cbt_writer_lock);
+		list_for_each_entry(p, &w->parts, wnode)
+			held += p->held;
+		seq_printf(m, "writer %u %s pid %d phase %u queued %u held %u\n",
+			   w->id, w->name, w->pid, w->phase, w->len, held);
+		spin_unlock(&cbt_writer_lock);
+	}
+	mutex_unlock(&cbt_writers_mutex);
 }
 
 /* Module unload: no writer is registered (each descriptor pins us). */

@@ -18,6 +18,7 @@
 #ifndef CBT_WRITER_H
 #define CBT_WRITER_H
 
+#include <linux/seq_file.h>
 #include <linux/types.h>
 #include "cbt_ioctl.h"
 
@@ -38,6 +39,8 @@ int cbt_round_finish(struct cbt_round *r, bool made, u64 uwriters);
 /* Around a set's destruction: ABORT unless ended, then forget its round. */
 struct cbt_round *cbt_writer_destroy_begin(u32 set_id);
 void cbt_writer_destroy_end(struct cbt_round *r, bool destroyed);
+void cbt_writer_reap(void);
+void cbt_writer_show(struct seq_file *m);
 void cbt_writer_exit(void);
 
 #endif

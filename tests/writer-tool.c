@@ -4,11 +4,13 @@
  *
  *   writer-tool writer --name N --component NAME:DEV[,DEV...] [--types MASK]
  *               [--fail PHASE[:MSG]] [--delay PHASE:MS] [--no-read]
+ *               [--no-ack PHASE]...
  *               [--die-in PHASE] [--stamp TEXT] [--extent DEV:OFF:LEN]
  *               [--drop-caps]
  *       registers, prints "REGISTERED id", then one line per event
  *       ("EVENT seq phase set type success stamp=TEXT") and per ack
- *       ("ACK seq phase status=N ret=ok|ERRNO"), flushing stdout.
+ *       ("ACK seq phase status=N ret=ok|ERRNO", or "NOACK seq phase" for
+ *       a phase it reads but never acks), flushing stdout.
  *   writer-tool create [--policy require|best-effort|none] [--type T]
  *               [--freeze-ms N] [--phase-ms N] [--stamp NAME=TEXT]...
  *               [--no-writers] [--no-freeze] --store PATH DEV...
@@ -132,6 +134,7 @@ static struct cbt_writer_result *alloc_results(uint32_t n,
 
 struct act {
 	uint32_t fail, delay, die;	/* phases */
+	uint32_t no_ack;		/* bits: phases read, never acked */
 	const char *fail_msg;
 	unsigned int delay_ms;
 };
@@ -206,6 +209,8 @@ static int run_writer(int argc, char **argv)
 			*colon = 0;
 			act.delay = PHASE(v);
 			act.delay_ms = atoi(colon + 1);
+		} else if (!strcmp(a, "--no-ack")) {
+			act.no_ack |= 1u << PHASE(v);
 		} else if (!strcmp(a, "--die-in")) {
 			act.die = PHASE(v);
 		} else if (!strcmp(a, "--stamp")) {
@@ -261,6 +266,12 @@ static int run_writer(int argc, char **argv)
 			raise(SIGKILL);
 		if (act.delay == ev->phase)
 			usleep(act.delay_ms * 1000u);
+		if (ev->phase < 32 && (act.no_ack & (1u << ev->phase))) {
+			printf("NOACK %llu %s\n", (unsigned long long)ev->seq,
+			       phase_name(ev->phase));
+			fflush(stdout);
+			continue;
+		}
 		memset(&ack, 0, sizeof(ack));
 		ack.seq = ev->seq;
 		if (act.fail == ev->phase) {

@@ -277,3 +277,38 @@ sets() {
 	[ "$status" -eq 0 ]
 	grep -q "^EVENT [0-9]* prepare $ID differential 0 stamp=BASE-2$" "$BATS_TEST_TMPDIR/pg"
 }
+
+# rounds: the writers' rounds in memory (debugfs).
+rounds() {
+	awk '$1 == "rounds" {print $2}' /sys/kernel/debug/cbt/writers
+}
+
+@test "writers race: a writer that reads COMPLETE and ABORT but never acks them pins no round once the acks are overdue" {
+	new_vol
+	A=$DEV
+	before=$(rounds)
+	[ -n "$before" ]
+	writer mute --component db:"$A" --no-ack complete --no-ack abort
+	for i in 1 2 3 4 5 6; do
+		create --policy require --type full --phase-ms 500 --store "$STORE" "$A"
+		[ "$status" -eq 0 ]
+		# Even rounds end (COMPLETE, never acked), odd ones are destroyed (ABORT).
+		if [ $((i % 2)) -eq 0 ]; then
+			run "$WT" end "$ID" success
+		fi
+		cbt snapshot destroy "$ID"
+	done
+	wait_count "$BATS_TEST_TMPDIR/mute" '^NOACK [0-9]+ complete$' 3
+	wait_count "$BATS_TEST_TMPDIR/mute" '^NOACK [0-9]+ abort$' 3
+	for ((t = 0; t < 100; t++)); do
+		[ "$(rounds)" -eq "$before" ] && break
+		sleep 0.1
+	done
+	cat /sys/kernel/debug/cbt/writers
+	[ "$(rounds)" -eq "$before" ]
+	grep -q "^writer [0-9]* mute .* held 0$" /sys/kernel/debug/cbt/writers
+	# The writer is still registered and takes part in the next set.
+	create --policy require --type full --phase-ms 500 --store "$STORE" "$A"
+	[ "$status" -eq 0 ]
+	result_of mute | grep -q "phase=post failed_phase=- error=0 "
+}
