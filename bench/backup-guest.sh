@@ -4,7 +4,7 @@
 # repositories on the same ext4), filled half with random bytes, half with
 # compressible text; a full backup timed; then 1% of its 64 KiB tracking
 # blocks rewritten at random offsets and an incremental timed. Once into a
-# repository of 1 MiB chunks (the default), once into one of 64 KiB chunks.
+# repository of each chunk size in BENCH_CHUNKS (default "1M 64K").
 # Each backup's guest time, its user+system CPU time, and "bench-mark"
 # lines on stdout that the host stamps with its own clock (the host's wall
 # time of each step). Restores are checked by the VM suites (85, 86, 87),
@@ -58,8 +58,9 @@ os.close(fd)
 EOF
 }
 
+chunks=${BENCH_CHUNKS:-1M 64K}
 declare -A res
-for cs in 1M 64K; do
+for cs in $chunks; do
 	repo=$mnt/repo-$cs state=$mnt/state-$cs
 	$CBT attach "$vol" --block-size 64K
 	echo 3 >/proc/sys/vm/drop_caches
@@ -78,9 +79,10 @@ for cs in 1M 64K; do
 	mark "$cs done"
 done
 
-python3 - "$out" "$size_mib" "$nchange" "$pct" "${res[repo-1M]}" "${res[repo-64K]}" <<'EOF'
+python3 - "$out" "$size_mib" "$nchange" "$pct" $(for cs in $chunks; do echo "$cs=${res[repo-$cs]}"; done) <<'EOF'
 import json, os, sys
-out, size_mib, nchange, pct, r1m, r64k = sys.argv[1:]
+out, size_mib, nchange, pct = sys.argv[1:5]
+repos = [a.split("=", 1) for a in sys.argv[5:]]
 def t(name):
     real, user, sys_ = (float(x) for x in open(f"/tmp/t.{name}").read().split())
     j = json.load(open(f"/tmp/j.{name}"))
@@ -91,7 +93,7 @@ r = {"kernel": os.uname().release, "clock": os.environ.get("BENCH_CLOCK", "wall"
      "volume_mib": int(size_mib), "tracking_block": 65536, "changed_blocks": int(nchange),
      "changed_percent": int(pct), "content": "half random, half compressible text",
      "chunks": {}}
-for cs, rb in (("1M", r1m), ("64K", r64k)):
+for cs, rb in repos:
     f, i = t(f"full-{cs}"), t(f"incr-{cs}")
     r["chunks"][cs] = {"full": f, "incremental": i, "repo_bytes": int(rb),
                        "ratio_guest": round(i["guest_seconds"] / f["guest_seconds"], 4),

@@ -5,13 +5,15 @@
  * the SHA-256 of the uncompressed bytes (OpenSSL's EVP), so identical
  * chunks are stored once, across points and volumes.
  *
- * A new chunk is written in the writer's workspace (its writeback started
- * at once) and renamed into place; before a point is committed,
- * cbt__chunks_sync() fsyncs every chunk written and its folder, so no
- * index ever names a chunk that a power cut could lose.
+ * A new chunk is written in the writer's workspace and found there (by a
+ * hash of the digests pending) until cbt__chunks_sync(), before a point is
+ * committed: one syncfs puts every chunk's bytes on disk, then each is
+ * renamed into place and the folders fsynced. So a name in chunks/ never
+ * points at bytes that a power cut could lose (a later backup that finds
+ * it may build on it), and no index names a chunk not in place.
  *
  * gc safety (with repo.c): a writer holds chunks.lock shared around its
- * "is it there? then touch it" and around the rename of a new chunk; gc's
+ * "is it there? then touch it" and around the renames of new chunks; gc's
  * sweep holds it exclusive per chunk folder. A chunk is removed only when
  * no index names it and its mtime is older than the cutoff.
  */
@@ -59,12 +61,24 @@ void cbt__chunk_ctx_free(struct cbt_repo *r)
 	r->zc = r->zd = NULL;
 }
 
-/* chunks/XX, made when first needed. */
+/*
+ * chunks/XX, made when first needed; kept open (r->dirs), not closed by
+ * callers. A folder found missing is not looked up again in this run: a
+ * chunk another writer puts there meanwhile is then stored once more,
+ * renamed over its twin (same digest, same bytes).
+ */
+#define DIR_MISSING	(-2)
+
 static int chunk_dir(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], int create)
 {
 	char sub[3];
 	int fd;
 
+	if (r->dirs[d[0]] >= 0)
+		return r->dirs[d[0]];
+	/* Known missing (DIR_MISSING) and not to be made: no lookup again. */
+	if (r->dirs[d[0]] == DIR_MISSING && !create)
+		return -ENOENT;
 	snprintf(sub, sizeof(sub), "%02x", d[0]);
 	fd = cbt__open_dir(r->chunks_fd, sub);
 	if (fd == -ENOENT && create) {
@@ -72,55 +86,160 @@ static int chunk_dir(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], int c
 			return -errno;
 		fd = cbt__open_dir(r->chunks_fd, sub);
 	}
+	if (fd >= 0 || fd == -ENOENT)
+		r->dirs[d[0]] = fd >= 0 ? fd : DIR_MISSING;
 	return fd;
 }
 
-/* Under chunks.lock (shared): 0 and touched, -ENOENT, or an error. @dirs
- * (256 entries, -1 when not open yet) keeps each chunk folder open across
- * a batch, or NULL: one lookup of the folder per chunk. */
-static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], int *dirs)
-{
-	char hex[65];
-	int dfd, ret = 0;
+/*
+ * chunks.lock, shared, around one "is it there? then touch it" or a run of
+ * them, and around the renames of cbt__chunks_sync(); never while the
+ * source is read (gc's sweep waits for it, and a source may be slow).
+ */
 
-	dfd = dirs ? dirs[d[0]] : -1;
-	if (dfd < 0) {
-		dfd = chunk_dir(r, d, 0);
-		if (dfd == -ENOENT)
-			return dfd;
-		if (dfd < 0)
-			return cbt__repo_err(r, dfd, "chunks/%02x: %s", d[0],
-					     dfd == -ELOOP || dfd == -ENOTDIR ?
-					     "not a folder (a symbolic link?): refused" : strerror(-dfd));
-		if (dirs)
-			dirs[d[0]] = dfd;
+static int chunk_lock(struct cbt_repo *r)
+{
+	int ret;
+
+	if (r->chunk_locked)
+		return 0;
+	ret = cbt__flock(r->chunk_lock_fd, LOCK_SH);
+	if (!ret)
+		r->chunk_locked = 1;
+	return ret;
+}
+
+static void chunk_unlock(struct cbt_repo *r)
+{
+	if (!r->chunk_locked)
+		return;
+	cbt__flock(r->chunk_lock_fd, LOCK_UN);
+	r->chunk_locked = 0;
+}
+
+/* ---- chunks written in this run, not yet in place ---------------------------- */
+
+static size_t pending_slot(const struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+{
+	uint64_t h;
+
+	memcpy(&h, d, sizeof(h));	/* a SHA-256: its bytes are the hash */
+	return (size_t)h & (r->ht_size - 1);
+}
+
+static struct cbt__pending *pending_find(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+{
+	size_t i;
+
+	if (!r->ht_size)
+		return NULL;
+	for (i = pending_slot(r, d); r->pending_ht[i]; i = (i + 1) & (r->ht_size - 1)) {
+		struct cbt__pending *p = &r->pending[r->pending_ht[i] - 1];
+
+		if (!memcmp(p->d, d, CBT__DIGEST_LEN))
+			return p;
 	}
+	return NULL;
+}
+
+static void pending_hash(struct cbt_repo *r, size_t k)
+{
+	size_t i = pending_slot(r, r->pending[k].d);
+
+	while (r->pending_ht[i])
+		i = (i + 1) & (r->ht_size - 1);
+	r->pending_ht[i] = (uint32_t)(k + 1);
+}
+
+/* Room for one more pending chunk (the hash at most half full). */
+static int pending_room(struct cbt_repo *r)
+{
+	size_t k;
+
+	if (r->npending == UINT32_MAX - 1)
+		return -ENOMEM;
+	if (r->npending == r->cap_pending) {
+		size_t cap = r->cap_pending ? r->cap_pending * 2 : 1024;
+		struct cbt__pending *p = realloc(r->pending, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		r->pending = p;
+		r->cap_pending = cap;
+	}
+	if (2 * (r->npending + 1) > r->ht_size) {
+		size_t size = r->ht_size ? r->ht_size * 2 : 4096;
+		uint32_t *ht = calloc(size, sizeof(*ht));
+
+		if (!ht)
+			return -ENOMEM;
+		free(r->pending_ht);
+		r->pending_ht = ht;
+		r->ht_size = size;
+		for (k = 0; k < r->npending; k++)
+			pending_hash(r, k);
+	}
+	return 0;
+}
+
+static void pending_clear(struct cbt_repo *r)
+{
+	r->npending = 0;
+	if (r->ht_size)
+		memset(r->pending_ht, 0, r->ht_size * sizeof(*r->pending_ht));
+}
+
+void cbt__chunks_close(struct cbt_repo *r)
+{
+	int i;
+
+	chunk_unlock(r);
+	for (i = 0; i < 256; i++) {
+		if (r->dirs[i] >= 0)
+			close(r->dirs[i]);
+		r->dirs[i] = -1;	/* not known */
+	}
+	free(r->pending);
+	free(r->pending_ht);
+	r->pending = NULL;
+	r->pending_ht = NULL;
+	r->npending = r->cap_pending = r->ht_size = 0;
+}
+
+/* Under chunks.lock (shared): 0 and touched (or written in this run), -ENOENT, or an error. */
+static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+{
+	struct stat st;
+	char hex[65];
+	int dfd;
+
+	if (pending_find(r, d))
+		return 0;
+	dfd = chunk_dir(r, d, 0);
+	if (dfd == -ENOENT)
+		return dfd;
+	if (dfd < 0)
+		return cbt__repo_err(r, dfd, "chunks/%02x: %s", d[0],
+				     dfd == -ELOOP || dfd == -ENOTDIR ?
+				     "not a folder (a symbolic link?): refused" : strerror(-dfd));
 	cbt__hex(d, hex);
 	if (utimensat(dfd, hex, NULL, AT_SYMLINK_NOFOLLOW))
-		ret = -errno;
-	else {
-		struct stat st;
-
-		if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
-			ret = -ENOENT;
-	}
-	if (!dirs)
-		close(dfd);
-	return ret;
+		return -errno;
+	if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+		return -ENOENT;
+	return 0;
 }
 
 int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint8_t *missing)
 {
-	int dirs[256], ret = 0, any = 0;
+	int ret = 0, any = 0;
 	size_t i;
 
-	for (i = 0; i < 256; i++)
-		dirs[i] = -1;
-	ret = cbt__flock(r->chunk_lock_fd, LOCK_SH);
+	ret = chunk_lock(r);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
-		ret = touch_locked(r, digests + i * CBT__DIGEST_LEN, n > 1 ? dirs : NULL);
+		ret = touch_locked(r, digests + i * CBT__DIGEST_LEN);
 		if (missing)
 			missing[i] = ret != 0;
 		if (ret == -ENOENT) {
@@ -131,10 +250,7 @@ int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint
 		if (ret)
 			break;
 	}
-	cbt__flock(r->chunk_lock_fd, LOCK_UN);
-	for (i = 0; i < 256; i++)
-		if (dirs[i] >= 0)
-			close(dirs[i]);
+	chunk_unlock(r);
 	return ret ? ret : any ? -ENOENT : 0;
 }
 
@@ -158,17 +274,23 @@ static int write_all(int fd, const void *buf, size_t len)
 int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const void *data,
 		   size_t len, uint64_t *stored)
 {
-	char hex[65], tmp[32];
 	size_t bound, clen;
+	char tmp[32];
 	void *cbuf;
-	int ret, fd, dfd;
+	int ret, fd;
 
 	if (stored)
 		*stored = 0;
-	ret = cbt__chunks_touch(r, d, 1, NULL);
+	ret = chunk_lock(r);
+	if (ret)
+		return ret;
+	ret = touch_locked(r, d);
+	chunk_unlock(r);
 	if (ret != -ENOENT)
 		return ret;
 	ret = cbt__repo_workspace(r);
+	if (!ret)
+		ret = pending_room(r);
 	if (ret)
 		return ret;
 	if (!r->zc && !(r->zc = ZSTD_createCCtx()))
@@ -190,89 +312,69 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 	}
 	ret = write_all(fd, cbuf, clen);
 	free(cbuf);
-	if (!ret)
-		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	close(fd);
+	if (close(fd) && !ret)
+		ret = -errno;
 	if (ret) {
 		unlinkat(r->ws_fd, tmp, 0);
 		return cbt__repo_err(r, ret, "writing a chunk: %s", strerror(-ret));
 	}
-	cbt__hex(d, hex);
-	ret = cbt__flock(r->chunk_lock_fd, LOCK_SH);
-	if (ret)
-		return ret;
-	dfd = chunk_dir(r, d, 1);
-	if (dfd < 0) {
-		ret = dfd == -ENOTDIR ? -ELOOP : dfd;
-	} else {
-		if (renameat(r->ws_fd, tmp, dfd, hex))
-			ret = -errno;
-		close(dfd);
-	}
-	cbt__flock(r->chunk_lock_fd, LOCK_UN);
-	if (ret) {
-		unlinkat(r->ws_fd, tmp, 0);
+	/* In place at cbt__chunks_sync(), once on disk; until then found here. */
+	memcpy(r->pending[r->npending].d, d, CBT__DIGEST_LEN);
+	r->pending[r->npending].seq = r->tmp_seq;
+	pending_hash(r, r->npending++);
+	if (stored)
+		*stored = clen;
+	return 0;
+}
+
+/* Rename pending chunk @p into its folder (under chunks.lock, shared). */
+static int pending_place(struct cbt_repo *r, const struct cbt__pending *p)
+{
+	char hex[65], tmp[32];
+	int dfd;
+
+	cbt__hex(p->d, hex);
+	snprintf(tmp, sizeof(tmp), "chunk.%u", p->seq);
+	dfd = chunk_dir(r, p->d, 1);
+	if (dfd < 0 || renameat(r->ws_fd, tmp, dfd, hex)) {
+		int ret = dfd < 0 ? (dfd == -ENOTDIR ? -ELOOP : dfd) : -errno;
+
 		return cbt__repo_err(r, ret, "chunks/%.2s/%s: %s", hex, hex,
 				     ret == -ELOOP ? "its folder is not a folder (a symbolic link?): refused" :
 				     strerror(-ret));
 	}
-	if (r->npending == r->cap_pending) {
-		size_t cap = r->cap_pending ? r->cap_pending * 2 : 256;
-		uint8_t *p = realloc(r->pending, cap * CBT__DIGEST_LEN);
-
-		if (!p)
-			return -ENOMEM;
-		r->pending = p;
-		r->cap_pending = cap;
-	}
-	memcpy(r->pending + r->npending++ * CBT__DIGEST_LEN, d, CBT__DIGEST_LEN);
-	if (stored)
-		*stored = clen;
 	return 0;
 }
 
 int cbt__chunks_sync(struct cbt_repo *r)
 {
 	uint8_t dirs[256] = { 0 };
-	char hex[65], sub[3];
 	size_t i;
-	int dfd, fd, ret = 0;
+	int ret = 0;
 
+	if (!r->npending)
+		return 0;
+	/*
+	 * Every chunk's bytes on disk first, in one call: a name in chunks/
+	 * never points at bytes a power cut could lose, so a later backup that
+	 * finds it there may build on it.
+	 */
+	if (syncfs(r->ws_fd))
+		return cbt__repo_err(r, -errno, "chunks: syncfs: %s", strerror(errno));
+	ret = chunk_lock(r);
 	for (i = 0; i < r->npending && !ret; i++) {
-		const uint8_t *d = r->pending + i * CBT__DIGEST_LEN;
-
-		cbt__hex(d, hex);
-		dirs[d[0]] = 1;
-		dfd = chunk_dir(r, d, 0);
-		if (dfd < 0) {
-			ret = dfd;
-			break;
-		}
-		fd = openat(dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		close(dfd);
-		if (fd < 0 && errno == ENOENT)
-			continue;	/* gone meanwhile: then the point is refused by verify */
-		if (fd < 0 || fsync(fd))
-			ret = -errno;
-		if (fd >= 0)
-			close(fd);
+		ret = pending_place(r, &r->pending[i]);
+		dirs[r->pending[i].d[0]] = 1;
 	}
-	for (i = 0; i < 256 && !ret; i++) {
-		if (!dirs[i])
-			continue;
-		snprintf(sub, sizeof(sub), "%02zx", i);
-		dfd = cbt__open_dir(r->chunks_fd, sub);
-		if (dfd < 0 || fsync(dfd))
-			ret = dfd < 0 ? dfd : -errno;
-		if (dfd >= 0)
-			close(dfd);
-	}
+	chunk_unlock(r);
+	for (i = 0; i < 256 && !ret; i++)
+		if (dirs[i] && r->dirs[i] >= 0 && fsync(r->dirs[i]))
+			ret = cbt__repo_err(r, -errno, "chunks/%02zx: fsync: %s", i, strerror(errno));
 	if (!ret && fsync(r->chunks_fd))
-		ret = -errno;
-	if (ret)
-		return cbt__repo_err(r, ret, "chunks: sync: %s", strerror(-ret));
-	r->npending = 0;
-	return 0;
+		ret = cbt__repo_err(r, -errno, "chunks: fsync: %s", strerror(errno));
+	if (!ret)
+		pending_clear(r);
+	return ret;
 }
 
 int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *buf, size_t len)
@@ -285,16 +387,24 @@ int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *b
 	size_t n, have = 0;
 	int dfd, fd, ret;
 
+	const struct cbt__pending *p = pending_find(r, d);
+	char tmp[32];
+
 	cbt__hex(d, hex);
-	dfd = chunk_dir(r, d, 0);
-	if (dfd < 0)
-		return cbt__repo_err(r, dfd, "chunk %s: %s", hex,
-				     dfd == -ENOENT ? "missing" :
-				     dfd == -ELOOP || dfd == -ENOTDIR ?
-				     "its folder is not a folder (a symbolic link?): refused" :
-				     strerror(-dfd));
-	fd = openat(dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	close(dfd);
+	if (p) {
+		/* written in this run, not yet in place */
+		snprintf(tmp, sizeof(tmp), "chunk.%u", p->seq);
+		fd = openat(r->ws_fd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	} else {
+		dfd = chunk_dir(r, d, 0);
+		if (dfd < 0)
+			return cbt__repo_err(r, dfd, "chunk %s: %s", hex,
+					     dfd == -ENOENT ? "missing" :
+					     dfd == -ELOOP || dfd == -ENOTDIR ?
+					     "its folder is not a folder (a symbolic link?): refused" :
+					     strerror(-dfd));
+		fd = openat(dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	}
 	if (fd < 0)
 		return cbt__repo_err(r, -errno, "chunk %s: %s", hex,
 				     errno == ENOENT ? "missing" :
@@ -349,13 +459,10 @@ void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 	cbt__hex(d, hex);
 	snprintf(bad, sizeof(bad), "%s.bad", hex);
 	dfd = chunk_dir(r, d, 0);
-	if (dfd < 0)
+	if (dfd < 0 || chunk_lock(r))
 		return;
-	if (cbt__flock(r->chunk_lock_fd, LOCK_SH) == 0) {
-		renameat(dfd, hex, dfd, bad);
-		cbt__flock(r->chunk_lock_fd, LOCK_UN);
-	}
-	close(dfd);
+	renameat(dfd, hex, dfd, bad);
+	chunk_unlock(r);
 }
 
 static int hexval(char c)
@@ -425,6 +532,7 @@ int cbt__chunk_sweep(struct cbt_repo *r, const uint8_t *keep, size_t nkeep,
 			close(sfd);
 			continue;
 		}
+		chunk_unlock(r);	/* ours, shared, if held: EX takes its place */
 		ret = cbt__flock(r->chunk_lock_fd, LOCK_EX);
 		if (ret) {
 			closedir(sub);

@@ -435,11 +435,14 @@ out:
 static struct cbt_repo *repo_alloc(void)
 {
 	struct cbt_repo *r = calloc(1, sizeof(*r));
+	int i;
 
 	if (!r)
 		return NULL;
 	r->dfd = r->chunks_fd = r->points_fd = r->tmp_fd = -1;
 	r->lock_fd = r->chunk_lock_fd = r->ws_fd = r->ws_lock_fd = -1;
+	for (i = 0; i < 256; i++)
+		r->dirs[i] = -1;
 	return r;
 }
 
@@ -569,7 +572,7 @@ void cbt_repo_close(struct cbt_repo *r)
 	if (r->tmp_fd >= 0)
 		workspace_drop(r);
 	cbt__chunk_ctx_free(r);
-	free(r->pending);
+	cbt__chunks_close(r);
 	if (r->chunk_lock_fd >= 0)
 		close(r->chunk_lock_fd);
 	if (r->lock_fd >= 0)

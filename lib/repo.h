@@ -27,6 +27,12 @@
 #define CBT__DIGEST_LEN		32
 #define CBT__REPO_VERSION	1
 
+/* A chunk written into the workspace (tmp/<token>/chunk.<seq>), not yet in place. */
+struct cbt__pending {
+	uint8_t d[CBT__DIGEST_LEN];
+	unsigned int seq;
+};
+
 struct cbt_repo {
 	int dfd;		/* the repository folder */
 	int chunks_fd;		/* chunks/ */
@@ -45,8 +51,12 @@ struct cbt_repo {
 	void *progress_data;
 	void *zc;		/* ZSTD_CCtx, made on first use */
 	void *zd;		/* ZSTD_DCtx */
-	uint8_t *pending;	/* digests of chunks written, not yet synced */
+	int dirs[256];		/* chunks/XX, open once needed (chunk.c) */
+	int chunk_locked;	/* we hold chunks.lock shared (chunk.c) */
+	struct cbt__pending *pending; /* chunks written, in the workspace */
 	size_t npending, cap_pending;
+	uint32_t *pending_ht;	/* hash of @pending: index + 1, 0 free */
+	size_t ht_size;		/* a power of two, or 0 */
 	char err[512];
 };
 
@@ -94,8 +104,14 @@ int cbt__chunk_sweep(struct cbt_repo *r, const uint8_t *keep, size_t nkeep,
 		     const struct timespec *cutoff, uint64_t *removed, uint64_t *removed_bytes,
 		     uint64_t *kept);
 void cbt__chunk_ctx_free(struct cbt_repo *r);
-/* fsync the chunks written since the last call, and their folders. */
+/*
+ * Put in place the chunks written since the last call, durably: one
+ * syncfs of the workspace's filesystem, then each renamed into its folder,
+ * then the folders fsynced. Before it, no name in chunks/ points at them.
+ */
 int cbt__chunks_sync(struct cbt_repo *r);
+/* Forget chunks written and not synced, close the chunk folders. */
+void cbt__chunks_close(struct cbt_repo *r);
 
 /* ---- point.c ----------------------------------------------------------------- */
 

@@ -173,6 +173,41 @@ one_line() {
 # chunk_files REPO: the chunk files, sorted.
 chunk_files() { (cd "$1/chunks" && find . -type f | sort); }
 
+# stopped PID: until the process has stopped itself (CBT_SNAP_TEST_STOP_AT).
+stopped() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(ps -o stat= -p "$1" | cut -c1)" = T ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "repo: a backup puts no chunk in chunks/ before its bytes are synced: a run stopped or killed midway leaves chunks/ as it was" {
+	mkimg "$TMP/a.img" 16
+	backup "$TMP/a.img" --to "$R" --chunk-size 64K
+	chunk_files "$R" >"$TMP/before"
+	# every block new, so every chunk of this run is a new chunk
+	head -c $((16 << 20)) /dev/urandom >"$TMP/a.img"
+	CBT_SNAP_TEST_STOP_AT=8M "$CBT" backup -q "$TMP/a.img" --to "$R" &
+	local pid=$!
+	stopped "$pid"
+	# half the chunks are written: in the workspace, none in place yet
+	ls "$R"/tmp/*/ >"$TMP/ws"
+	[ "$(grep -c '^chunk\.' "$TMP/ws")" -ge 100 ]
+	chunk_files "$R" >"$TMP/during"
+	diff "$TMP/before" "$TMP/during"
+	kill -9 "$pid"
+	wait "$pid" || true
+	chunk_files "$R" >"$TMP/after"
+	diff "$TMP/before" "$TMP/after"
+	# the next run cleans up and puts its chunks in place with its point
+	backup "$TMP/a.img" --to "$R"
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+	[ "$(chunk_files "$R" | wc -l)" -ge $(($(wc -l <"$TMP/before") + 256)) ]
+	[ -z "$(ls -A "$R/tmp")" ]
+}
+
 @test "repo: a commit that fails after the point's rename leaves no point; the next backup succeeds" {
 	mkimg "$TMP/a.img" 4
 	backup "$TMP/a.img" --to "$R"
