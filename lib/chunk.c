@@ -62,26 +62,27 @@ void cbt__chunk_ctx_free(struct cbt_repo *r)
 }
 
 /*
- * chunks/XX, made when first needed; kept open (r->dirs), not closed by
- * callers. A folder found missing is not looked up again in this run: a
- * chunk another writer puts there meanwhile is then stored once more,
- * renamed over its twin (same digest, same bytes).
+ * chunks/XX, kept open once found (r->dirs), never closed by callers.
+ * DIR_LOOKUP: a folder found missing before is taken as missing again
+ * (only "is it there?" asks this way: at worst a chunk another writer put
+ * there meanwhile is stored once more, renamed over its twin, same bytes);
+ * DIR_FRESH: looked up again (reading a chunk); DIR_CREATE: made if missing.
  */
+enum { DIR_LOOKUP, DIR_FRESH, DIR_CREATE };
 #define DIR_MISSING	(-2)
 
-static int chunk_dir(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], int create)
+static int chunk_dir(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], int mode)
 {
 	char sub[3];
 	int fd;
 
 	if (r->dirs[d[0]] >= 0)
 		return r->dirs[d[0]];
-	/* Known missing (DIR_MISSING) and not to be made: no lookup again. */
-	if (r->dirs[d[0]] == DIR_MISSING && !create)
+	if (r->dirs[d[0]] == DIR_MISSING && mode == DIR_LOOKUP)
 		return -ENOENT;
 	snprintf(sub, sizeof(sub), "%02x", d[0]);
 	fd = cbt__open_dir(r->chunks_fd, sub);
-	if (fd == -ENOENT && create) {
+	if (fd == -ENOENT && mode == DIR_CREATE) {
 		if (mkdirat(r->chunks_fd, sub, 0700) && errno != EEXIST)
 			return -errno;
 		fd = cbt__open_dir(r->chunks_fd, sub);
@@ -213,9 +214,14 @@ static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 	char hex[65];
 	int dfd;
 
-	if (pending_find(r, d))
+	const struct cbt__pending *p = pending_find(r, d);
+
+	if (p) {
+		if (!p->seq)
+			r->sync_dirs[d[0]] = 1;
 		return 0;
-	dfd = chunk_dir(r, d, 0);
+	}
+	dfd = chunk_dir(r, d, DIR_LOOKUP);
 	if (dfd == -ENOENT)
 		return dfd;
 	if (dfd < 0)
@@ -227,6 +233,8 @@ static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 		return -errno;
 	if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 		return -ENOENT;
+	/* Its name may be another writer's rename, not yet fsynced: ours too. */
+	r->sync_dirs[d[0]] = 1;
 	return 0;
 }
 
@@ -335,7 +343,7 @@ static int pending_place(struct cbt_repo *r, const struct cbt__pending *p)
 
 	cbt__hex(p->d, hex);
 	snprintf(tmp, sizeof(tmp), "chunk.%u", p->seq);
-	dfd = chunk_dir(r, p->d, 1);
+	dfd = chunk_dir(r, p->d, DIR_CREATE);
 	if (dfd < 0 || renameat(r->ws_fd, tmp, dfd, hex)) {
 		int ret = dfd < 0 ? (dfd == -ENOTDIR ? -ELOOP : dfd) : -errno;
 
@@ -348,32 +356,43 @@ static int pending_place(struct cbt_repo *r, const struct cbt__pending *p)
 
 int cbt__chunks_sync(struct cbt_repo *r)
 {
-	uint8_t dirs[256] = { 0 };
+	struct cbt__pending *p;
 	size_t i;
-	int ret = 0;
+	int ret = 0, any = 0;
 
-	if (!r->npending)
-		return 0;
 	/*
 	 * Every chunk's bytes on disk first, in one call: a name in chunks/
 	 * never points at bytes a power cut could lose, so a later backup that
 	 * finds it there may build on it.
 	 */
-	if (syncfs(r->ws_fd))
+	if (r->npending && syncfs(r->ws_fd))
 		return cbt__repo_err(r, -errno, "chunks: syncfs: %s", strerror(errno));
 	ret = chunk_lock(r);
 	for (i = 0; i < r->npending && !ret; i++) {
-		ret = pending_place(r, &r->pending[i]);
-		dirs[r->pending[i].d[0]] = 1;
+		p = &r->pending[i];
+		if (!p->seq)
+			continue;	/* placed by a sync that failed after it */
+		ret = pending_place(r, p);
+		if (!ret) {
+			p->seq = 0;
+			r->sync_dirs[p->d[0]] = 1;
+		}
 	}
 	chunk_unlock(r);
-	for (i = 0; i < 256 && !ret; i++)
-		if (dirs[i] && r->dirs[i] >= 0 && fsync(r->dirs[i]))
+	/* The names: of chunks placed now, and of chunks found there. */
+	for (i = 0; i < 256 && !ret; i++) {
+		if (!r->sync_dirs[i] || r->dirs[i] < 0)
+			continue;
+		any = 1;
+		if (fsync(r->dirs[i]))
 			ret = cbt__repo_err(r, -errno, "chunks/%02zx: fsync: %s", i, strerror(errno));
-	if (!ret && fsync(r->chunks_fd))
+	}
+	if (!ret && any && fsync(r->chunks_fd))
 		ret = cbt__repo_err(r, -errno, "chunks: fsync: %s", strerror(errno));
-	if (!ret)
+	if (!ret) {
 		pending_clear(r);
+		memset(r->sync_dirs, 0, sizeof(r->sync_dirs));
+	}
 	return ret;
 }
 
@@ -386,17 +405,16 @@ int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *b
 	void *cbuf = NULL;
 	size_t n, have = 0;
 	int dfd, fd, ret;
-
 	const struct cbt__pending *p = pending_find(r, d);
 	char tmp[32];
 
 	cbt__hex(d, hex);
-	if (p) {
+	if (p && p->seq) {
 		/* written in this run, not yet in place */
 		snprintf(tmp, sizeof(tmp), "chunk.%u", p->seq);
 		fd = openat(r->ws_fd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	} else {
-		dfd = chunk_dir(r, d, 0);
+		dfd = chunk_dir(r, d, DIR_FRESH);
 		if (dfd < 0)
 			return cbt__repo_err(r, dfd, "chunk %s: %s", hex,
 					     dfd == -ENOENT ? "missing" :
@@ -453,12 +471,16 @@ out:
 
 void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 {
+	const struct cbt__pending *p = pending_find(r, d);
 	char hex[65], bad[70];
 	int dfd;
 
+	/* A copy of this run's, not in place: the one in chunks/ is not it. */
+	if (p && p->seq)
+		return;
 	cbt__hex(d, hex);
 	snprintf(bad, sizeof(bad), "%s.bad", hex);
-	dfd = chunk_dir(r, d, 0);
+	dfd = chunk_dir(r, d, DIR_FRESH);
 	if (dfd < 0 || chunk_lock(r))
 		return;
 	renameat(dfd, hex, dfd, bad);

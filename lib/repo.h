@@ -27,7 +27,10 @@
 #define CBT__DIGEST_LEN		32
 #define CBT__REPO_VERSION	1
 
-/* A chunk written into the workspace (tmp/<token>/chunk.<seq>), not yet in place. */
+/*
+ * A chunk written in this run: in the workspace (tmp/<token>/chunk.<seq>),
+ * or in place once seq is 0 (a sync that failed later on).
+ */
 struct cbt__pending {
 	uint8_t d[CBT__DIGEST_LEN];
 	unsigned int seq;
@@ -53,6 +56,8 @@ struct cbt_repo {
 	void *zd;		/* ZSTD_DCtx */
 	int dirs[256];		/* chunks/XX, open once needed (chunk.c) */
 	int chunk_locked;	/* we hold chunks.lock shared (chunk.c) */
+	uint8_t sync_dirs[256];	/* chunks/XX to fsync at the next sync: a chunk
+				 * there was touched or put in place */
 	struct cbt__pending *pending; /* chunks written, in the workspace */
 	size_t npending, cap_pending;
 	uint32_t *pending_ht;	/* hash of @pending: index + 1, 0 free */
