@@ -529,6 +529,10 @@ static void writer_unhold(struct cbt_writer *w, bool all)
 					part_fail(p, p->phase, -ETIMEDOUT,
 						  "no ack in time");
 				p->wait_seq = 0;
+				if (p->w->phase == p->phase)
+					p->w->phase = 0;
+				/* An END still waiting need not wait on. */
+				wake_up(&p->round->wq);
 			}
 			p->held = false;
 			r = p->round;

@@ -306,7 +306,8 @@ rounds() {
 	done
 	cat /sys/kernel/debug/cbt/writers
 	[ "$(rounds)" -eq "$before" ]
-	grep -q "^writer [0-9]* mute .* held 0$" /sys/kernel/debug/cbt/writers
+	# nothing awaited from it any more: no phase, nothing held
+	grep -q "^writer [0-9]* mute pid [0-9]* phase 0 queued 0 held 0$" /sys/kernel/debug/cbt/writers
 	# The writer is still registered and takes part in the next set.
 	create --policy require --type full --phase-ms 500 --store "$STORE" "$A"
 	[ "$status" -eq 0 ]
