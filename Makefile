@@ -111,15 +111,21 @@ tests/unit/test-anchor: tests/unit/test-anchor.c $(LIB_OBJS) lib/internal.h $(HE
 	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) -Wl,--wrap=fsync \
 		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
+# The chunk store's sync (lib/chunk.c), in a temporary directory.
+tests/unit/test-chunk: tests/unit/test-chunk.c $(LIB_OBJS) lib/repo.h $(HEADERS)
+	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) \
+		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
+
 # Writers without a module: path resolution, manifest writers, writer run's hooks.
 tests/unit/test-writer: tests/unit/test-writer.c tools/writer-hooks.c tools/writer-hooks.h \
 		$(LIB_OBJS) lib/internal.h $(HEADERS)
 	$(CC) $(CPPFLAGS) -Ilib -Itools $(WARN) $(CFLAGS) $(JSONC_CFLAGS) -o $@ $< tools/writer-hooks.c \
 		$(LIB_OBJS) $(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
-unit: tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
+unit: tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer tests/unit/test-chunk
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-libcbt
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-anchor
+	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-chunk
 	CMOCKA_MESSAGE_OUTPUT=TAP tests/unit/test-writer
 
 # The ABI check: the library built apart (-Og -g, as abi-dumper wants it),
@@ -154,7 +160,7 @@ tests/writer-tool: tests/writer-tool.c tests/abuse.h $(HEADERS)
 # Every program the test suites run: scripts/check builds them all, so a VM
 # suite never finds one missing on a fresh clone (tests/host/check.bats).
 TEST_PROGS := tests/cbt-snap-fake tests/ioctl-abuse tests/rbd-diff-files tests/snap-abuse \
-	tests/ioctl-fuzz tests/writer-tool tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer
+	tests/ioctl-fuzz tests/writer-tool tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer tests/unit/test-chunk
 test-programs: $(TEST_PROGS)
 
 kmod:

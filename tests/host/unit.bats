@@ -7,7 +7,7 @@ TOP="$BATS_TEST_DIRNAME/../.."
 BIN="$TOP/tests/unit/test-libcbt"
 
 setup_file() {
-	make -s -C "$TOP" tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer >&2
+	make -s -C "$TOP" tests/unit/test-libcbt tests/unit/test-anchor tests/unit/test-writer tests/unit/test-chunk >&2
 }
 
 # Run one group with TAP output; pass only when cmocka ran tests, all ok.
@@ -101,4 +101,9 @@ unit_group() {
 
 @test "unit: writers: --component, --types, --writers, snapset writer options" {
 	UNIT_BIN=$TOP/tests/unit/test-writer unit_group options
+}
+
+# The chunk store's sync (tests/unit/test-chunk.c).
+@test "unit: chunks wait in the workspace until the sync; a sync that failed part-way runs again" {
+	UNIT_BIN=$TOP/tests/unit/test-chunk unit_group sync
 }
