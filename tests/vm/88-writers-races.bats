@@ -106,7 +106,9 @@ sets() {
 	A=$DEV
 	writer w --component db:"$A"
 	fault fault_create_wait_at 3
-	fault fault_create_wait_ms 5000
+	# The window must outlast starting cbt and its destroy: 5 s was too
+	# short on the debug kernel (KASAN, lockdep) under TCG.
+	fault fault_create_wait_ms 15000
 	create_bg c --policy best-effort --type full --store "$STORE" "$A"
 	wait_fault fault_create_waiting 1
 	id=$(event_set w freeze)
