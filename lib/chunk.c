@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * chunk.c - the chunk store: chunks/XX/<sha256 hex>, each one zstd frame of
- * the chunk's bytes (XX: the digest's first two hex digits). The name is
- * the SHA-256 of the uncompressed bytes (OpenSSL's EVP), so identical
- * chunks are stored once, across points and volumes.
+ * chunk.c - the chunk store. A chunk is named by the SHA-256 of its bytes
+ * (OpenSSL's EVP), compressed as one zstd frame and kept in a pack file
+ * (pack.c: packs/<name>) with many others, so identical chunks are stored
+ * once, across points and volumes, and a small chunk costs no file of its
+ * own.
  *
- * A new chunk is written in the writer's workspace and found there (by a
- * hash of the digests pending) until cbt__chunks_sync(), before a point is
- * committed: one syncfs puts every chunk's bytes on disk, then each is
- * renamed into place and the folders fsynced. So a name in chunks/ never
- * points at bytes that a power cut could lose (a later backup that finds
- * it may build on it), and no index names a chunk not in place.
+ * The map: every pack in packs/ is read once (its table) into a hash of
+ * digest -> (pack, offset, length); chunks of this run are added as they
+ * are written. A writer appends new chunks to a pack in its workspace,
+ * closed past CBT__PACK_TARGET bytes; cbt__chunks_sync(), before a point
+ * is committed, does one syncfs (every pack's bytes on disk), renames each
+ * pack into packs/ and fsyncs the folder. So a name in packs/ never points
+ * at bytes that a power cut could lose, and no index names a chunk not in
+ * place.
  *
- * gc safety (with repo.c): a writer holds chunks.lock shared around its
- * "is it there? then touch it" and around the renames of new chunks; gc's
- * sweep holds it exclusive per chunk folder. A chunk is removed only when
- * no index names it and its mtime is older than the cutoff.
+ * gc safety (with repo.c's cutoff): a writer that counts on a stored chunk
+ * sets its pack's mtime to now, once a run, under chunks.lock shared; gc
+ * rewrites or removes a pack only under chunks.lock exclusive, and only
+ * one last touched before the cutoff. A pack found gone is a chunk
+ * missing: the writer stores it again. A reader that finds a pack gone
+ * (gc rewrote it) scans packs/ again.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -34,6 +39,7 @@
 
 /* zstd level: 1 (fast; disk images compress about as well at 3). */
 #define ZLEVEL	1
+#define NO_PACK	UINT32_MAX
 
 void cbt__sha256(const void *data, size_t len, uint8_t out[CBT__DIGEST_LEN])
 {
@@ -54,6 +60,31 @@ void cbt__hex(const uint8_t d[CBT__DIGEST_LEN], char out[65])
 	out[64] = '\0';
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int cbt__unhex(const char *s, uint8_t d[CBT__DIGEST_LEN])
+{
+	int i, hi, lo;
+
+	if (strlen(s) != 64)
+		return -1;
+	for (i = 0; i < CBT__DIGEST_LEN; i++) {
+		hi = hexval(s[2 * i]);
+		lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		d[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 void cbt__chunk_ctx_free(struct cbt_repo *r)
 {
 	ZSTD_freeCCtx(r->zc);
@@ -62,42 +93,10 @@ void cbt__chunk_ctx_free(struct cbt_repo *r)
 }
 
 /*
- * chunks/XX, kept open once found (r->dirs), never closed by callers.
- * DIR_LOOKUP: a folder found missing before is taken as missing again
- * (only "is it there?" asks this way: at worst a chunk another writer put
- * there meanwhile is stored once more, renamed over its twin, same bytes);
- * DIR_FRESH: looked up again (reading a chunk); DIR_CREATE: made if missing.
+ * chunks.lock, shared, around "is it there? keep its pack" and the renames
+ * of cbt__chunks_sync(); never while the source is read (gc waits for it,
+ * and a source may be slow).
  */
-enum { DIR_LOOKUP, DIR_FRESH, DIR_CREATE };
-#define DIR_MISSING	(-2)
-
-static int chunk_dir(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], int mode)
-{
-	char sub[3];
-	int fd;
-
-	if (r->dirs[d[0]] >= 0)
-		return r->dirs[d[0]];
-	if (r->dirs[d[0]] == DIR_MISSING && mode == DIR_LOOKUP)
-		return -ENOENT;
-	snprintf(sub, sizeof(sub), "%02x", d[0]);
-	fd = cbt__open_dir(r->chunks_fd, sub);
-	if (fd == -ENOENT && mode == DIR_CREATE) {
-		if (mkdirat(r->chunks_fd, sub, 0700) && errno != EEXIST)
-			return -errno;
-		fd = cbt__open_dir(r->chunks_fd, sub);
-	}
-	if (fd >= 0 || fd == -ENOENT)
-		r->dirs[d[0]] = fd >= 0 ? fd : DIR_MISSING;
-	return fd;
-}
-
-/*
- * chunks.lock, shared, around one "is it there? then touch it" or a run of
- * them, and around the renames of cbt__chunks_sync(); never while the
- * source is read (gc's sweep waits for it, and a source may be slow).
- */
-
 static int chunk_lock(struct cbt_repo *r)
 {
 	int ret;
@@ -118,9 +117,9 @@ static void chunk_unlock(struct cbt_repo *r)
 	r->chunk_locked = 0;
 }
 
-/* ---- chunks written in this run, not yet in place ---------------------------- */
+/* ---- the map: digest -> where ------------------------------------------------ */
 
-static size_t pending_slot(const struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+static size_t loc_slot(const struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 {
 	uint64_t h;
 
@@ -128,126 +127,322 @@ static size_t pending_slot(const struct cbt_repo *r, const uint8_t d[CBT__DIGEST
 	return (size_t)h & (r->ht_size - 1);
 }
 
-static struct cbt__pending *pending_find(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+static struct cbt__loc *loc_find(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 {
 	size_t i;
 
 	if (!r->ht_size)
 		return NULL;
-	for (i = pending_slot(r, d); r->pending_ht[i]; i = (i + 1) & (r->ht_size - 1)) {
-		struct cbt__pending *p = &r->pending[r->pending_ht[i] - 1];
+	for (i = loc_slot(r, d); r->loc_ht[i]; i = (i + 1) & (r->ht_size - 1)) {
+		struct cbt__loc *l = &r->locs[r->loc_ht[i] - 1];
 
-		if (!memcmp(p->d, d, CBT__DIGEST_LEN))
-			return p;
+		if (!memcmp(l->d, d, CBT__DIGEST_LEN))
+			return l;
 	}
 	return NULL;
 }
 
-static void pending_hash(struct cbt_repo *r, size_t k)
+static void loc_hash(struct cbt_repo *r, size_t k)
 {
-	size_t i = pending_slot(r, r->pending[k].d);
+	size_t i = loc_slot(r, r->locs[k].d);
 
-	while (r->pending_ht[i])
+	while (r->loc_ht[i])
 		i = (i + 1) & (r->ht_size - 1);
-	r->pending_ht[i] = (uint32_t)(k + 1);
+	r->loc_ht[i] = (uint32_t)(k + 1);
 }
 
-/* Room for one more pending chunk (the hash at most half full). */
-static int pending_room(struct cbt_repo *r)
+/* Room for @more locations (the hash at most half full). */
+static int loc_room(struct cbt_repo *r, size_t more)
 {
-	size_t k;
+	size_t k, need = r->nlocs + more;
 
-	if (r->npending == UINT32_MAX - 1)
+	if (need >= UINT32_MAX / 2)
 		return -ENOMEM;
-	if (r->npending == r->cap_pending) {
-		size_t cap = r->cap_pending ? r->cap_pending * 2 : 1024;
-		struct cbt__pending *p = realloc(r->pending, cap * sizeof(*p));
+	if (need > r->cap_locs) {
+		size_t cap = r->cap_locs ? r->cap_locs : 1024;
+		struct cbt__loc *l;
 
-		if (!p)
+		while (cap < need)
+			cap *= 2;
+		l = realloc(r->locs, cap * sizeof(*l));
+		if (!l)
 			return -ENOMEM;
-		r->pending = p;
-		r->cap_pending = cap;
+		r->locs = l;
+		r->cap_locs = cap;
 	}
-	if (2 * (r->npending + 1) > r->ht_size) {
-		size_t size = r->ht_size ? r->ht_size * 2 : 4096;
-		uint32_t *ht = calloc(size, sizeof(*ht));
+	if (2 * need > r->ht_size) {
+		size_t size = r->ht_size ? r->ht_size : 4096;
+		uint32_t *ht;
 
+		while (size < 2 * need)
+			size *= 2;
+		ht = calloc(size, sizeof(*ht));
 		if (!ht)
 			return -ENOMEM;
-		free(r->pending_ht);
-		r->pending_ht = ht;
+		free(r->loc_ht);
+		r->loc_ht = ht;
 		r->ht_size = size;
-		for (k = 0; k < r->npending; k++)
-			pending_hash(r, k);
+		for (k = 0; k < r->nlocs; k++)
+			loc_hash(r, k);
 	}
 	return 0;
 }
 
-static void pending_clear(struct cbt_repo *r)
+/*
+ * Record chunk @d at @off in pack @pack (room made by loc_room): a chunk
+ * already known keeps its place unless that pack is gone or @replace.
+ */
+static void loc_add(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], uint32_t pack,
+		    uint64_t off, uint32_t clen, int replace)
 {
-	r->npending = 0;
-	if (r->ht_size)
-		memset(r->pending_ht, 0, r->ht_size * sizeof(*r->pending_ht));
-}
+	struct cbt__loc *l = loc_find(r, d);
 
-void cbt__chunks_close(struct cbt_repo *r)
-{
-	int i;
-
-	chunk_unlock(r);
-	for (i = 0; i < 256; i++) {
-		if (r->dirs[i] >= 0)
-			close(r->dirs[i]);
-		r->dirs[i] = -1;	/* not known */
+	if (!l) {
+		l = &r->locs[r->nlocs];
+		memcpy(l->d, d, CBT__DIGEST_LEN);
+		loc_hash(r, r->nlocs++);
+	} else if (!replace && !r->packs[l->pack].gone) {
+		return;
 	}
-	free(r->pending);
-	free(r->pending_ht);
-	r->pending = NULL;
-	r->pending_ht = NULL;
-	r->npending = r->cap_pending = r->ht_size = 0;
+	l->pack = pack;
+	l->off = off;
+	l->clen = clen;
 }
 
-/* Under chunks.lock (shared): 0 and touched (or written in this run), -ENOENT, or an error. */
-static int touch_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+/* A new entry in r->packs: its index, or NO_PACK. */
+static uint32_t pack_new(struct cbt_repo *r, const uint8_t name[CBT__DIGEST_LEN], unsigned int seq)
 {
+	struct cbt__pack *p;
+
+	if (r->npacks >= UINT32_MAX - 1)
+		return NO_PACK;
+	if (r->npacks == r->cap_packs) {
+		size_t cap = r->cap_packs ? r->cap_packs * 2 : 64;
+
+		p = realloc(r->packs, cap * sizeof(*p));
+		if (!p)
+			return NO_PACK;
+		r->packs = p;
+		r->cap_packs = cap;
+	}
+	p = &r->packs[r->npacks];
+	memset(p, 0, sizeof(*p));
+	if (name)
+		memcpy(p->name, name, CBT__DIGEST_LEN);
+	p->seq = seq;
+	return (uint32_t)r->npacks++;
+}
+
+static void rd_close(struct cbt_repo *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < CBT__PACK_RD; i++) {
+		if (r->rd_fd[i] >= 0)
+			close(r->rd_fd[i]);
+		r->rd_fd[i] = -1;
+	}
+}
+
+static int cmp_pack_name(const void *a, const void *b, void *arg)
+{
+	const struct cbt__pack *p = arg;
+
+	return memcmp(p[*(const uint32_t *)a].name, p[*(const uint32_t *)b].name, CBT__DIGEST_LEN);
+}
+
+/* The packs in place we know by name, sorted (for a rescan). */
+static uint32_t *known_packs(struct cbt_repo *r, size_t *n)
+{
+	uint32_t *k = malloc((r->npacks + 1) * sizeof(*k));
+	size_t i;
+
+	*n = 0;
+	if (!k)
+		return NULL;
+	for (i = 0; i < r->npacks; i++)
+		if (!r->packs[i].seq)
+			k[(*n)++] = (uint32_t)i;
+	qsort_r(k, *n, sizeof(*k), cmp_pack_name, r->packs);
+	return k;
+}
+
+static uint32_t known_find(struct cbt_repo *r, const uint32_t *k, size_t n,
+			   const uint8_t name[CBT__DIGEST_LEN])
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = memcmp(r->packs[k[mid]].name, name, CBT__DIGEST_LEN);
+
+		if (!c)
+			return k[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NO_PACK;
+}
+
+/* Add pack packs/@name (open as @fd) and its chunks to the map. */
+static int map_add_pack(struct cbt_repo *r, int fd, const uint8_t name[CBT__DIGEST_LEN])
+{
+	struct cbt__pack_table t;
+	uint64_t off = 0;
+	uint32_t i, pi;
+	int ret;
+
+	ret = cbt__pack_table_read(fd, &t);
+	if (ret)
+		return ret;
+	ret = -EBADMSG;		/* a table that does not match its name */
+	if (memcmp(t.name, name, CBT__DIGEST_LEN))
+		goto out;
+	ret = loc_room(r, t.count);
+	if (ret)
+		goto out;
+	ret = -ENOMEM;
+	pi = pack_new(r, name, 0);
+	if (pi == NO_PACK)
+		goto out;
+	for (i = 0; i < t.count; i++) {
+		const uint8_t *e = t.tab + (size_t)i * CBT__PACK_ENTRY;
+
+		loc_add(r, e, pi, off, cbt__le32(e + 32), 0);
+		off += cbt__le32(e + 32);
+	}
+	ret = 0;
+out:
+	cbt__pack_table_free(&t);
+	return ret;
+}
+
+/*
+ * Read packs/ into the map: on a rescan, packs in place not found again
+ * are gone (their chunks missing unless found elsewhere), packs we know
+ * are not read again. A pack whose table is damaged is passed over: its
+ * chunks are missing, and gc never removes it.
+ */
+static int map_scan(struct cbt_repo *r)
+{
+	uint8_t name[CBT__DIGEST_LEN];
+	uint32_t *known, pi;
+	struct dirent *de;
+	size_t nknown, i;
+	DIR *dir;
+	int fd, ret = 0;
+
+	rd_close(r);
+	for (i = 0; i < r->npacks; i++)
+		if (!r->packs[i].seq)
+			r->packs[i].gone = 1;
+	known = known_packs(r, &nknown);
+	fd = fcntl(r->packs_fd, F_DUPFD_CLOEXEC, 0);
+	dir = known && fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		ret = known ? -errno : -ENOMEM;
+		if (fd >= 0)
+			close(fd);
+		free(known);
+		return ret;
+	}
+	rewinddir(dir);
+	while (!ret && (de = readdir(dir))) {
+		if (cbt__unhex(de->d_name, name))
+			continue;
+		pi = known_find(r, known, nknown, name);
+		if (pi != NO_PACK) {
+			r->packs[pi].gone = 0;
+			continue;
+		}
+		fd = openat(r->packs_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		ret = map_add_pack(r, fd, name);
+		close(fd);
+		if (ret == -EBADMSG || ret == -ENODATA)
+			ret = 0;
+	}
+	closedir(dir);
+	free(known);
+	if (!ret)
+		r->map_read = 1;
+	return ret;
+}
+
+static int map_ready(struct cbt_repo *r)
+{
+	return r->map_read ? 0 : map_scan(r);
+}
+
+static void map_free(struct cbt_repo *r)
+{
+	rd_close(r);
+	free(r->packs);
+	free(r->locs);
+	free(r->loc_ht);
+	r->packs = NULL;
+	r->locs = NULL;
+	r->loc_ht = NULL;
+	r->npacks = r->cap_packs = r->nlocs = r->cap_locs = r->ht_size = 0;
+	r->map_read = 0;
+}
+
+/* ---- keeping stored chunks ----------------------------------------------------- */
+
+/*
+ * Under chunks.lock (shared): keep pack @pi for this run (its mtime set
+ * once, so gc keeps it): 0, or -ENOENT when it is gone.
+ */
+static int pack_keep_locked(struct cbt_repo *r, uint32_t pi)
+{
+	struct cbt__pack *p = &r->packs[pi];
 	struct stat st;
 	char hex[65];
-	int dfd;
 
-	const struct cbt__pending *p = pending_find(r, d);
-
-	if (p) {
-		if (!p->seq)
-			r->sync_dirs[d[0]] = 1;
-		return 0;
-	}
-	dfd = chunk_dir(r, d, DIR_LOOKUP);
-	if (dfd == -ENOENT)
-		return dfd;
-	if (dfd < 0)
-		return cbt__repo_err(r, dfd, "chunks/%02x: %s", d[0],
-				     dfd == -ELOOP || dfd == -ENOTDIR ?
-				     "not a folder (a symbolic link?): refused" : strerror(-dfd));
-	cbt__hex(d, hex);
-	if (utimensat(dfd, hex, NULL, AT_SYMLINK_NOFOLLOW))
-		return -errno;
-	if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+	if (p->gone)
 		return -ENOENT;
+	if (p->seq || p->touched)
+		return 0;
+	cbt__hex(p->name, hex);
+	if (utimensat(r->packs_fd, hex, NULL, AT_SYMLINK_NOFOLLOW)) {
+		if (errno != ENOENT)
+			return cbt__repo_err(r, -errno, "packs/%s: %s", hex, strerror(errno));
+		p->gone = 1;
+		return -ENOENT;
+	}
+	if (fstatat(r->packs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode)) {
+		p->gone = 1;
+		return -ENOENT;
+	}
+	p->touched = 1;
 	/* Its name may be another writer's rename, not yet fsynced: ours too. */
-	r->sync_dirs[d[0]] = 1;
+	r->sync_packs = 1;
 	return 0;
+}
+
+/* Under chunks.lock: 0 when chunk @d is stored and kept, -ENOENT, or an error. */
+static int keep_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+{
+	const struct cbt__loc *l = loc_find(r, d);
+
+	return l ? pack_keep_locked(r, l->pack) : -ENOENT;
 }
 
 int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint8_t *missing)
 {
-	int ret = 0, any = 0;
+	int ret, any = 0;
 	size_t i;
 
-	ret = chunk_lock(r);
+	ret = map_ready(r);
+	if (!ret)
+		ret = chunk_lock(r);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
-		ret = touch_locked(r, digests + i * CBT__DIGEST_LEN);
+		ret = keep_locked(r, digests + i * CBT__DIGEST_LEN);
 		if (missing)
 			missing[i] = ret != 0;
 		if (ret == -ENOENT) {
@@ -262,20 +457,86 @@ int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint
 	return ret ? ret : any ? -ENOENT : 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+/* ---- writing ------------------------------------------------------------------ */
+
+/* Close the pack being written: its table and trailer, and its name. */
+static int pack_close_cur(struct cbt_repo *r)
 {
-	const char *p = buf;
+	int ret;
 
-	while (len) {
-		ssize_t n = write(fd, p, len);
+	if (r->cur_fd < 0)
+		return 0;
+	ret = cbt__pack_end(r->cur_fd, r->cur_tab, r->cur_n, r->packs[r->cur_pack].name);
+	if (close(r->cur_fd) && !ret)
+		ret = -errno;
+	r->cur_fd = -1;
+	r->cur_n = 0;
+	r->cur_off = 0;
+	if (ret)
+		return cbt__repo_err(r, ret, "writing a pack: %s", strerror(-ret));
+	return 0;
+}
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
+/* A pack to append to, in the workspace, with room for one more entry. */
+static int pack_open_cur(struct cbt_repo *r)
+{
+	char tmp[32];
+	uint32_t pi;
+	int ret;
+
+	if (r->cur_fd < 0) {
+		ret = cbt__repo_workspace(r);
+		if (ret)
+			return ret;
+		cbt__repo_tmpname(r, tmp, "pack");
+		pi = pack_new(r, NULL, r->tmp_seq);
+		if (pi == NO_PACK)
+			return -ENOMEM;
+		r->cur_fd = openat(r->ws_fd, tmp,
+				   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (r->cur_fd < 0) {
+			r->npacks--;
+			return cbt__repo_err(r, -errno, "tmp/%s/%s: %s", r->token, tmp,
+					     strerror(errno));
+		}
+		r->cur_pack = pi;
+		r->packs[pi].touched = 1;
 	}
+	if (r->cur_n == r->cur_cap) {
+		uint32_t cap = r->cur_cap ? r->cur_cap * 2 : 256;
+		uint8_t *t = realloc(r->cur_tab, (size_t)cap * CBT__PACK_ENTRY);
+
+		if (!t)
+			return -ENOMEM;
+		r->cur_tab = t;
+		r->cur_cap = cap;
+	}
+	return 0;
+}
+
+/* Append compressed chunk @d to the pack being written. */
+static int pack_append(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const void *frame,
+		       size_t clen, size_t len)
+{
+	uint8_t *e;
+	int ret;
+
+	ret = pack_open_cur(r);
+	if (!ret)
+		ret = loc_room(r, 1);
+	if (ret)
+		return ret;
+	ret = cbt__write_all(r->cur_fd, frame, clen);
+	if (ret)	/* the run fails: its workspace goes with it */
+		return cbt__repo_err(r, ret, "writing a pack: %s", strerror(-ret));
+	e = r->cur_tab + (size_t)r->cur_n++ * CBT__PACK_ENTRY;
+	memcpy(e, d, CBT__DIGEST_LEN);
+	cbt__put_le32(e + 32, (uint32_t)clen);
+	cbt__put_le32(e + 36, (uint32_t)len);
+	loc_add(r, d, r->cur_pack, r->cur_off, (uint32_t)clen, 1);
+	r->cur_off += clen;
+	if (r->cur_off >= (r->pack_target ? r->pack_target : CBT__PACK_TARGET))
+		return pack_close_cur(r);
 	return 0;
 }
 
@@ -283,24 +544,22 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 		   size_t len, uint64_t *stored)
 {
 	size_t bound, clen;
-	char tmp[32];
 	void *cbuf;
-	int ret, fd;
+	int ret;
 
 	if (stored)
 		*stored = 0;
-	ret = chunk_lock(r);
+	ret = map_ready(r);
+	if (!ret)
+		ret = chunk_lock(r);
 	if (ret)
 		return ret;
-	ret = touch_locked(r, d);
+	ret = keep_locked(r, d);
 	chunk_unlock(r);
 	if (ret != -ENOENT)
 		return ret;
-	ret = cbt__repo_workspace(r);
-	if (!ret)
-		ret = pending_room(r);
-	if (ret)
-		return ret;
+	if (len > UINT32_MAX / 2)
+		return -EINVAL;
 	if (!r->zc && !(r->zc = ZSTD_createCCtx()))
 		return -ENOMEM;
 	bound = ZSTD_compressBound(len);
@@ -308,209 +567,254 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 	if (!cbuf)
 		return -ENOMEM;
 	clen = ZSTD_compressCCtx(r->zc, cbuf, bound, data, len, ZLEVEL);
-	if (ZSTD_isError(clen)) {
-		free(cbuf);
-		return cbt__repo_err(r, -EIO, "zstd: %s", ZSTD_getErrorName(clen));
-	}
-	cbt__repo_tmpname(r, tmp, "chunk");
-	fd = openat(r->ws_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		free(cbuf);
-		return cbt__repo_err(r, -errno, "tmp/%s/%s: %s", r->token, tmp, strerror(errno));
-	}
-	ret = write_all(fd, cbuf, clen);
+	if (ZSTD_isError(clen))
+		ret = cbt__repo_err(r, -EIO, "zstd: %s", ZSTD_getErrorName(clen));
+	else
+		ret = pack_append(r, d, cbuf, clen, len);
 	free(cbuf);
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (ret) {
-		unlinkat(r->ws_fd, tmp, 0);
-		return cbt__repo_err(r, ret, "writing a chunk: %s", strerror(-ret));
-	}
-	/* In place at cbt__chunks_sync(), once on disk; until then found here. */
-	memcpy(r->pending[r->npending].d, d, CBT__DIGEST_LEN);
-	r->pending[r->npending].seq = r->tmp_seq;
-	pending_hash(r, r->npending++);
-	if (stored)
+	if (!ret && stored)
 		*stored = clen;
-	return 0;
-}
-
-/* Rename pending chunk @p into its folder (under chunks.lock, shared). */
-static int pending_place(struct cbt_repo *r, const struct cbt__pending *p)
-{
-	char hex[65], tmp[32];
-	int dfd;
-
-	cbt__hex(p->d, hex);
-	snprintf(tmp, sizeof(tmp), "chunk.%u", p->seq);
-	dfd = chunk_dir(r, p->d, DIR_CREATE);
-	if (dfd < 0 || renameat(r->ws_fd, tmp, dfd, hex)) {
-		int ret = dfd < 0 ? (dfd == -ENOTDIR ? -ELOOP : dfd) : -errno;
-
-		return cbt__repo_err(r, ret, "chunks/%.2s/%s: %s", hex, hex,
-				     ret == -ELOOP ? "its folder is not a folder (a symbolic link?): refused" :
-				     strerror(-ret));
-	}
-	return 0;
+	return ret;
 }
 
 int cbt__chunks_sync(struct cbt_repo *r)
 {
-	struct cbt__pending *p;
+	char hex[65], tmp[32];
+	struct cbt__pack *p;
 	size_t i;
-	int ret = 0, any = 0;
+	int ret, any = 0;
 
+	ret = pack_close_cur(r);
+	if (ret)
+		return ret;
+	for (i = 0; i < r->npacks; i++)
+		any |= r->packs[i].seq != 0;
 	/*
-	 * Every chunk's bytes on disk first, in one call: a name in chunks/
-	 * never points at bytes a power cut could lose, so a later backup that
-	 * finds it there may build on it.
+	 * Every pack's bytes on disk first, in one call: a name in packs/
+	 * never points at bytes a power cut could lose, so a later backup
+	 * that finds a chunk there may build on it.
 	 */
-	if (r->npending && syncfs(r->ws_fd))
-		return cbt__repo_err(r, -errno, "chunks: syncfs: %s", strerror(errno));
+	if (any && syncfs(r->ws_fd))
+		return cbt__repo_err(r, -errno, "packs: syncfs: %s", strerror(errno));
 	ret = chunk_lock(r);
-	for (i = 0; i < r->npending && !ret; i++) {
-		p = &r->pending[i];
+	for (i = 0; i < r->npacks && !ret; i++) {
+		p = &r->packs[i];
 		if (!p->seq)
-			continue;	/* placed by a sync that failed after it */
-		ret = pending_place(r, p);
-		if (!ret) {
-			p->seq = 0;
-			r->sync_dirs[p->d[0]] = 1;
+			continue;	/* in place (maybe by a sync that failed after it) */
+		cbt__hex(p->name, hex);
+		snprintf(tmp, sizeof(tmp), "pack.%u", p->seq);
+		if (renameat(r->ws_fd, tmp, r->packs_fd, hex)) {
+			ret = cbt__repo_err(r, -errno, "packs/%s: %s", hex, strerror(errno));
+			break;
 		}
+		p->seq = 0;
+		r->sync_packs = 1;
 	}
 	chunk_unlock(r);
-	/* The names: of chunks placed now, and of chunks found there. */
-	for (i = 0; i < 256 && !ret; i++) {
-		if (!r->sync_dirs[i] || r->dirs[i] < 0)
-			continue;
-		any = 1;
-		if (fsync(r->dirs[i]))
-			ret = cbt__repo_err(r, -errno, "chunks/%02zx: fsync: %s", i, strerror(errno));
+	/* The names: of packs placed now, and of packs we count on. */
+	if (!ret && r->sync_packs) {
+		if (fsync(r->packs_fd))
+			return cbt__repo_err(r, -errno, "packs: fsync: %s", strerror(errno));
+		r->sync_packs = 0;
 	}
-	if (!ret && any && fsync(r->chunks_fd))
-		ret = cbt__repo_err(r, -errno, "chunks: fsync: %s", strerror(errno));
-	if (!ret) {
-		pending_clear(r);
-		memset(r->sync_dirs, 0, sizeof(r->sync_dirs));
+	return ret;
+}
+
+void cbt__chunks_close(struct cbt_repo *r)
+{
+	chunk_unlock(r);
+	if (r->cur_fd >= 0)
+		close(r->cur_fd);
+	r->cur_fd = -1;
+	free(r->cur_tab);
+	r->cur_tab = NULL;
+	r->cur_n = r->cur_cap = 0;
+	r->cur_off = 0;
+	map_free(r);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+/* An fd of pack @pi to read from (kept open: do not close), or -errno. */
+static int pack_fd(struct cbt_repo *r, uint32_t pi)
+{
+	const struct cbt__pack *p = &r->packs[pi];
+	char name[65];
+	unsigned int i;
+	int fd;
+
+	if (pi == r->cur_pack && r->cur_fd >= 0)
+		return r->cur_fd;
+	for (i = 0; i < CBT__PACK_RD; i++)
+		if (r->rd_fd[i] >= 0 && r->rd_pack[i] == pi)
+			return r->rd_fd[i];
+	if (p->seq) {
+		snprintf(name, sizeof(name), "pack.%u", p->seq);
+		fd = openat(r->ws_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	} else {
+		cbt__hex(p->name, name);
+		fd = openat(r->packs_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	}
+	if (fd < 0)
+		return -errno;
+	i = r->rd_next++ % CBT__PACK_RD;
+	if (r->rd_fd[i] >= 0)
+		close(r->rd_fd[i]);
+	r->rd_fd[i] = fd;
+	r->rd_pack[i] = pi;
+	return fd;
+}
+
+/* Decompress frame @cbuf of @clen bytes into @buf and check it is chunk @d. */
+static int frame_check(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const void *cbuf,
+		       size_t clen, void *buf, size_t len)
+{
+	uint8_t got[CBT__DIGEST_LEN];
+	size_t n;
+
+	if (ZSTD_getFrameContentSize(cbuf, clen) != len)
+		return -EBADMSG;
+	if (!r->zd && !(r->zd = ZSTD_createDCtx()))
+		return -ENOMEM;
+	n = ZSTD_decompressDCtx(r->zd, buf, len, cbuf, clen);
+	if (ZSTD_isError(n) || n != len)
+		return -EBADMSG;
+	cbt__sha256(buf, len, got);
+	return memcmp(got, d, CBT__DIGEST_LEN) ? -EBADMSG : 0;
+}
+
+/* Read chunk @d from where the map says: -ENOENT when its pack is gone. */
+static int chunk_read(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *buf,
+		      size_t len)
+{
+	const struct cbt__loc *l = loc_find(r, d);
+	void *cbuf;
+	int fd, ret;
+
+	if (!l || r->packs[l->pack].gone)
+		return -ENOENT;
+	if (l->clen > ZSTD_compressBound(len))
+		return -EBADMSG;
+	fd = pack_fd(r, l->pack);
+	if (fd < 0) {
+		if (fd == -ENOENT)
+			r->packs[l->pack].gone = 1;
+		return fd;
+	}
+	cbuf = malloc(l->clen);
+	if (!cbuf)
+		return -ENOMEM;
+	ret = cbt__pread_all(fd, cbuf, l->clen, l->off);
+	if (!ret)
+		ret = frame_check(r, d, cbuf, l->clen, buf, len);
+	else if (ret == -ENODATA)
+		ret = -EBADMSG;
+	free(cbuf);
 	return ret;
 }
 
 int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *buf, size_t len)
 {
-	uint8_t got[CBT__DIGEST_LEN];
-	unsigned long long csize;
 	char hex[65];
-	struct stat st;
-	void *cbuf = NULL;
-	size_t n, have = 0;
-	int dfd, fd, ret;
-	const struct cbt__pending *p = pending_find(r, d);
-	char tmp[32];
+	int ret;
 
+	ret = map_ready(r);
+	if (ret)
+		return cbt__repo_err(r, ret, "packs: %s", strerror(-ret));
+	ret = chunk_read(r, d, buf, len);
+	if (ret == -ENOENT) {
+		/* gc may have rewritten its pack, another writer stored it */
+		ret = map_scan(r);
+		if (!ret)
+			ret = chunk_read(r, d, buf, len);
+	}
+	if (!ret)
+		return 0;
 	cbt__hex(d, hex);
-	if (p && p->seq) {
-		/* written in this run, not yet in place */
-		snprintf(tmp, sizeof(tmp), "chunk.%u", p->seq);
-		fd = openat(r->ws_fd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	} else {
-		dfd = chunk_dir(r, d, DIR_FRESH);
-		if (dfd < 0)
-			return cbt__repo_err(r, dfd, "chunk %s: %s", hex,
-					     dfd == -ENOENT ? "missing" :
-					     dfd == -ELOOP || dfd == -ENOTDIR ?
-					     "its folder is not a folder (a symbolic link?): refused" :
-					     strerror(-dfd));
-		fd = openat(dfd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	}
-	if (fd < 0)
-		return cbt__repo_err(r, -errno, "chunk %s: %s", hex,
-				     errno == ENOENT ? "missing" :
-				     errno == ELOOP ? "a symbolic link (refused)" : strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > ZSTD_compressBound(len)) {
-		close(fd);
-		return cbt__repo_err(r, -EBADMSG, "chunk %s: damaged (not a chunk file)", hex);
-	}
-	cbuf = malloc((size_t)st.st_size + 1);
-	if (!cbuf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (have < (size_t)st.st_size) {
-		ssize_t k = read(fd, (char *)cbuf + have, (size_t)st.st_size - have);
+	return cbt__repo_err(r, ret, "chunk %s: %s", hex,
+			     ret == -ENOENT ? "missing" :
+			     ret == -EBADMSG ? "damaged (digest mismatch)" : strerror(-ret));
+}
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		have += (size_t)k;
-	}
-	close(fd);
-	ret = cbt__repo_err(r, -EBADMSG, "chunk %s: damaged (digest mismatch)", hex);
-	if (have != (size_t)st.st_size)
-		goto out;
-	csize = ZSTD_getFrameContentSize(cbuf, have);
-	if (csize != len)
-		goto out;
-	if (!r->zd && !(r->zd = ZSTD_createDCtx())) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	n = ZSTD_decompressDCtx(r->zd, buf, len, cbuf, have);
-	if (ZSTD_isError(n) || n != len)
-		goto out;
-	cbt__sha256(buf, len, got);
-	if (memcmp(got, d, CBT__DIGEST_LEN))
-		goto out;
-	ret = 0;
-out:
-	free(cbuf);
-	return ret;
+/* ---- rewriting packs (gc, quarantine): under chunks.lock exclusive --------------- */
+
+static int chunk_lock_ex(struct cbt_repo *r)
+{
+	chunk_unlock(r);	/* ours, shared, if held: EX takes its place */
+	return cbt__flock(r->chunk_lock_fd, LOCK_EX);
+}
+
+static void chunk_unlock_ex(struct cbt_repo *r)
+{
+	cbt__flock(r->chunk_lock_fd, LOCK_UN);
+	r->map_read = 0;	/* packs changed: scan again when next needed */
+}
+
+/*
+ * Rewrite packs/@hex (open as @fd, table @t) with the chunks @keep marks,
+ * or remove it when none; @bad: keep the old one as <hex>.bad. *freed gets
+ * the bytes given back.
+ */
+static int pack_rewrite(struct cbt_repo *r, int fd, const char *hex,
+			const struct cbt__pack_table *t, const uint8_t *keep, int bad,
+			uint64_t *freed)
+{
+	uint8_t name[CBT__DIGEST_LEN];
+	uint64_t size = 0;
+	struct stat st;
+	char badname[70];
+	uint32_t i, n = 0;
+	int ret = 0;
+
+	if (fstat(fd, &st))
+		return -errno;
+	for (i = 0; i < t->count; i++)
+		n += keep[i] != 0;
+	if (n)
+		ret = cbt__pack_copy(r, fd, t, keep, name, &size);
+	if (ret)
+		return cbt__repo_err(r, ret, "packs/%s: rewriting: %s", hex, strerror(-ret));
+	snprintf(badname, sizeof(badname), "%s.bad", hex);
+	if (bad ? renameat(r->packs_fd, hex, r->packs_fd, badname) : unlinkat(r->packs_fd, hex, 0))
+		return cbt__repo_err(r, -errno, "packs/%s: %s", hex, strerror(errno));
+	if (fsync(r->packs_fd))
+		return cbt__repo_err(r, -errno, "packs: fsync: %s", strerror(errno));
+	*freed = (uint64_t)st.st_size > size ? (uint64_t)st.st_size - size : 0;
+	return 0;
 }
 
 void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 {
-	const struct cbt__pending *p = pending_find(r, d);
-	char hex[65], bad[70];
-	int dfd;
+	struct cbt__pack_table t;
+	const struct cbt__loc *l;
+	uint8_t *keep = NULL;
+	uint64_t freed;
+	char hex[65];
+	uint32_t i;
+	int fd;
 
-	/* A copy of this run's, not in place: the one in chunks/ is not it. */
-	if (p && p->seq)
+	l = loc_find(r, d);
+	/* A copy of this run's, not in place: none in packs/ is it. */
+	if (!l || r->packs[l->pack].seq || r->packs[l->pack].gone)
 		return;
-	cbt__hex(d, hex);
-	snprintf(bad, sizeof(bad), "%s.bad", hex);
-	dfd = chunk_dir(r, d, DIR_FRESH);
-	if (dfd < 0 || chunk_lock(r))
+	cbt__hex(r->packs[l->pack].name, hex);
+	if (chunk_lock_ex(r))
 		return;
-	renameat(dfd, hex, dfd, bad);
-	chunk_unlock(r);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* A chunk file's name: 64 lower-case hex digits. */
-static int parse_hex(const char *s, uint8_t d[CBT__DIGEST_LEN])
-{
-	int i, hi, lo;
-
-	if (strlen(s) != 64)
-		return -1;
-	for (i = 0; i < CBT__DIGEST_LEN; i++) {
-		hi = hexval(s[2 * i]);
-		lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		d[i] = (uint8_t)(hi << 4 | lo);
+	fd = openat(r->packs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0 && !cbt__pack_table_read(fd, &t)) {
+		keep = malloc(t.count);
+		if (keep) {
+			for (i = 0; i < t.count; i++)
+				keep[i] = !!memcmp(t.tab + (size_t)i * CBT__PACK_ENTRY, d,
+						   CBT__DIGEST_LEN);
+			pack_rewrite(r, fd, hex, &t, keep, 1, &freed);
+		}
+		free(keep);
+		cbt__pack_table_free(&t);
 	}
-	return 0;
+	if (fd >= 0)
+		close(fd);
+	chunk_unlock_ex(r);
 }
 
 static int memcmp_digest(const void *a, const void *b)
@@ -523,65 +827,118 @@ static int older(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/* What the sweep counts. */
+struct sweep {
+	const uint8_t *keep;
+	size_t nkeep;
+	const struct timespec *cutoff;
+	uint64_t removed, removed_bytes, kept;
+};
+
+/*
+ * Sweep one pack. A pack's bytes never change under its name (a rewrite
+ * is a new name), so its table is read without the lock; its mtime and
+ * its being there are checked again under chunks.lock exclusive: a
+ * writer that counts on it touched it after the cutoff.
+ */
+static int sweep_pack(struct cbt_repo *r, struct sweep *s, const char *hex)
+{
+	struct cbt__pack_table t;
+	struct stat st, now;
+	uint8_t *live;
+	uint64_t freed = 0;
+	uint32_t i, n = 0;
+	int fd, ret = 0;
+
+	fd = openat(r->packs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) || cbt__pack_table_read(fd, &t)) {
+		close(fd);
+		return 0;	/* not a pack we can read: never removed */
+	}
+	live = malloc(t.count);
+	if (!live) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < t.count; i++) {
+		live[i] = !!bsearch(t.tab + (size_t)i * CBT__PACK_ENTRY, s->keep, s->nkeep,
+				    CBT__DIGEST_LEN, memcmp_digest);
+		n += live[i];
+	}
+	if (n == t.count || !older(&st.st_mtim, s->cutoff))
+		goto keep;
+	ret = chunk_lock_ex(r);
+	if (ret)
+		goto out;
+	if (fstatat(r->packs_fd, hex, &now, AT_SYMLINK_NOFOLLOW) || now.st_ino != st.st_ino ||
+	    now.st_dev != st.st_dev || !older(&now.st_mtim, s->cutoff)) {
+		chunk_unlock_ex(r);
+		goto keep;
+	}
+	ret = pack_rewrite(r, fd, hex, &t, live, 0, &freed);
+	chunk_unlock_ex(r);
+	if (!ret) {
+		s->removed += t.count - n;
+		s->removed_bytes += freed;
+		s->kept += n;
+	}
+	goto out;
+keep:
+	s->kept += t.count;
+out:
+	free(live);
+	cbt__pack_table_free(&t);
+	close(fd);
+	return ret;
+}
+
+/* A damaged pack set aside (<hex>.bad), once older than the cutoff. */
+static void sweep_bad(struct cbt_repo *r, struct sweep *s, const char *name)
+{
+	uint8_t d[CBT__DIGEST_LEN];
+	struct stat st;
+	char hex[65];
+
+	if (strlen(name) != 68 || strcmp(name + 64, ".bad"))
+		return;
+	snprintf(hex, sizeof(hex), "%.64s", name);
+	if (cbt__unhex(hex, d) || fstatat(r->packs_fd, name, &st, AT_SYMLINK_NOFOLLOW) ||
+	    !S_ISREG(st.st_mode) || !older(&st.st_mtim, s->cutoff))
+		return;
+	if (!unlinkat(r->packs_fd, name, 0))
+		s->removed_bytes += (uint64_t)st.st_size;
+}
+
 int cbt__chunk_sweep(struct cbt_repo *r, const uint8_t *keep, size_t nkeep,
 		     const struct timespec *cutoff, uint64_t *removed, uint64_t *removed_bytes,
 		     uint64_t *kept)
 {
+	struct sweep s = { .keep = keep, .nkeep = nkeep, .cutoff = cutoff };
 	uint8_t d[CBT__DIGEST_LEN];
-	struct dirent *de, *se;
-	struct stat st;
-	DIR *top, *sub;
-	int fd, sfd, ret = 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd, ret = 0;
 
-	fd = fcntl(r->chunks_fd, F_DUPFD_CLOEXEC, 0);
+	fd = fcntl(r->packs_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	top = fdopendir(fd);
-	if (!top) {
+	dir = fdopendir(fd);
+	if (!dir) {
 		close(fd);
 		return -errno;
 	}
-	rewinddir(top);
-	while (!ret && (de = readdir(top))) {
-		if (strlen(de->d_name) != 2 || hexval(de->d_name[0]) < 0 ||
-		    hexval(de->d_name[1]) < 0)
-			continue;
-		sfd = cbt__open_dir(r->chunks_fd, de->d_name);
-		if (sfd < 0)
-			continue;
-		sub = fdopendir(sfd);
-		if (!sub) {
-			close(sfd);
-			continue;
-		}
-		chunk_unlock(r);	/* ours, shared, if held: EX takes its place */
-		ret = cbt__flock(r->chunk_lock_fd, LOCK_EX);
-		if (ret) {
-			closedir(sub);
-			break;
-		}
-		while ((se = readdir(sub))) {
-			if (se->d_name[0] == '.')
-				continue;
-			if (!parse_hex(se->d_name, d) &&
-			    bsearch(d, keep, nkeep, CBT__DIGEST_LEN, memcmp_digest)) {
-				(*kept)++;
-				continue;
-			}
-			if (fstatat(sfd, se->d_name, &st, AT_SYMLINK_NOFOLLOW))
-				continue;
-			if (!older(&st.st_mtim, cutoff)) {
-				(*kept)++;
-				continue;
-			}
-			if (!unlinkat(sfd, se->d_name, 0)) {
-				(*removed)++;
-				*removed_bytes += (uint64_t)st.st_size;
-			}
-		}
-		cbt__flock(r->chunk_lock_fd, LOCK_UN);
-		closedir(sub);
+	rewinddir(dir);
+	while (!ret && (de = readdir(dir))) {
+		if (!cbt__unhex(de->d_name, d))
+			ret = sweep_pack(r, &s, de->d_name);
+		else
+			sweep_bad(r, &s, de->d_name);
 	}
-	closedir(top);
+	closedir(dir);
+	*removed += s.removed;
+	*removed_bytes += s.removed_bytes;
+	*kept += s.kept;
 	return ret;
 }

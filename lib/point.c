@@ -791,26 +791,6 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;	/* shorter than its size */
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * Restore streams through the page cache in windows: each window written is
  * handed to writeback at once, and the window before it is waited for and
@@ -1394,7 +1374,7 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 
 		if (!todo[c])
 			continue;
-		ret = pread_all(fd, buf, len, c * r->chunk_size);
+		ret = cbt__pread_all(fd, buf, len, c * r->chunk_size);
 		if (ret) {
 			cbt__repo_err(r, ret, "%s: reading at offset %" PRIu64 ": %s", name,
 				      c * r->chunk_size,

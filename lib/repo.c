@@ -129,7 +129,6 @@ void cbt__repo_tmpname(struct cbt_repo *r, char name[32], const char *what)
 int cbt__repo_write_file(struct cbt_repo *r, int dirfd, const char *name, const void *buf,
 			 size_t len)
 {
-	const char *p = buf;
 	char tmp[32];
 	int fd, ret;
 
@@ -140,18 +139,9 @@ int cbt__repo_write_file(struct cbt_repo *r, int dirfd, const char *name, const 
 	fd = openat(r->ws_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cbt__repo_err(r, -errno, "tmp/%s/%s: %s", r->token, tmp, strerror(errno));
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	ret = cbt__write_all(fd, buf, len);
+	if (ret)
+		goto fail;
 	if (fsync(fd)) {
 		ret = -errno;
 		goto fail;
@@ -439,10 +429,12 @@ static struct cbt_repo *repo_alloc(void)
 
 	if (!r)
 		return NULL;
-	r->dfd = r->chunks_fd = r->points_fd = r->tmp_fd = -1;
+	r->dfd = r->packs_fd = r->points_fd = r->tmp_fd = -1;
 	r->lock_fd = r->chunk_lock_fd = r->ws_fd = r->ws_lock_fd = -1;
-	for (i = 0; i < 256; i++)
-		r->dirs[i] = -1;
+	r->cur_fd = -1;
+	r->cur_pack = UINT32_MAX;
+	for (i = 0; i < CBT__PACK_RD; i++)
+		r->rd_fd[i] = -1;
 	return r;
 }
 
@@ -535,10 +527,10 @@ int cbt_repo_open(const char *path, unsigned int flags, uint32_t chunk_size,
 			goto fail;
 		r->tmp_fd = ret;
 	}
-	ret = open_sub(r, "chunks", 1);
+	ret = open_sub(r, "packs", 1);
 	if (ret < 0)
 		goto fail;
-	r->chunks_fd = ret;
+	r->packs_fd = ret;
 	ret = open_sub(r, "points", 1);
 	if (ret < 0)
 		goto fail;
@@ -579,8 +571,8 @@ void cbt_repo_close(struct cbt_repo *r)
 		close(r->lock_fd);
 	if (r->points_fd >= 0)
 		close(r->points_fd);
-	if (r->chunks_fd >= 0)
-		close(r->chunks_fd);
+	if (r->packs_fd >= 0)
+		close(r->packs_fd);
 	if (r->tmp_fd >= 0)
 		close(r->tmp_fd);
 	if (r->dfd >= 0)

@@ -8,12 +8,14 @@
  *   REPO/config              JSON: format, version, chunk size
  *   REPO/lock                flock: SH while reading every point (gc's mark),
  *                            EX while adding, rewriting or removing one
- *   REPO/chunks.lock         flock: SH around a writer's "exists? touch" and
- *                            its rename of a new chunk, EX around gc's sweep
- *   REPO/chunks/XX/<sha256>  zstd frame of one chunk (XX: first 2 hex digits)
+ *   REPO/chunks.lock         flock: SH around a writer's "is it there? keep
+ *                            its pack" and its renames of new packs, EX
+ *                            around gc's or verify's rewrite of a pack
+ *   REPO/packs/<sha256>      a pack: zstd frames of chunks, then its table
  *   REPO/points/<ID>/        manifest.json, volume-<N>.idx
  *   REPO/tmp/<token>.lock    a live writer (flock EX); mtime = its start
- *   REPO/tmp/<token>/        its workspace: temporary files, the new point
+ *   REPO/tmp/<token>/        its workspace: temporary files, new packs, the
+ *                            new point
  */
 #ifndef LIBCBT_REPO_H
 #define LIBCBT_REPO_H
@@ -25,20 +27,29 @@
 #include "libcbt.h"
 
 #define CBT__DIGEST_LEN		32
-#define CBT__REPO_VERSION	1
+#define CBT__REPO_VERSION	2
 
-/*
- * A chunk written in this run: in the workspace (tmp/<token>/chunk.<seq>),
- * or in place once seq is 0 (a sync that failed later on).
- */
-struct cbt__pending {
-	uint8_t d[CBT__DIGEST_LEN];
-	unsigned int seq;
+/* A pack file known to this handle (chunk.c). */
+struct cbt__pack {
+	uint8_t name[CBT__DIGEST_LEN];	/* the SHA-256 of its table: packs/<hex> */
+	unsigned int seq;	/* tmp/<token>/pack.<seq> until placed, then 0 */
+	uint8_t touched;	/* written or its mtime set by this run: gc keeps it */
+	uint8_t gone;		/* found missing (or not seen since a rescan) */
 };
+
+/* Where a chunk is: one zstd frame of @clen bytes at @off in pack @pack. */
+struct cbt__loc {
+	uint8_t d[CBT__DIGEST_LEN];
+	uint32_t pack;		/* index in r->packs */
+	uint32_t clen;
+	uint64_t off;
+};
+
+#define CBT__PACK_RD	8	/* packs kept open for reading */
 
 struct cbt_repo {
 	int dfd;		/* the repository folder */
-	int chunks_fd;		/* chunks/ */
+	int packs_fd;		/* packs/ */
 	int points_fd;		/* points/ */
 	int tmp_fd;		/* tmp/ */
 	int lock_fd;		/* lock */
@@ -54,14 +65,27 @@ struct cbt_repo {
 	void *progress_data;
 	void *zc;		/* ZSTD_CCtx, made on first use */
 	void *zd;		/* ZSTD_DCtx */
-	int dirs[256];		/* chunks/XX, open once needed (chunk.c) */
-	int chunk_locked;	/* we hold chunks.lock shared (chunk.c) */
-	uint8_t sync_dirs[256];	/* chunks/XX to fsync at the next sync: a chunk
-				 * there was touched or put in place */
-	struct cbt__pending *pending; /* chunks written, in the workspace */
-	size_t npending, cap_pending;
-	uint32_t *pending_ht;	/* hash of @pending: index + 1, 0 free */
+	/* the chunk map (chunk.c): every pack seen and every chunk in them */
+	struct cbt__pack *packs;
+	size_t npacks, cap_packs;
+	struct cbt__loc *locs;
+	size_t nlocs, cap_locs;
+	uint32_t *loc_ht;	/* hash of @locs: index + 1, 0 free */
 	size_t ht_size;		/* a power of two, or 0 */
+	int map_read;		/* packs/ scanned since the last change of ours */
+	int chunk_locked;	/* we hold chunks.lock shared */
+	int sync_packs;		/* packs/ to fsync at the next sync */
+	/* the pack being written, in the workspace */
+	int cur_fd;		/* -1: none */
+	uint32_t cur_pack;	/* its index in @packs */
+	uint64_t cur_off;	/* its frames' bytes so far */
+	uint8_t *cur_tab;	/* its table so far */
+	uint32_t cur_n, cur_cap;
+	uint64_t pack_target;	/* a pack is closed past this many bytes */
+	/* packs open for reading */
+	int rd_fd[CBT__PACK_RD];
+	uint32_t rd_pack[CBT__PACK_RD];
+	unsigned int rd_next;
 	char err[512];
 };
 
@@ -88,34 +112,85 @@ int cbt__rmtree(int dirfd, const char *name);
 int cbt__flock(int fd, int op);
 int cbt__progress(struct cbt_repo *r, uint64_t done, uint64_t total);
 
-/* ---- chunk.c ----------------------------------------------------------------- */
+/* ---- pack.c: the pack file's format ----------------------------------------- */
+
+#define CBT__PACK_MAGIC		"CBTPACK1"
+#define CBT__PACK_ENTRY		40	/* digest, frame length, chunk length */
+#define CBT__PACK_TRAILER	48	/* magic, count, 0, SHA-256 of the table */
+#define CBT__PACK_TARGET	(16u << 20)
+
+/* A pack's table, read and checked (cbt__pack_table_read). */
+struct cbt__pack_table {
+	uint8_t *tab;		/* @count entries of CBT__PACK_ENTRY bytes */
+	uint32_t count;
+	uint64_t data_len;	/* the frames' bytes: the table's offset */
+	uint8_t name[CBT__DIGEST_LEN];
+};
+
+static inline uint32_t cbt__le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void cbt__put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+/* Read and check the table of the pack open as @fd: 0, -EBADMSG or -errno. */
+int cbt__pack_table_read(int fd, struct cbt__pack_table *t);
+void cbt__pack_table_free(struct cbt__pack_table *t);
+/* Append @count entries' table and the trailer to @fd; @name gets the pack's name. */
+int cbt__pack_end(int fd, const uint8_t *tab, uint32_t count, uint8_t name[CBT__DIGEST_LEN]);
+/*
+ * A new pack of the frames of @src (table @t) whose @keep[i] is set,
+ * copied as they are, made durable and renamed into packs/ (the caller
+ * holds chunks.lock exclusive). *size gets its length.
+ */
+int cbt__pack_copy(struct cbt_repo *r, int src, const struct cbt__pack_table *t,
+		   const uint8_t *keep, uint8_t name[CBT__DIGEST_LEN], uint64_t *size);
+int cbt__write_all(int fd, const void *buf, size_t len);
+int cbt__pread_all(int fd, void *buf, size_t len, uint64_t off);
+
+/* ---- chunk.c: the chunk store ------------------------------------------------- */
 
 void cbt__sha256(const void *data, size_t len, uint8_t out[CBT__DIGEST_LEN]);
 void cbt__hex(const uint8_t d[CBT__DIGEST_LEN], char out[65]);
+/* 64 lower-case hex digits to a digest: 0, or -1. */
+int cbt__unhex(const char *s, uint8_t d[CBT__DIGEST_LEN]);
 /*
  * Store a chunk unless it is there; *stored (if not NULL) gets the bytes
- * written (0 when it was there: it is touched, so gc keeps it).
+ * written (0 when it was there: its pack is touched, so gc keeps it).
  */
 int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const void *data,
 		   size_t len, uint64_t *stored);
-/* Touch a stored chunk (gc keeps it): 0, or -ENOENT when it is missing. */
+/* Keep stored chunks (gc keeps their packs): 0, or -ENOENT when one is missing. */
 int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint8_t *missing);
 /* Read chunk @d of @len bytes into @buf and check its digest. */
 int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *buf, size_t len);
-/* Move a damaged chunk aside (chunks/XX/<digest>.bad). */
+/*
+ * Set a damaged chunk aside: its pack is rewritten without it and kept
+ * as packs/<name>.bad.
+ */
 void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN]);
-/* Remove chunks not in @keep (sorted) last touched before @cutoff. */
+/*
+ * Drop the chunks not in @keep (sorted) from packs last touched before
+ * @cutoff: a pack with none kept is removed, one with some is rewritten.
+ */
 int cbt__chunk_sweep(struct cbt_repo *r, const uint8_t *keep, size_t nkeep,
 		     const struct timespec *cutoff, uint64_t *removed, uint64_t *removed_bytes,
 		     uint64_t *kept);
 void cbt__chunk_ctx_free(struct cbt_repo *r);
 /*
- * Put in place the chunks written since the last call, durably: one
- * syncfs of the workspace's filesystem, then each renamed into its folder,
- * then the folders fsynced. Before it, no name in chunks/ points at them.
+ * Put in place the packs written since the last call, durably: one
+ * syncfs of the workspace's filesystem, then each renamed into packs/,
+ * then packs/ fsynced. Before it, no name in packs/ points at them.
  */
 int cbt__chunks_sync(struct cbt_repo *r);
-/* Forget chunks written and not synced, close the chunk folders. */
+/* Forget packs written and not synced, close what the chunk store holds. */
 void cbt__chunks_close(struct cbt_repo *r);
 
 /* ---- point.c ----------------------------------------------------------------- */

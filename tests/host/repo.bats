@@ -170,8 +170,12 @@ one_line() {
 	[ -z "$(ls -A "$R/tmp")" ]
 }
 
-# chunk_files REPO: the chunk files, sorted.
-chunk_files() { (cd "$1/chunks" && find . -type f | sort); }
+# The pack files, read by tests/host/packs.py (from the documented format).
+PACKS="$BATS_TEST_DIRNAME/packs.py"
+# pack_files REPO: the pack files, sorted.
+pack_files() { (cd "$1/packs" && find . -type f | sort); }
+# chunk_list REPO: the digests of the chunks stored, sorted.
+chunk_list() { "$PACKS" chunks "$1" | cut -d' ' -f1 | sort; }
 
 # stopped PID: until the process has stopped itself (CBT_SNAP_TEST_STOP_AT).
 stopped() {
@@ -183,28 +187,29 @@ stopped() {
 	return 1
 }
 
-@test "repo: a backup puts no chunk in chunks/ before its bytes are synced: a run stopped or killed midway leaves chunks/ as it was" {
+@test "repo: a backup puts no pack in packs/ before its bytes are synced: a run stopped or killed midway leaves packs/ as it was" {
 	mkimg "$TMP/a.img" 16
 	backup "$TMP/a.img" --to "$R" --chunk-size 64K
-	chunk_files "$R" >"$TMP/before"
+	pack_files "$R" >"$TMP/before"
+	chunk_list "$R" >"$TMP/chunks-before"
 	# every block new, so every chunk of this run is a new chunk
 	head -c $((16 << 20)) /dev/urandom >"$TMP/a.img"
 	CBT_SNAP_TEST_STOP_AT=8M "$CBT" backup -q "$TMP/a.img" --to "$R" &
 	local pid=$!
 	stopped "$pid"
-	# half the chunks are written: in the workspace, none in place yet
-	ls "$R"/tmp/*/ >"$TMP/ws"
-	[ "$(grep -c '^chunk\.' "$TMP/ws")" -ge 100 ]
-	chunk_files "$R" >"$TMP/during"
+	# half the chunks are written: in a pack in the workspace, none in place yet
+	cat "$R"/tmp/*/pack.* >"$TMP/ws"
+	[ "$(stat -c %s "$TMP/ws")" -ge $((6 << 20)) ]
+	pack_files "$R" >"$TMP/during"
 	diff "$TMP/before" "$TMP/during"
 	kill -9 "$pid"
 	wait "$pid" || true
-	chunk_files "$R" >"$TMP/after"
+	pack_files "$R" >"$TMP/after"
 	diff "$TMP/before" "$TMP/after"
 	# the next run cleans up and puts its chunks in place with its point
 	backup "$TMP/a.img" --to "$R"
 	restore_check "$ID" "$(sha "$TMP/a.img")"
-	[ "$(chunk_files "$R" | wc -l)" -ge $(($(wc -l <"$TMP/before") + 256)) ]
+	[ "$(chunk_list "$R" | wc -l)" -ge $(($(wc -l <"$TMP/chunks-before") + 256)) ]
 	[ -z "$(ls -A "$R/tmp")" ]
 }
 
@@ -231,24 +236,30 @@ stopped() {
 	mkimg "$TMP/a.img" 16
 	backup "$TMP/a.img" --to "$R"
 	local p1=$ID
-	chunk_files "$R" >"$TMP/before"
+	chunk_list "$R" >"$TMP/before"
 	mutate "$TMP/a.img" 10 1 >/dev/null
 	backup "$TMP/a.img" --to "$R"
 	local p2=$ID
-	chunk_files "$R" >"$TMP/after"
-	local c
+	chunk_list "$R" >"$TMP/after"
+	local c pack off len
 	c=$(comm -13 "$TMP/before" "$TMP/after" | head -1)
 	[ -n "$c" ]
-	printf 'garbage' | dd of="$R/chunks/$c" bs=1 seek=20 conv=notrunc status=none
+	read -r pack off len < <("$PACKS" where "$R" "$c")
+	[ "$len" -gt 27 ]
+	printf 'garbage' | dd of="$R/$pack" bs=1 seek=$((off + 20)) conv=notrunc status=none
 	run "$CBT" verify -q "$R" --point "$p2"
 	one_line 1
-	[[ "$output" == *"point $p2: FAILED"*"$(basename "$c")"* ]]
+	[[ "$output" == *"point $p2: FAILED"*"$c"* ]]
+	# its pack is set aside, its other chunks kept in a new one
+	[ -f "$R/$pack.bad" ]
+	[ ! -e "$R/$pack" ]
+	"$PACKS" check "$R"
 	run "$CBT" verify -q "$R" --point "$p1"
 	[ "$status" -eq 0 ]
 	[ "$("$CBT" list "$R" -J | jq -r ".points[] | select(.id == $p2) | .verify")" = failed ]
 	run "$CBT" restore -q "$R" --point "$p2" --to "$TMP/restored"
 	one_line 1
-	[[ "$output" == *"$(basename "$c")"* ]]
+	[[ "$output" == *"$c"* ]]
 	run "$CBT" backup -q "$TMP/a.img" --to "$R" --type incremental
 	one_line 1
 	[[ "$output" == *"failed its last verify"* ]]
@@ -264,14 +275,14 @@ stopped() {
 	local c
 	# the first chunk's (random data: restore must read it)
 	c=$(head -c 1M "$TMP/a.img" | sha256sum | cut -c1-64)
-	c=${c:0:2}/$c
-	rm "$R/chunks/$c"
+	"$PACKS" drop "$R" "$c"
+	! chunk_list "$R" | grep -q "$c"
 	run "$CBT" verify -q "$R"
 	one_line 1
-	[[ "$output" == *"$(basename "$c")"*missing* ]]
+	[[ "$output" == *"$c"*missing* ]]
 	run "$CBT" restore -q "$R" --point "$ID" --to "$TMP/restored"
 	one_line 1
-	[[ "$output" == *"$(basename "$c")"*missing* ]]
+	[[ "$output" == *"$c"*missing* ]]
 	backup "$TMP/a.img" --to "$R"
 	[ "$(json "$TMP/out.json" '.type')" = full ]
 	restore_check "$ID" "$(sha "$TMP/a.img")"
@@ -284,7 +295,8 @@ stopped() {
 	backup "$TMP/a.img" --to "$R"
 	local c
 	c=$(head -c 1M "$TMP/a.img" | sha256sum | cut -c1-64)
-	rm "$R/chunks/${c:0:2}/$c"
+	"$PACKS" drop "$R" "$c"
+	! chunk_list "$R" | grep -q "$c"
 	mutate "$TMP/a.img" 3 5 >"$TMP/ch.json"
 	backup "$TMP/a.img" --to "$R" --changes "$TMP/ch.json"
 	restore_check "$ID" "$(sha "$TMP/a.img")"
@@ -305,8 +317,8 @@ stopped() {
 		rm -rf "$R"
 		cp -a "$orig" "$R"
 		"$CBT" prune -q "$R" --point "$gone"
-		# every chunk old enough for gc to judge it
-		find "$R/chunks" -type f -exec touch -d '-1 hour' {} +
+		# every pack old enough for gc to judge it
+		find "$R/packs" -type f -exec touch -d '-1 hour' {} +
 		run "$CBT" gc --json "$R"
 		[ "$status" -eq 0 ]
 		[ "$(json /dev/stdin '.removed' <<<"$output")" -gt 0 ] || [ "$gone" -eq 5 ]
@@ -354,7 +366,7 @@ stopped() {
 	backup "$TMP/a.img" --to "$R"
 	"$CBT" prune -q "$R" --point "$p1"
 	# the old image's chunks are unreferenced now, and old: gc's prey
-	find "$R/chunks" -type f -exec touch -d '-1 hour' {} +
+	find "$R/packs" -type f -exec touch -d '-1 hour' {} +
 	# a backup that finds them there (and so stores nothing for them) ...
 	CBT_SNAP_TEST_STOP_AT=32M "$CBT" backup -q --json "$TMP/old.img" --to "$R" --type full \
 		>"$TMP/out.json" &
@@ -449,28 +461,35 @@ stopped() {
 	mkimg "$TMP/a.img" 4
 	backup "$TMP/a.img" --to "$R"
 	local id=$ID
-	# a chunk folder replaced by a link to a copy outside
-	local sub
-	# the folder of the first chunk (random data: restore must read it)
-	sub=$(head -c 1M "$TMP/a.img" | sha256sum | cut -c1-2)
+	# a pack replaced by a link to a copy outside
+	local c pack
+	# the pack of the first chunk (random data: restore must read it)
+	c=$(head -c 1M "$TMP/a.img" | sha256sum | cut -c1-64)
+	read -r pack _ < <("$PACKS" where "$R" "$c")
 	mkdir -p "$TMP/outside"
-	cp -a "$R/chunks/$sub" "$TMP/outside/$sub"
-	rm -rf "$R/chunks/$sub"
-	ln -s "$TMP/outside/$sub" "$R/chunks/$sub"
+	cp -a "$R/$pack" "$TMP/outside/pack"
+	rm "$R/$pack"
+	ln -s "$TMP/outside/pack" "$R/$pack"
 	run "$CBT" restore -q "$R" --point "$id" --to "$TMP/restored"
 	one_line 1
+	[[ "$output" == *"$c: missing"* ]]
 	run "$CBT" verify -q "$R"
 	[ "$status" -eq 1 ]
-	# a backup writing there stores nothing through the link
+	# packs/ itself a link: a backup stores nothing through it
 	local before
-	before=$(find "$TMP/outside" -type f | sort | sha256sum)
-	rm -f "$R/chunks/$sub"
-	ln -s "$TMP/outside/$sub" "$R/chunks/$sub"
-	"$CBT" backup -q "$TMP/a.img" --to "$R" --type full || true
-	[ "$(find "$TMP/outside" -type f | sort | sha256sum)" = "$before" ]
+	mv "$R/packs" "$TMP/outside/packs"
+	ln -s "$TMP/outside/packs" "$R/packs"
+	before=$(find "$TMP/outside" -type f | sort | xargs sha256sum | sha256sum)
+	run "$CBT" backup -q "$TMP/a.img" --to "$R" --type full
+	one_line 1
+	[[ "$output" == *"packs: not a folder"* ]]
+	[ "$(find "$TMP/outside" -type f | sort | xargs sha256sum | sha256sum)" = "$before" ]
+	rm "$R/packs"
+	mv "$TMP/outside/packs" "$R/packs"
+	rm "$R/$pack"
+	cp -a "$TMP/outside/pack" "$R/$pack"
+	restore_check "$id" "$(sha "$TMP/a.img")"
 	# a manifest replaced by a link to a valid manifest outside
-	rm -f "$R/chunks/$sub"
-	cp -a "$TMP/outside/$sub" "$R/chunks/$sub"
 	cp "$R/points/$id/manifest.json" "$TMP/outside/m.json"
 	rm "$R/points/$id/manifest.json"
 	ln -s "$TMP/outside/m.json" "$R/points/$id/manifest.json"
@@ -671,7 +690,7 @@ usage_error() {
 		run "$CBT" gc -q "$R"
 		one_line 1
 	done
-	[ -n "$(chunk_files "$R")" ]
+	[ -n "$(pack_files "$R")" ]
 }
 
 @test "repo: restore streams to disk: the restored image does not stay in the page cache" {
@@ -689,17 +708,23 @@ usage_error() {
 	[ "$res" -le $((72 << 20)) ]
 }
 
-@test "repo: an incremental keeps its base's chunks with one lookup of each chunk folder, not one per chunk" {
-	# 1024 chunks of 64 KiB in at most 256 folders (chunks/XX).
+@test "repo: an incremental keeps its base's chunks with one touch of each pack, not one per chunk" {
+	# 1024 chunks of 64 KiB, in a few packs
 	head -c $((64 << 20)) /dev/urandom >"$TMP/a.img"
 	backup "$TMP/a.img" --to "$R" --chunk-size 64K
+	local packs touches
+	packs=$(pack_files "$R" | wc -l)
+	echo "packs: $packs"
+	[ "$packs" -ge 2 ]
+	[ "$packs" -le 8 ]
 	dd if=/dev/urandom of="$TMP/a.img" bs=64K seek=7 count=1 conv=notrunc status=none
 	echo '{"changes": [{"offset": 458752, "length": 65536}]}' >"$TMP/ch.json"
-	strace -f -e trace=openat -o "$TMP/trace" "$CBT" backup --json "$TMP/a.img" --to "$R" \
+	strace -f -e trace=utimensat -o "$TMP/trace" "$CBT" backup --json "$TMP/a.img" --to "$R" \
 		--changes "$TMP/ch.json" >"$TMP/inc.json"
-	dirs=$(grep -c 'O_DIRECTORY' "$TMP/trace")
-	echo "folders opened: $dirs"
-	[ "$dirs" -lt 512 ]
+	touches=$(grep -c 'utimensat(' "$TMP/trace")
+	echo "packs touched: $touches"
+	[ "$touches" -le $((packs + 2)) ]
 	[ "$(json "$TMP/inc.json" .type)" = incremental ]
+	[ "$(json "$TMP/inc.json" '.["bytes-read"]')" -eq 65536 ]
 	restore_check "$(json "$TMP/inc.json" .id)" "$(sha "$TMP/a.img")"
 }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * test-chunk.c - unit tests of the chunk store's sync (lib/chunk.c): new
- * chunks wait in the workspace until cbt__chunks_sync() puts them in
- * place; a sync that fails part-way (a chunk folder that cannot be made)
- * can be run again on the same handle, and then every chunk is in place
- * and reads back. cmocka, on the host, in a temporary directory.
+ * test-chunk.c - unit tests of the chunk store (lib/chunk.c, lib/pack.c):
+ * new chunks wait in packs in the workspace until cbt__chunks_sync() puts
+ * them in place; a sync that fails part-way (a pack name taken by a
+ * folder) can be run again on the same handle, and then every chunk is in
+ * place and reads back. A damaged chunk set aside leaves its pack's other
+ * chunks readable; gc's sweep drops what no index names from old packs
+ * only. cmocka, on the host, in a temporary directory.
  *
- *   test-chunk [GROUP]   GROUP: sync (all when none)
+ *   test-chunk [GROUP]   GROUP: sync, rewrite (all when none)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -63,31 +66,43 @@ static void make_chunks(uint8_t data[NCHUNK][CLEN], uint8_t d[NCHUNK][CBT__DIGES
 	}
 }
 
+/* REPO/packs/<name of pack @pi> */
+static void pack_path(const struct cbt_repo *r, const char *repo, uint32_t pi, char *out,
+		      size_t len)
+{
+	char hex[65];
+
+	cbt__hex(r->packs[pi].name, hex);
+	snprintf(out, len, "%s/packs/%s", repo, hex);
+}
+
 static void sync_resumes_after_partial_failure(void **state)
 {
 	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
-	char path[128], blocker[160];
+	char path[128], blocker[200], inner[220];
 	struct cbt_repo *r;
 	uint64_t stored;
 	unsigned int i;
-	int fd;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/repo", tmpdir);
 	assert_int_equal(cbt_repo_open(path, LIBCBT_REPO_CREATE, 65536, &r), 0);
+	r->pack_target = 1;	/* one chunk a pack */
 	make_chunks(data, d);
 	for (i = 0; i < NCHUNK; i++) {
 		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, &stored), 0);
 		assert_true(stored > 0);
 	}
-	/* The second chunk's folder cannot be made: a file has its name. */
-	snprintf(blocker, sizeof(blocker), "%s/chunks/%02x", path, d[1][0]);
-	fd = open(blocker, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	close(fd);
+	assert_int_equal(r->npacks, NCHUNK);
+	/* The second pack cannot be put in place: a folder has its name. */
+	pack_path(r, path, 1, blocker, sizeof(blocker));
+	assert_int_equal(mkdir(blocker, 0700), 0);
+	snprintf(inner, sizeof(inner), "%s/x", blocker);
+	assert_int_equal(mkdir(inner, 0700), 0);
 	assert_true(cbt__chunks_sync(r) < 0);
 	/* Mended, the same handle syncs again: every chunk in place. */
-	assert_int_equal(unlink(blocker), 0);
+	assert_int_equal(rmdir(inner), 0);
+	assert_int_equal(rmdir(blocker), 0);
 	assert_int_equal(cbt__chunks_sync(r), 0);
 	for (i = 0; i < NCHUNK; i++) {
 		memset(back, 0xa5, sizeof(back));
@@ -95,7 +110,7 @@ static void sync_resumes_after_partial_failure(void **state)
 		assert_memory_equal(back, data[i], CLEN);
 	}
 	cbt_repo_close(r);
-	/* And from a fresh handle: the chunks are in chunks/, not the workspace. */
+	/* And from a fresh handle: the chunks are in packs/, not the workspace. */
 	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
 	for (i = 0; i < NCHUNK; i++) {
 		assert_int_equal(cbt__chunk_get(r, d[i], back, CLEN), 0);
@@ -104,13 +119,28 @@ static void sync_resumes_after_partial_failure(void **state)
 	cbt_repo_close(r);
 }
 
+/* Files in REPO/packs. */
+static int count_packs(const char *repo)
+{
+	char cmd[200], line[32];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s/packs' | wc -l", repo);
+	f = popen(cmd, "r");
+	if (f && fgets(line, sizeof(line), f))
+		n = atoi(line);
+	if (f)
+		pclose(f);
+	return n;
+}
+
 static void pending_found_before_sync(void **state)
 {
 	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
-	char path[128], name[200];
 	struct cbt_repo *r;
+	char path[128];
 	uint64_t stored;
-	struct stat st;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/repo2", tmpdir);
@@ -118,16 +148,113 @@ static void pending_found_before_sync(void **state)
 	make_chunks(data, d);
 	assert_int_equal(cbt__chunk_put(r, d[0], data[0], CLEN, &stored), 0);
 	assert_true(stored > 0);
-	/* Not in chunks/ yet, but known: stored once, and it reads back. */
-	snprintf(name, sizeof(name), "%s/chunks/%02x", path, d[0][0]);
-	assert_int_equal(stat(name, &st), -1);
+	/* Not in packs/ yet, but known: stored once, and it reads back. */
+	assert_int_equal(count_packs(path), 0);
 	assert_int_equal(cbt__chunk_put(r, d[0], data[0], CLEN, &stored), 0);
 	assert_int_equal(stored, 0);
 	assert_int_equal(cbt__chunks_touch(r, d[0], 1, NULL), 0);
 	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
 	assert_memory_equal(back, data[0], CLEN);
 	assert_int_equal(cbt__chunks_sync(r), 0);
-	assert_int_equal(stat(name, &st), 0);
+	assert_int_equal(count_packs(path), 1);
+	cbt_repo_close(r);
+}
+
+/* NCHUNK chunks in one pack, in place; the repository's handle open. */
+static struct cbt_repo *one_pack(const char *path, uint8_t data[NCHUNK][CLEN],
+				 uint8_t d[NCHUNK][CBT__DIGEST_LEN])
+{
+	struct cbt_repo *r;
+	unsigned int i;
+
+	assert_int_equal(cbt_repo_open(path, LIBCBT_REPO_CREATE, 65536, &r), 0);
+	make_chunks(data, d);
+	for (i = 0; i < NCHUNK; i++)
+		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r), 0);
+	assert_int_equal(count_packs(path), 1);
+	return r;
+}
+
+static void damaged_chunk_set_aside(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	char path[128], pack[200], bad[210];
+	const struct cbt__loc *l;
+	struct cbt_repo *r;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo3", tmpdir);
+	r = one_pack(path, data, d);
+	/* The middle chunk's frame damaged on disk. */
+	l = NULL;
+	for (size_t k = 0; k < r->nlocs; k++)
+		if (!memcmp(r->locs[k].d, d[1], CBT__DIGEST_LEN))
+			l = &r->locs[k];
+	assert_non_null(l);
+	pack_path(r, path, l->pack, pack, sizeof(pack));
+	fd = open(pack, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "garbage", 7, (off_t)l->off + 12), 7);
+	close(fd);
+	assert_int_equal(cbt__chunk_get(r, d[1], back, CLEN), -EBADMSG);
+	cbt__chunk_quarantine(r, d[1]);
+	/* The pack is set aside; the others are in a new one, read again. */
+	snprintf(bad, sizeof(bad), "%s.bad", pack);
+	assert_int_equal(stat(bad, &st), 0);
+	assert_int_equal(stat(pack, &st), -1);
+	assert_int_equal(count_packs(path), 2);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
+	assert_memory_equal(back, data[0], CLEN);
+	assert_int_equal(cbt__chunk_get(r, d[2], back, CLEN), 0);
+	assert_memory_equal(back, data[2], CLEN);
+	assert_int_equal(cbt__chunk_get(r, d[1], back, CLEN), -ENOENT);
+	/* A backup that has it stores it again. */
+	assert_int_equal(cbt__chunks_touch(r, d[1], 1, NULL), -ENOENT);
+	assert_int_equal(cbt__chunk_put(r, d[1], data[1], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r), 0);
+	cbt_repo_close(r);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunk_get(r, d[1], back, CLEN), 0);
+	assert_memory_equal(back, data[1], CLEN);
+	cbt_repo_close(r);
+}
+
+static void sweep_drops_only_old_unnamed(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN], keep[CBT__DIGEST_LEN];
+	uint64_t removed = 0, bytes = 0, kept = 0;
+	struct timespec past = { 0 }, future;
+	struct cbt_repo *r;
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo4", tmpdir);
+	r = one_pack(path, data, d);
+	memcpy(keep, d[2], CBT__DIGEST_LEN);
+	/* Touched after the cutoff: nothing removed. */
+	assert_int_equal(cbt__chunk_sweep(r, keep, 1, &past, &removed, &bytes, &kept), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(kept, NCHUNK);
+	/* Older than the cutoff: the two unnamed dropped, the pack rewritten. */
+	clock_gettime(CLOCK_REALTIME, &future);
+	future.tv_sec += 60;
+	kept = 0;
+	assert_int_equal(cbt__chunk_sweep(r, keep, 1, &future, &removed, &bytes, &kept), 0);
+	assert_int_equal(removed, 2);
+	assert_int_equal(kept, 1);
+	assert_true(bytes > 0);
+	assert_int_equal(count_packs(path), 1);
+	assert_int_equal(cbt__chunk_get(r, d[2], back, CLEN), 0);
+	assert_memory_equal(back, data[2], CLEN);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), -ENOENT);
+	/* None named: the pack removed. */
+	removed = 0;
+	assert_int_equal(cbt__chunk_sweep(r, NULL, 0, &future, &removed, &bytes, &kept), 0);
+	assert_int_equal(removed, 1);
+	assert_int_equal(count_packs(path), 0);
 	cbt_repo_close(r);
 }
 
@@ -138,12 +265,19 @@ int main(int argc, char **argv)
 	static const struct CMUnitTest sync_t[] = {
 		T(sync_resumes_after_partial_failure), T(pending_found_before_sync),
 	};
+	static const struct CMUnitTest rewrite_t[] = {
+		T(damaged_chunk_set_aside), T(sweep_drops_only_old_unnamed),
+	};
 	const char *only = argc > 1 ? argv[1] : NULL;
 	int failed = 0, ran = 0;
 
 	unsetenv("LIBCBT_DEBUG");
 	if (!only || !strcmp(only, "sync")) {
 		failed += cmocka_run_group_tests_name("sync", sync_t, NULL, NULL);
+		ran++;
+	}
+	if (!only || !strcmp(only, "rewrite")) {
+		failed += cmocka_run_group_tests_name("rewrite", rewrite_t, NULL, NULL);
 		ran++;
 	}
 	if (!ran) {
