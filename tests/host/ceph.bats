@@ -292,9 +292,8 @@ usage_error() {
 	# named by their SHA-256): found, reported, nothing written
 	cp -a "$I/repo" "$T/repo"
 	first=$(head -c 65536 "$I/p0" | sha256sum | cut -d' ' -f1)
-	victim=$(find "$T/repo/chunks" -type f -name "$first*")
-	[ -n "$victim" ]
-	rm "$victim"
+	"$BATS_TEST_DIRNAME/packs.py" drop "$T/repo" "$first"
+	[ "$("$BATS_TEST_DIRNAME/packs.py" chunks "$T/repo" | grep -c "^$first")" -eq 0 ]
 	run -1 "$CBT" export "$T/repo" --point 1 --format rbd-diff -o "$T/broken"
 	[ "${#lines[@]}" -eq 1 ]
 	[[ "${lines[0]}" == "cbt-snap: "* ]]
