@@ -30,14 +30,14 @@ BLKID_LIBS := $(shell pkg-config --libs blkid)
 UUID_CFLAGS := $(shell pkg-config --cflags uuid)
 UUID_LIBS := $(shell pkg-config --libs uuid)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
-# The backup repository (lib/repo.c, chunk.c, pack.c, point.c): zstd, SHA-256, JSON.
+# The backup repository (lib/repo.c, chunk.c, pack.c, index.c, point.c): zstd, SHA-256, JSON.
 REPO_CFLAGS := $(shell pkg-config --cflags libzstd libcrypto json-c)
 REPO_LIBS := $(shell pkg-config --libs libzstd libcrypto json-c)
 SCOLS_CFLAGS := $(shell pkg-config --cflags smartcols)
 SCOLS_LIBS := $(shell pkg-config --libs smartcols)
 COMPLETIONDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
 
-LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/repo.o lib/chunk.o lib/pack.o lib/point.o \
+LIB_OBJS := lib/libcbt.o lib/snapshot.o lib/debug.o lib/repo.o lib/chunk.o lib/pack.o lib/index.o lib/point.o \
 	lib/writer.o \
 	lib/backup.o lib/anchor.o
 HEADERS := include/libcbt.h include/uapi/cbt_ioctl.h
@@ -111,7 +111,7 @@ tests/unit/test-anchor: tests/unit/test-anchor.c $(LIB_OBJS) lib/internal.h $(HE
 	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) -Wl,--wrap=fsync \
 		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
-# The chunk store's sync (lib/chunk.c), in a temporary directory.
+# The chunk store and indexes (lib/chunk.c, pack.c, index.c), in a temporary directory.
 tests/unit/test-chunk: tests/unit/test-chunk.c $(LIB_OBJS) lib/repo.h $(HEADERS)
 	$(CC) $(CPPFLAGS) -Ilib $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) \
 		$(CMOCKA_LIBS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)

@@ -6,17 +6,8 @@
  * API (include/libcbt.h, CBT_0.2): cbt_point_* (open, getters, verify,
  * restore), cbt_newpoint_* (begin, add_volume, commit, free).
  *
- * An index (points/<ID>/volume-<N>.idx, N from 0 in manifest order), all
- * numbers little-endian:
- *   0   8  magic "CBTINDX1"
- *   8   4  version (1)
- *   12  4  chunk size, bytes
- *   16  8  volume size, bytes
- *   24  8  chunk count = ceil(size / chunk size)
- *   32  32 zero
- *   64  32 * count  SHA-256 of each chunk's bytes, in volume order (the last
- *                   chunk holds size - (count - 1) * chunk size bytes)
- *   end 32 SHA-256 of everything above; the manifest names it too
+ * An index (points/<ID>/volume-<N>.idx, N from 0 in manifest order) is
+ * index.c's: each chunk's digest, and the pieces incrementals replaced.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,8 +26,6 @@
 
 #include "repo.h"
 
-#define INDEX_MAGIC	"CBTINDX1"
-#define INDEX_HDR	64
 #define MANIFEST_MAX	(16u << 20)
 #define NAME_MAX_LEN	4096
 #define VOLUMES_MAX	1024
@@ -74,11 +63,6 @@ struct cbt_point {
 	struct pvol *vol;
 };
 
-struct index {
-	uint32_t chunk_size;
-	uint64_t size, count;
-	uint8_t *d;		/* count digests */
-};
 
 static const char *const type_names[] = {
 	[CBT_POINT_FULL] = "full",
@@ -111,40 +95,6 @@ int cbt_point_type_parse(const char *name, enum cbt_point_type *type)
 			return 0;
 		}
 	return -EINVAL;
-}
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static uint64_t chunk_count(uint64_t size, uint32_t cs)
-{
-	return (size + cs - 1) / cs;
-}
-
-static size_t chunk_len(const struct index *ix, uint64_t i)
-{
-	uint64_t off = i * ix->chunk_size;
-
-	return (size_t)(ix->size - off < ix->chunk_size ? ix->size - off : ix->chunk_size);
 }
 
 /* ---- manifest ------------------------------------------------------------------ */
@@ -659,89 +609,66 @@ int cbt_point_find_volume(struct cbt_point *p, const char *name)
 
 /* ---- indexes ------------------------------------------------------------------- */
 
-static void index_free(struct index *ix)
-{
-	free(ix->d);
-	ix->d = NULL;
-}
-
-static int index_read(struct cbt_point *p, unsigned int i, struct index *ix)
+static int index_read(struct cbt_point *p, unsigned int i, struct cbt__index *ix)
 {
 	struct cbt_repo *r = p->repo;
 	const struct pvol *pv = &p->vol[i];
-	uint8_t dg[CBT__DIGEST_LEN];
 	char name[32], *buf;
-	const uint8_t *b;
-	size_t len, want;
-	uint64_t count;
+	size_t len;
 	int dfd, ret;
 
-	count = chunk_count(pv->size, r->chunk_size);
-	want = INDEX_HDR + (size_t)count * CBT__DIGEST_LEN + CBT__DIGEST_LEN;
 	dfd = point_dir(r, p->id);
 	if (dfd < 0)
 		return dfd;
 	snprintf(name, sizeof(name), "volume-%u.idx", i);
-	ret = cbt__repo_read_file(r, dfd, name, want, &buf, &len);
+	ret = cbt__repo_read_file(r, dfd, name,
+				  cbt__index_max_len(r->chunk_size, 4096, pv->size),
+				  &buf, &len);
 	close(dfd);
 	if (ret)
-		return cbt__repo_err(r, ret == -ENOENT ? -EBADMSG : ret,
+		return cbt__repo_err(r, ret == -ENOENT || ret == -EFBIG ? -EBADMSG : ret,
 				     "point %" PRIu64 ": %s: %s", p->id, name,
-				     ret == -ENOENT ? "missing" : r->err);
-	b = (const uint8_t *)buf;
-	ret = cbt__repo_err(r, -EBADMSG, "point %" PRIu64 ": %s: damaged index", p->id, name);
-	if (len != want || memcmp(b, INDEX_MAGIC, 8) || get32(b + 8) != 1 ||
-	    get32(b + 12) != r->chunk_size || get64(b + 16) != pv->size || get64(b + 24) != count)
-		goto out;
-	cbt__sha256(b, len - CBT__DIGEST_LEN, dg);
-	if (memcmp(dg, b + len - CBT__DIGEST_LEN, CBT__DIGEST_LEN) ||
-	    memcmp(dg, pv->index_digest, CBT__DIGEST_LEN))
-		goto out;
-	ix->d = malloc((size_t)count * CBT__DIGEST_LEN + 1);
-	if (!ix->d) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(ix->d, b + INDEX_HDR, (size_t)count * CBT__DIGEST_LEN);
-	ix->chunk_size = r->chunk_size;
-	ix->size = pv->size;
-	ix->count = count;
-	ret = 0;
-out:
+				     ret == -ENOENT ? "missing" : ret == -EFBIG ? "damaged index" : r->err);
+	ret = cbt__index_parse((const uint8_t *)buf, len, r->chunk_size, pv->size,
+			       pv->index_digest, ix);
 	free(buf);
+	if (ret == -EBADMSG)
+		return cbt__repo_err(r, ret, "point %" PRIu64 ": %s: damaged index", p->id, name);
 	return ret;
 }
 
-static int index_write(struct cbt_repo *r, int dirfd, unsigned int i, const struct index *ix,
+static int index_write(struct cbt_repo *r, int dirfd, unsigned int i, const struct cbt__index *ix,
 		       uint8_t digest[CBT__DIGEST_LEN])
 {
-	size_t len = INDEX_HDR + (size_t)ix->count * CBT__DIGEST_LEN + CBT__DIGEST_LEN;
-	uint8_t *b = calloc(1, len);
 	char name[32];
-	int ret;
 
-	if (!b)
-		return -ENOMEM;
-	memcpy(b, INDEX_MAGIC, 8);
-	le32(b + 8, 1);
-	le32(b + 12, ix->chunk_size);
-	le64(b + 16, ix->size);
-	le64(b + 24, ix->count);
-	memcpy(b + INDEX_HDR, ix->d, (size_t)ix->count * CBT__DIGEST_LEN);
-	cbt__sha256(b, len - CBT__DIGEST_LEN, digest);
-	memcpy(b + len - CBT__DIGEST_LEN, digest, CBT__DIGEST_LEN);
 	snprintf(name, sizeof(name), "volume-%u.idx", i);
-	ret = cbt__repo_write_file(r, dirfd, name, b, len);
-	free(b);
-	return ret;
+	return cbt__index_write(r, dirfd, name, ix, digest);
+}
+
+/* Append @n digests at @src to *d (*n of *cap). */
+static int digests_add(uint8_t **d, size_t *n, size_t *cap, const uint8_t *src, size_t cnt)
+{
+	uint8_t *nd;
+
+	if (*n + cnt > *cap) {
+		*cap = (*n + cnt) * 2;
+		nd = realloc(*d, *cap * CBT__DIGEST_LEN);
+		if (!nd)
+			return -ENOMEM;
+		*d = nd;
+	}
+	memcpy(*d + *n * CBT__DIGEST_LEN, src, cnt * CBT__DIGEST_LEN);
+	*n += cnt;
+	return 0;
 }
 
 int cbt__point_digests(struct cbt_repo *r, uint64_t id, uint8_t **d, size_t *n, size_t *cap)
 {
+	struct cbt__index ix = { 0 };
 	struct cbt_point *p;
-	struct index ix = { 0 };
 	unsigned int i;
-	uint8_t *nd;
+	size_t k;
 	int ret;
 
 	ret = cbt_point_open(r, id, &p);
@@ -753,22 +680,46 @@ int cbt__point_digests(struct cbt_repo *r, uint64_t id, uint8_t **d, size_t *n, 
 		ret = index_read(p, i, &ix);
 		if (ret)
 			break;
-		if (*n + ix.count > *cap) {
-			*cap = (*n + ix.count) * 2;
-			nd = realloc(*d, *cap * CBT__DIGEST_LEN);
-			if (!nd) {
-				ret = -ENOMEM;
-				index_free(&ix);
-				break;
-			}
-			*d = nd;
-		}
-		memcpy(*d + *n * CBT__DIGEST_LEN, ix.d, (size_t)ix.count * CBT__DIGEST_LEN);
-		*n += ix.count;
-		index_free(&ix);
+		ret = digests_add(d, n, cap, ix.d, (size_t)ix.count);
+		for (k = 0; !ret && k < ix.np; k++)
+			ret = digests_add(d, n, cap, ix.p[k].d, 1);
+		cbt__index_free(&ix);
+		if (ret)
+			break;
 	}
 	cbt_point_free(p);
 	return ret;
+}
+
+/*
+ * Chunk @c's bytes into @buf: its chunk with its patches from *pi on laid
+ * over it (*pi moves past them). Errors name the chunk.
+ */
+static int chunk_load(struct cbt_repo *r, const struct cbt__index *ix, uint64_t c, size_t *pi,
+		      uint8_t *buf)
+{
+	int ret;
+
+	ret = cbt__chunk_get(r, ix->d + c * CBT__DIGEST_LEN, buf, cbt__index_chunk_len(ix, c));
+	for (; !ret && *pi < ix->np && ix->p[*pi].chunk == c; (*pi)++) {
+		const struct cbt__patch *pt = &ix->p[*pi];
+
+		ret = cbt__chunk_get(r, pt->d, buf + (size_t)pt->piece * ix->piece_size,
+				     cbt__index_piece_len(ix, c, pt->piece));
+	}
+	while (*pi < ix->np && ix->p[*pi].chunk == c)
+		(*pi)++;
+	return ret;
+}
+
+/* Patches of chunk @c in @ix, from *pi on: how many. */
+static size_t chunk_patches(const struct cbt__index *ix, uint64_t c, size_t pi)
+{
+	size_t n = 0;
+
+	while (pi + n < ix->np && ix->p[pi + n].chunk == c)
+		n++;
+	return n;
 }
 
 /* ---- restore ------------------------------------------------------------------- */
@@ -837,10 +788,11 @@ int cbt_point_restore(struct cbt_point *p, unsigned int i, int fd, unsigned int 
 {
 	struct stream st = { .fd = fd, .on = 1 };
 	uint8_t zero_full[CBT__DIGEST_LEN], zero_tail[CBT__DIGEST_LEN];
-	struct index ix = { 0 };
+	struct cbt__index ix = { 0 };
 	struct cbt_repo *r;
+	size_t pi = 0;
 	uint64_t c;
-	char *buf;
+	uint8_t *buf;
 	int ret;
 
 	if (!p || i >= p->nvol || fd < 0 || (flags & ~LIBCBT_RESTORE_SPARSE))
@@ -852,19 +804,19 @@ int cbt_point_restore(struct cbt_point *p, unsigned int i, int fd, unsigned int 
 		return ret;
 	buf = calloc(1, ix.chunk_size);
 	if (!buf) {
-		index_free(&ix);
+		cbt__index_free(&ix);
 		return -ENOMEM;
 	}
 	cbt__sha256(buf, ix.chunk_size, zero_full);
-	cbt__sha256(buf, chunk_len(&ix, ix.count - 1), zero_tail);
+	cbt__sha256(buf, cbt__index_chunk_len(&ix, ix.count - 1), zero_tail);
 	for (c = 0; c < ix.count; c++) {
 		const uint8_t *d = ix.d + c * CBT__DIGEST_LEN;
-		size_t len = chunk_len(&ix, c);
+		size_t len = cbt__index_chunk_len(&ix, c);
 
-		if ((flags & LIBCBT_RESTORE_SPARSE) &&
+		if ((flags & LIBCBT_RESTORE_SPARSE) && !chunk_patches(&ix, c, pi) &&
 		    !memcmp(d, len == ix.chunk_size ? zero_full : zero_tail, CBT__DIGEST_LEN))
 			goto next;
-		ret = cbt__chunk_get(r, d, buf, len);
+		ret = chunk_load(r, &ix, c, &pi, buf);
 		if (ret) {
 			cbt__repo_err(r, ret, "point %" PRIu64 ", offset %" PRIu64 ": %s", p->id,
 				      c * ix.chunk_size, r->err);
@@ -884,7 +836,7 @@ next:
 			break;
 	}
 	free(buf);
-	index_free(&ix);
+	cbt__index_free(&ix);
 	return ret;
 }
 
@@ -932,7 +884,7 @@ static int manifest_rewrite(struct cbt_point *p)
 int cbt_point_verify(struct cbt_point *p, uint64_t *bad)
 {
 	struct vchunk *v = NULL, *nv;
-	struct index ix = { 0 };
+	struct cbt__index ix = { 0 };
 	struct cbt_repo *r;
 	size_t n = 0, cap = 0, k;
 	uint64_t nbad = 0, total = 0, done = 0, c;
@@ -955,11 +907,11 @@ int cbt_point_verify(struct cbt_point *p, uint64_t *bad)
 		}
 		if (ret)
 			goto out;
-		if (n + ix.count > cap) {
-			cap = (n + ix.count) * 2;
+		if (n + ix.count + ix.np > cap) {
+			cap = (n + ix.count + ix.np) * 2;
 			nv = realloc(v, cap * sizeof(*v));
 			if (!nv) {
-				index_free(&ix);
+				cbt__index_free(&ix);
 				ret = -ENOMEM;
 				goto out;
 			}
@@ -967,9 +919,14 @@ int cbt_point_verify(struct cbt_point *p, uint64_t *bad)
 		}
 		for (c = 0; c < ix.count; c++) {
 			memcpy(v[n].d, ix.d + c * CBT__DIGEST_LEN, CBT__DIGEST_LEN);
-			v[n++].len = (uint32_t)chunk_len(&ix, c);
+			v[n++].len = (uint32_t)cbt__index_chunk_len(&ix, c);
 		}
-		index_free(&ix);
+		for (k = 0; k < ix.np; k++) {
+			memcpy(v[n].d, ix.p[k].d, CBT__DIGEST_LEN);
+			v[n++].len = (uint32_t)cbt__index_piece_len(&ix, ix.p[k].chunk,
+								    ix.p[k].piece);
+		}
+		cbt__index_free(&ix);
 	}
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_vchunk);
@@ -1246,19 +1203,195 @@ static int same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+/*
+ * What a new point reads of each chunk: nothing (its base's digest and
+ * patches stand), the pieces the change data names (each stored as a
+ * patch), or all of it (a new digest, no patches).
+ */
+enum { TODO_KEEP, TODO_PIECES, TODO_WHOLE };
+
+#define DIRTY(b, g)	((b)[(g) >> 3] & (1u << ((g) & 7)))
+
+/* Patches a chunk of @ppc pieces may have before it is read whole again. */
+static size_t max_patches(uint32_t ppc)
+{
+	return ppc < 2 ? 0 : ppc < 8 ? 1 : ppc / 4;
+}
+
+/*
+ * Keep (touch) every chunk @bix names; a missing chunk is read whole
+ * again, a missing patch's piece again.
+ */
+static int keep_base(struct cbt_repo *r, const struct cbt__index *bix, uint8_t *todo,
+		     uint8_t *dirty, uint32_t ppc)
+{
+	size_t n = (size_t)bix->count + bix->np, k;
+	uint8_t *flat, *missing;
+	uint64_t c, g;
+	int ret;
+
+	flat = malloc(n * CBT__DIGEST_LEN + 1);
+	missing = malloc(n + 1);
+	ret = -ENOMEM;
+	if (!flat || !missing)
+		goto out;
+	memcpy(flat, bix->d, (size_t)bix->count * CBT__DIGEST_LEN);
+	for (k = 0; k < bix->np; k++)
+		memcpy(flat + ((size_t)bix->count + k) * CBT__DIGEST_LEN, bix->p[k].d,
+		       CBT__DIGEST_LEN);
+	ret = cbt__chunks_touch(r, flat, n, missing);
+	if (ret && ret != -ENOENT)
+		goto out;
+	for (c = 0; c < bix->count; c++)
+		todo[c] = missing[c] ? TODO_WHOLE : TODO_KEEP;
+	for (k = 0; k < bix->np; k++) {
+		if (!missing[bix->count + k])
+			continue;
+		g = bix->p[k].chunk * ppc + bix->p[k].piece;
+		dirty[g >> 3] |= (uint8_t)(1u << (g & 7));
+	}
+	ret = 0;
+out:
+	free(flat);
+	free(missing);
+	return ret;
+}
+
+/*
+ * An incremental on @bix: @ix starts as its copy, the pieces @extents
+ * touch are *dirty, and todo[] says what to read of each chunk.
+ */
+static int plan_update(struct cbt_repo *r, struct cbt__index *ix, const struct cbt__index *bix,
+		       const uint64_t *extents, size_t count, uint8_t *todo, uint8_t **dirty)
+{
+	uint64_t ps = ix->piece_size, c, g, k;
+	uint32_t ppc = ix->chunk_size / ix->piece_size, j;
+	size_t pi = 0, n, old, nd;
+	int ret;
+
+	if (bix->piece_size != ix->piece_size)
+		return 0;	/* another layout: read it all */
+	*dirty = calloc((size_t)((ix->size + ps - 1) / ps + 7) / 8, 1);
+	if (!*dirty)
+		return -ENOMEM;
+	memcpy(ix->d, bix->d, (size_t)ix->count * CBT__DIGEST_LEN);
+	for (k = 0; k < count; k++) {
+		uint64_t a = extents[2 * k], len = extents[2 * k + 1];
+
+		for (g = a / ps; len && g <= (a + len - 1) / ps; g++)
+			(*dirty)[g >> 3] |= (uint8_t)(1u << (g & 7));
+	}
+	ret = keep_base(r, bix, todo, *dirty, ppc);
+	if (ret)
+		return ret;
+	for (c = 0; c < ix->count; c++, pi += n) {
+		n = chunk_patches(bix, c, pi);
+		if (todo[c] == TODO_WHOLE)
+			continue;
+		nd = old = 0;
+		for (j = 0; j < cbt__index_pieces(ix, c); j++)
+			nd += !!DIRTY(*dirty, c * ppc + j);
+		for (k = 0; k < n; k++)
+			old += !DIRTY(*dirty, c * ppc + bix->p[pi + k].piece);
+		if (nd)
+			todo[c] = nd + old > max_patches(ppc) ? TODO_WHOLE : TODO_PIECES;
+	}
+	return 0;
+}
+
+/* Read @len bytes at @off of the source, store them as a chunk: its digest in @d. */
+static int read_put(struct cbt_repo *r, int fd, const char *name, uint64_t off, size_t len,
+		    uint8_t *buf, uint8_t d[CBT__DIGEST_LEN], struct pvol *pv)
+{
+	uint64_t stored;
+	int ret;
+
+	ret = cbt__pread_all(fd, buf, len, off);
+	if (ret)
+		return cbt__repo_err(r, ret, "%s: reading at offset %" PRIu64 ": %s", name, off,
+				     ret == -ENODATA ? "shorter than its size" : strerror(-ret));
+	cbt__sha256(buf, len, d);
+	ret = cbt__chunk_put(r, d, buf, len, &stored);
+	if (ret)
+		return ret;
+	pv->bytes_read += len;
+	pv->bytes_stored += stored;
+	return 0;
+}
+
+/* Chunk @c's pieces: the dirty ones read and patched, the base's other patches kept. */
+static int read_pieces(struct cbt_repo *r, int fd, const char *name, struct cbt__index *ix,
+		       const struct cbt__index *bix, size_t pi, uint64_t c, const uint8_t *dirty,
+		       uint8_t *buf, struct pvol *pv)
+{
+	uint32_t ppc = ix->chunk_size / ix->piece_size, j;
+	uint8_t d[CBT__DIGEST_LEN];
+	size_t n = chunk_patches(bix, c, pi), k = 0;
+	int ret = 0;
+
+	for (j = 0; !ret && j < cbt__index_pieces(ix, c); j++) {
+		while (k < n && bix->p[pi + k].piece < j)
+			k++;
+		if (DIRTY(dirty, c * ppc + j)) {
+			ret = read_put(r, fd, name, c * ix->chunk_size + (uint64_t)j * ix->piece_size,
+				       cbt__index_piece_len(ix, c, j), buf, d, pv);
+			if (!ret)
+				ret = cbt__index_patch(ix, c, j, d);
+		} else if (k < n && bix->p[pi + k].piece == j) {
+			ret = cbt__index_patch(ix, c, j, bix->p[pi + k].d);
+		}
+	}
+	return ret;
+}
+
+/* Read what todo[] says into @ix (the rest is @bix's). */
+static int read_chunks(struct cbt_repo *r, int fd, const char *name, struct cbt__index *ix,
+		       const struct cbt__index *bix, const uint8_t *todo, const uint8_t *dirty,
+		       struct pvol *pv)
+{
+	uint32_t ppc = ix->chunk_size / ix->piece_size, j;
+	uint64_t c, total = 0, before = pv->bytes_read;
+	size_t pi = 0, n, k;
+	uint8_t *buf;
+	int ret = 0;
+
+	for (c = 0; c < ix->count; c++) {
+		if (todo[c] == TODO_WHOLE)
+			total += cbt__index_chunk_len(ix, c);
+		for (j = 0; todo[c] == TODO_PIECES && j < cbt__index_pieces(ix, c); j++)
+			if (DIRTY(dirty, c * ppc + j))
+				total += cbt__index_piece_len(ix, c, j);
+	}
+	buf = malloc(ix->chunk_size);
+	if (!buf)
+		return -ENOMEM;
+	for (c = 0; !ret && c < ix->count; c++, pi += n) {
+		n = chunk_patches(bix, c, pi);
+		if (todo[c] == TODO_WHOLE)
+			ret = read_put(r, fd, name, c * ix->chunk_size, cbt__index_chunk_len(ix, c),
+				       buf, ix->d + c * CBT__DIGEST_LEN, pv);
+		else if (todo[c] == TODO_PIECES)
+			ret = read_pieces(r, fd, name, ix, bix, pi, c, dirty, buf, pv);
+		for (k = 0; !ret && todo[c] == TODO_KEEP && k < n; k++)
+			ret = cbt__index_patch(ix, c, bix->p[pi + k].piece, bix->p[pi + k].d);
+		if (!ret && todo[c] != TODO_KEEP)
+			ret = cbt__progress(r, pv->bytes_read - before, total);
+	}
+	free(buf);
+	return ret;
+}
+
 int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, uint64_t size,
 			    const char *stamp, const uint64_t *extents, size_t count)
 {
-	struct index ix = { 0 }, bix = { 0 };
+	struct cbt__index ix = { 0 }, bix = { 0 };
 	struct cbt_point *base = NULL;
 	struct cbt_repo *r;
 	struct pvol *pv, *nv;
-	uint8_t *todo = NULL, *missing = NULL;
-	uint64_t c, total = 0, done = 0, stored;
+	uint8_t *todo = NULL, *dirty = NULL;
 	unsigned int vi;
 	int bi = -1, ret;
 	size_t k;
-	char *buf = NULL;
 
 	if (!np || !name || !*name || strlen(name) > NAME_MAX_LEN || fd < 0 || !size ||
 	    size > SIZE_MAX_VOL || (count && !extents) || np->committed)
@@ -1295,17 +1428,13 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 	pv->size = size;
 	probe_identity(fd, size, pv);
 
-	ix.chunk_size = r->chunk_size;
-	ix.size = size;
-	ix.count = chunk_count(size, r->chunk_size);
-	ix.d = calloc((size_t)ix.count, CBT__DIGEST_LEN);
+	ret = cbt__index_init(&ix, r->chunk_size, CBT__PIECE_SIZE, size);
 	todo = malloc((size_t)ix.count);
-	buf = malloc(r->chunk_size);
-	if (!ix.d || !todo || !buf) {
+	if (ret || !todo) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	memset(todo, 1, (size_t)ix.count);
+	memset(todo, TODO_WHOLE, (size_t)ix.count);
 
 	if (np->pt.type != CBT_POINT_FULL && np->pt.type != CBT_POINT_COPY) {
 		ret = find_base(np, np->pt.type == CBT_POINT_AUTO ? CBT_POINT_INCREMENTAL :
@@ -1337,61 +1466,16 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 			np->pt.base = base->id;
 	}
 	if (base && extents) {
-		/* the base's index, the named extents read again */
+		/* the base's index; the pieces the extents touch read again */
 		ret = index_read(base, (unsigned int)bi, &bix);
-		if (ret)
-			goto fail;
-		memcpy(ix.d, bix.d, (size_t)ix.count * CBT__DIGEST_LEN);
-		index_free(&bix);
-		memset(todo, 0, (size_t)ix.count);
-		for (k = 0; k < count; k++) {
-			uint64_t a = extents[2 * k], len = extents[2 * k + 1];
-
-			if (!len)
-				continue;
-			for (c = a / r->chunk_size; c <= (a + len - 1) / r->chunk_size; c++)
-				todo[c] = 1;
-		}
-		/* keep (touch) the base's chunks; a missing one is read again */
-		missing = malloc((size_t)ix.count);
-		if (!missing) {
-			ret = -ENOMEM;
-			goto fail;
-		}
-		ret = cbt__chunks_touch(r, ix.d, (size_t)ix.count, missing);
-		if (ret && ret != -ENOENT)
-			goto fail;
-		for (c = 0; c < ix.count; c++)
-			if (missing[c])
-				todo[c] = 1;
-	}
-	for (c = 0; c < ix.count; c++)
-		if (todo[c])
-			total += chunk_len(&ix, c);
-	for (c = 0; c < ix.count; c++) {
-		size_t len = chunk_len(&ix, c);
-		uint8_t *d = ix.d + c * CBT__DIGEST_LEN;
-
-		if (!todo[c])
-			continue;
-		ret = cbt__pread_all(fd, buf, len, c * r->chunk_size);
-		if (ret) {
-			cbt__repo_err(r, ret, "%s: reading at offset %" PRIu64 ": %s", name,
-				      c * r->chunk_size,
-				      ret == -ENODATA ? "shorter than its size" : strerror(-ret));
-			goto fail;
-		}
-		cbt__sha256(buf, len, d);
-		ret = cbt__chunk_put(r, d, buf, len, &stored);
-		if (ret)
-			goto fail;
-		pv->bytes_read += len;
-		pv->bytes_stored += stored;
-		done += len;
-		ret = cbt__progress(r, done, total);
+		if (!ret)
+			ret = plan_update(r, &ix, &bix, extents, count, todo, &dirty);
 		if (ret)
 			goto fail;
 	}
+	ret = read_chunks(r, fd, name, &ix, &bix, todo, dirty, pv);
+	if (ret)
+		goto fail;
 	ret = index_write(r, np->dir_fd, vi, &ix, pv->index_digest);
 	if (ret)
 		goto fail;
@@ -1403,10 +1487,10 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 fail:
 	pvol_clear(pv);
 out:
-	free(missing);
+	free(dirty);
 	free(todo);
-	free(buf);
-	index_free(&ix);
+	cbt__index_free(&bix);
+	cbt__index_free(&ix);
 	return ret;
 }
 
@@ -1501,14 +1585,73 @@ void cbt_newpoint_free(struct cbt_newpoint *np)
 
 /* ---- diff of two points (export) ---------------------------------------------- */
 
+/* Do chunk @c's patches in @x (from @xi) and @y (from @yi) differ? */
+static int patches_differ(const struct cbt__index *x, size_t xi, size_t xn,
+			  const struct cbt__index *y, size_t yi, size_t yn)
+{
+	size_t k;
+
+	if (xn != yn)
+		return 1;
+	for (k = 0; k < xn; k++)
+		if (x->p[xi + k].piece != y->p[yi + k].piece ||
+		    memcmp(x->p[xi + k].d, y->p[yi + k].d, CBT__DIGEST_LEN))
+			return 1;
+	return 0;
+}
+
+/* The digest piece @j of a chunk takes from its patches (NULL: from the chunk). */
+static const uint8_t *piece_src(const struct cbt__index *x, size_t xi, size_t xn, uint32_t j)
+{
+	size_t k;
+
+	for (k = 0; k < xn; k++)
+		if (x->p[xi + k].piece == j)
+			return x->p[xi + k].d;
+	return NULL;
+}
+
+/*
+ * Hand @fn what chunk @c (its bytes in @buf) differs in from the same
+ * chunk of @fx, which has the same digest: the pieces whose patches
+ * differ, adjacent ones together.
+ */
+static int diff_pieces(const struct cbt__index *ix, size_t pi, size_t pn,
+		       const struct cbt__index *fx, size_t fi, size_t fn_, uint64_t c,
+		       const uint8_t *buf, cbt_chunk_fn fn, void *data)
+{
+	uint32_t j, start = 0, np = cbt__index_pieces(ix, c);
+	int run = 0, ret = 0;
+
+	for (j = 0; !ret && j <= np; j++) {
+		const uint8_t *a = j < np ? piece_src(ix, pi, pn, j) : NULL;
+		const uint8_t *b = j < np ? piece_src(fx, fi, fn_, j) : NULL;
+		int differ = j < np && ((!a) != (!b) || (a && memcmp(a, b, CBT__DIGEST_LEN)));
+
+		if (differ && !run) {
+			start = j;
+			run = 1;
+		} else if (!differ && run) {
+			size_t off = (size_t)start * ix->piece_size;
+			size_t end = (size_t)(j - 1) * ix->piece_size +
+				     cbt__index_piece_len(ix, c, j - 1);
+
+			ret = fn(data, c * ix->chunk_size + off, buf + off, end - off);
+			run = 0;
+		}
+	}
+	return ret;
+}
+
 int cbt_point_diff(struct cbt_point *p, unsigned int i, struct cbt_point *from,
 		   unsigned int from_i, cbt_chunk_fn fn, void *data)
 {
 	uint8_t zero_full[CBT__DIGEST_LEN], zero_tail[CBT__DIGEST_LEN];
-	struct index ix = { 0 }, fx = { 0 };
+	struct cbt__index ix = { 0 }, fx = { 0 };
+	size_t pi = 0, fi = 0, pn, fn_;
 	struct cbt_repo *r;
 	uint64_t c;
-	char *buf;
+	uint8_t *buf;
 	int ret;
 
 	if (!p || i >= p->nvol || !fn || (from && (from_i >= from->nvol || from->repo != p->repo)))
@@ -1529,29 +1672,39 @@ int cbt_point_diff(struct cbt_point *p, unsigned int i, struct cbt_point *from,
 		goto out_index;
 	}
 	cbt__sha256(buf, ix.chunk_size, zero_full);
-	cbt__sha256(buf, chunk_len(&ix, ix.count - 1), zero_tail);
-	for (c = 0; c < ix.count; c++) {
+	cbt__sha256(buf, cbt__index_chunk_len(&ix, ix.count - 1), zero_tail);
+	for (c = 0; c < ix.count; c++, fi += fn_) {
 		const uint8_t *d = ix.d + c * CBT__DIGEST_LEN;
-		size_t len = chunk_len(&ix, c);
+		size_t len = cbt__index_chunk_len(&ix, c), p0 = pi;
+		int same_base;
 
+		pn = chunk_patches(&ix, c, pi);
+		fn_ = c < fx.count ? chunk_patches(&fx, c, fi) : 0;
 		/*
 		 * The same digest over the same length is the same bytes; a
 		 * chunk past the old end compares with zeroes (what a grown
 		 * image reads there), as does every chunk from empty.
 		 */
-		if (c < fx.count && chunk_len(&fx, c) == len &&
-		    !memcmp(d, fx.d + c * CBT__DIGEST_LEN, CBT__DIGEST_LEN))
+		same_base = c < fx.count && cbt__index_chunk_len(&fx, c) == len &&
+			    !memcmp(d, fx.d + c * CBT__DIGEST_LEN, CBT__DIGEST_LEN) &&
+			    fx.piece_size == ix.piece_size;
+		if (same_base && !patches_differ(&ix, pi, pn, &fx, fi, fn_)) {
+			pi += pn;
 			goto next;
-		if (c >= fx.count &&
+		}
+		if (c >= fx.count && !pn &&
 		    !memcmp(d, len == ix.chunk_size ? zero_full : zero_tail, CBT__DIGEST_LEN))
 			goto next;
-		ret = cbt__chunk_get(r, d, buf, len);
+		ret = chunk_load(r, &ix, c, &pi, buf);
 		if (ret) {
 			cbt__repo_err(r, ret, "point %" PRIu64 ", %s, offset %" PRIu64 ": %s", p->id,
 				      p->vol[i].name, c * ix.chunk_size, r->err);
 			break;
 		}
-		ret = fn(data, c * ix.chunk_size, buf, len);
+		if (same_base)
+			ret = diff_pieces(&ix, p0, pn, &fx, fi, fn_, c, buf, fn, data);
+		else
+			ret = fn(data, c * ix.chunk_size, buf, len);
 		if (ret) {
 			cbt__repo_err(r, ret, "offset %" PRIu64 ": %s", c * ix.chunk_size,
 				      strerror(-ret));
@@ -1564,8 +1717,8 @@ next:
 	}
 	free(buf);
 out_index:
-	index_free(&fx);
-	index_free(&ix);
+	cbt__index_free(&fx);
+	cbt__index_free(&ix);
 	return ret;
 }
 

@@ -193,6 +193,43 @@ int cbt__chunks_sync(struct cbt_repo *r);
 /* Forget packs written and not synced, close what the chunk store holds. */
 void cbt__chunks_close(struct cbt_repo *r);
 
+/* ---- index.c: a point's index of one volume ------------------------------------ */
+
+#define CBT__PIECE_SIZE		(64u << 10)	/* what an incremental reads of a chunk */
+
+/* Piece @piece of chunk @chunk is the chunk named @d (an incremental's change). */
+struct cbt__patch {
+	uint64_t chunk;
+	uint32_t piece;
+	uint8_t d[CBT__DIGEST_LEN];
+};
+
+struct cbt__index {
+	uint32_t chunk_size, piece_size;
+	uint64_t size, count;
+	uint8_t *d;		/* @count digests: each chunk as last read whole */
+	struct cbt__patch *p;	/* pieces replaced since, by chunk then piece */
+	size_t np, cap;
+};
+
+int cbt__index_init(struct cbt__index *ix, uint32_t chunk_size, uint32_t piece_size,
+		    uint64_t size);
+void cbt__index_free(struct cbt__index *ix);
+/* Append a patch (the caller keeps them in order). */
+int cbt__index_patch(struct cbt__index *ix, uint64_t c, uint32_t k,
+		     const uint8_t d[CBT__DIGEST_LEN]);
+size_t cbt__index_chunk_len(const struct cbt__index *ix, uint64_t c);
+uint32_t cbt__index_pieces(const struct cbt__index *ix, uint64_t c);
+size_t cbt__index_piece_len(const struct cbt__index *ix, uint64_t c, uint32_t k);
+/* The longest index a volume of @size can have. */
+size_t cbt__index_max_len(uint32_t chunk_size, uint32_t piece_size, uint64_t size);
+/* Parse and check an index file's bytes (-EBADMSG when damaged). */
+int cbt__index_parse(const uint8_t *b, size_t len, uint32_t chunk_size, uint64_t size,
+		     const uint8_t digest[CBT__DIGEST_LEN], struct cbt__index *ix);
+/* Write @ix as @dirfd/@name atomically; @digest gets its trailing SHA-256. */
+int cbt__index_write(struct cbt_repo *r, int dirfd, const char *name,
+		     const struct cbt__index *ix, uint8_t digest[CBT__DIGEST_LEN]);
+
 /* ---- point.c ----------------------------------------------------------------- */
 
 /* Append every digest of point @id's indexes to *d (*n of *cap). */

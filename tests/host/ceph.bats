@@ -71,17 +71,27 @@ make_images() {
 	for p in p0 p1 p2; do
 		sha "$T/$p" >"$T/$p.sha"
 	done
+	# what changed, as change data for cbt-snap backup --changes
+	echo '{"changes": [{"offset": 1228800, "length": 28672}, {"offset": 6553600, "length": 131072},
+		{"offset": 720901, "length": 100}]}' >"$T/p1.changes"
+	echo '{"changes": [{"offset": 1228800, "length": 65536}, {"offset": 15728640, "length": 1048576},
+		{"offset": 0, "length": 4096}]}' >"$T/p2.changes"
 }
 
-# A repository of one volume ($T/src, 64 KiB chunks) with a full point (1)
-# and two incrementals (2, 3) of p0, p1, p2; the source's sha256 at each
-# backup in $T/sha.ID. In $T (after make_images).
+# A repository of one volume ($T/src, 1 MiB chunks) with a full point (1)
+# and two incrementals (2, 3) of p0, p1, p2 taken with change data (so
+# their indexes patch 64 KiB pieces of chunks); the source's sha256 at
+# each backup in $T/sha.ID. In $T (after make_images).
 make_repo() {
-	local id
+	local id ch
 	for id in 1 2 3; do
 		cp "$T/p$((id - 1))" "$T/src"
 		sha "$T/src" >"$T/sha.$id"
-		"$CBT" backup "$T/src" --to "$T/repo" --chunk-size 64K --quiet
+		ch=()
+		if [ "$id" -gt 1 ]; then
+			ch=(--changes "$T/p$((id - 1)).changes")
+		fi
+		"$CBT" backup "$T/src" --to "$T/repo" --quiet "${ch[@]}"
 	done
 	run -0 "$CBT" list "$T/repo" --raw --noheadings -o ID,TYPE,BASE
 	[ "${lines[0]}" = "1 full 0" ]
@@ -288,10 +298,10 @@ usage_error() {
 	[[ "${lines[0]}" == "cbt-snap: "* ]]
 	cmp "$T/out" "$T/before"
 	[ "$(ls "$T")" = "$(printf 'before\nout')" ]
-	# a chunk of point 1 gone from the repository (its first 64 KiB, chunks
+	# a chunk of point 1 gone from the repository (its first MiB, chunks
 	# named by their SHA-256): found, reported, nothing written
 	cp -a "$I/repo" "$T/repo"
-	first=$(head -c 65536 "$I/p0" | sha256sum | cut -d' ' -f1)
+	first=$(head -c $MiB "$I/p0" | sha256sum | cut -d" " -f1)
 	"$BATS_TEST_DIRNAME/packs.py" drop "$T/repo" "$first"
 	[ "$("$BATS_TEST_DIRNAME/packs.py" chunks "$T/repo" | grep -c "^$first")" -eq 0 ]
 	run -1 "$CBT" export "$T/repo" --point 1 --format rbd-diff -o "$T/broken"

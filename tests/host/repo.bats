@@ -290,6 +290,69 @@ stopped() {
 	[ "$status" -eq 0 ]
 }
 
+# put_bytes IMAGE OFFSET LENGTH: random bytes there; prints the changes JSON.
+put_bytes() {
+	head -c "$3" /dev/urandom | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+	printf '{"changes": [{"offset": %d, "length": %d}]}\n' "$2" "$3"
+}
+
+@test "repo: an incremental reads only the 64 KiB pieces the changes touch; a chunk with too many patched pieces is read whole again; every point restores, also after its base is pruned" {
+	head -c $((8 << 20)) /dev/urandom >"$TMP/a.img"
+	backup "$TMP/a.img" --to "$R"
+	local full=$ID off
+	declare -A want
+	want[$ID]=$(sha "$TMP/a.img")
+	# pieces 3, 5, 9 and 11 of chunk 2 (1 MiB chunks, 16 pieces of 64 KiB)
+	for off in $((3 << 16)) $((5 << 16)) $((9 << 16)) $((11 << 16)); do
+		put_bytes "$TMP/a.img" $(((2 << 20) + off + 100)) 4096 >"$TMP/ch.json"
+		backup "$TMP/a.img" --to "$R" --changes "$TMP/ch.json"
+		[ "$(json "$TMP/out.json" '.type')" = incremental ]
+		[ "$(json "$TMP/out.json" '."bytes-read"')" -eq 65536 ]
+		want[$ID]=$(sha "$TMP/a.img")
+	done
+	# a write across pieces 12 and 13: six pieces patched is too many, the chunk is read whole
+	put_bytes "$TMP/a.img" $(((2 << 20) + (13 << 16) - 512)) 1024 >"$TMP/ch.json"
+	backup "$TMP/a.img" --to "$R" --changes "$TMP/ch.json"
+	[ "$(json "$TMP/out.json" '."bytes-read"')" -eq 1048576 ]
+	want[$ID]=$(sha "$TMP/a.img")
+	# then a piece again, and one in the last chunk
+	put_bytes "$TMP/a.img" $(((2 << 20) + 7)) 10 >"$TMP/ch.json"
+	backup "$TMP/a.img" --to "$R" --changes "$TMP/ch.json"
+	[ "$(json "$TMP/out.json" '."bytes-read"')" -eq 65536 ]
+	want[$ID]=$(sha "$TMP/a.img")
+	for id in "${!want[@]}"; do
+		restore_check "$id" "${want[$id]}"
+	done
+	run "$CBT" verify -q "$R"
+	[ "$status" -eq 0 ]
+	# the full pruned, gc run on old packs: every other point still restores
+	"$CBT" prune -q "$R" --point "$full"
+	find "$R/packs" -type f -exec touch -d '-1 hour' {} +
+	run "$CBT" gc --json "$R"
+	[ "$status" -eq 0 ]
+	for id in "${!want[@]}"; do
+		[ "$id" -eq "$full" ] || restore_check "$id" "${want[$id]}"
+	done
+	run "$CBT" verify -q "$R"
+	[ "$status" -eq 0 ]
+}
+
+@test "repo: a patched piece of the base found missing is read again by the next incremental" {
+	head -c $((4 << 20)) /dev/urandom >"$TMP/a.img"
+	backup "$TMP/a.img" --to "$R"
+	put_bytes "$TMP/a.img" $(((1 << 20) + (4 << 16))) 4096 >"$TMP/ch.json"
+	backup "$TMP/a.img" --to "$R" --changes "$TMP/ch.json"
+	[ "$(json "$TMP/out.json" '."bytes-read"')" -eq 65536 ]
+	# the patch's chunk: the piece's 64 KiB
+	local c
+	c=$(dd if="$TMP/a.img" bs=64K skip=20 count=1 status=none | sha256sum | cut -c1-64)
+	"$PACKS" drop "$R" "$c"
+	echo '{"changes": []}' >"$TMP/none.json"
+	backup "$TMP/a.img" --to "$R" --changes "$TMP/none.json"
+	[ "$(json "$TMP/out.json" '."bytes-read"')" -eq 65536 ]
+	restore_check "$ID" "$(sha "$TMP/a.img")"
+}
+
 @test "repo: a chunk of the base found missing is read again by an incremental with --changes" {
 	mkimg "$TMP/a.img" 16
 	backup "$TMP/a.img" --to "$R"

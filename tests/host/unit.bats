@@ -103,7 +103,15 @@ unit_group() {
 	UNIT_BIN=$TOP/tests/unit/test-writer unit_group options
 }
 
-# The chunk store's sync (tests/unit/test-chunk.c).
+# The chunk store and indexes (tests/unit/test-chunk.c).
 @test "unit: chunks wait in the workspace until the sync; a sync that failed part-way runs again" {
 	UNIT_BIN=$TOP/tests/unit/test-chunk unit_group sync
+}
+
+@test "unit: a damaged chunk's pack is rewritten without it; gc's sweep drops only old chunks no index names" {
+	UNIT_BIN=$TOP/tests/unit/test-chunk unit_group rewrite
+}
+
+@test "unit: an index's patches are checked when read: in order, no repeats, inside the volume" {
+	UNIT_BIN=$TOP/tests/unit/test-chunk unit_group index
 }

@@ -6,9 +6,10 @@
  * folder) can be run again on the same handle, and then every chunk is in
  * place and reads back. A damaged chunk set aside leaves its pack's other
  * chunks readable; gc's sweep drops what no index names from old packs
- * only. cmocka, on the host, in a temporary directory.
+ * only. An index's patches are checked when read (order, range). cmocka,
+ * on the host, in a temporary directory.
  *
- *   test-chunk [GROUP]   GROUP: sync, rewrite (all when none)
+ *   test-chunk [GROUP]   GROUP: sync, rewrite, index (all when none)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -258,6 +259,94 @@ static void sweep_drops_only_old_unnamed(void **state)
 	cbt_repo_close(r);
 }
 
+/* ---- index.c: a point's index and its patches ---------------------------------- */
+
+#define IX_SIZE	((7u << 20) / 2)	/* 3.5 MiB: 4 chunks of 1 MiB, the last half */
+
+/* An index of IX_SIZE with patches (0,1), (2,3), (3,7), written and read back as bytes. */
+static uint8_t *index_bytes(size_t *len)
+{
+	struct cbt__index ix;
+	uint8_t d[CBT__DIGEST_LEN], dg[CBT__DIGEST_LEN];
+	char path[128], file[160];
+	struct cbt_repo *r;
+	uint8_t *b;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/repo5", tmpdir);
+	assert_int_equal(cbt_repo_open(path, LIBCBT_REPO_CREATE, 1 << 20, &r), 0);
+	assert_int_equal(cbt__index_init(&ix, 1 << 20, CBT__PIECE_SIZE, IX_SIZE), 0);
+	assert_int_equal(ix.count, 4);
+	assert_int_equal(cbt__index_pieces(&ix, 3), 8);
+	assert_int_equal(cbt__index_piece_len(&ix, 3, 7), 65536);
+	memset(d, 7, sizeof(d));
+	assert_int_equal(cbt__index_patch(&ix, 0, 1, d), 0);
+	assert_int_equal(cbt__index_patch(&ix, 2, 3, d), 0);
+	assert_int_equal(cbt__index_patch(&ix, 3, 7, d), 0);
+	assert_int_equal(cbt__index_write(r, r->dfd, "test.idx", &ix, dg), 0);
+	cbt__index_free(&ix);
+	cbt_repo_close(r);
+	snprintf(file, sizeof(file), "%s/test.idx", path);
+	f = fopen(file, "rb");
+	assert_non_null(f);
+	b = malloc(1 << 20);
+	*len = fread(b, 1, 1 << 20, f);
+	fclose(f);
+	assert_int_equal(*len, 64 + 4 * 32 + 3 * 44 + 32);
+	return b;
+}
+
+/* Sign @b again (its trailing SHA-256), so only the structure is judged. */
+static int parse_signed(uint8_t *b, size_t len, struct cbt__index *ix)
+{
+	cbt__sha256(b, len - CBT__DIGEST_LEN, b + len - CBT__DIGEST_LEN);
+	return cbt__index_parse(b, len, 1 << 20, IX_SIZE, NULL, ix);
+}
+
+static void index_patches_checked(void **state)
+{
+	struct cbt__index ix;
+	size_t len, p0 = 64 + 4 * 32;
+	uint8_t *b = index_bytes(&len), *c = malloc(len);
+
+	(void)state;
+	assert_int_equal(parse_signed(b, len, &ix), 0);
+	assert_int_equal(ix.np, 3);
+	assert_int_equal(ix.p[2].chunk, 3);
+	assert_int_equal(ix.p[2].piece, 7);
+	cbt__index_free(&ix);
+	/* the second and third patches swapped: out of order */
+	memcpy(c, b, len);
+	memcpy(c + p0 + 44, b + p0 + 88, 44);
+	memcpy(c + p0 + 88, b + p0 + 44, 44);
+	assert_int_equal(parse_signed(c, len, &ix), -EBADMSG);
+	/* the same patch twice */
+	memcpy(c, b, len);
+	memcpy(c + p0 + 44, b + p0, 44);
+	assert_int_equal(parse_signed(c, len, &ix), -EBADMSG);
+	/* a piece past the end of the last (half) chunk */
+	memcpy(c, b, len);
+	c[p0 + 88 + 8] = 8;
+	assert_int_equal(parse_signed(c, len, &ix), -EBADMSG);
+	/* a chunk past the volume */
+	memcpy(c, b, len);
+	c[p0 + 88] = 4;
+	assert_int_equal(parse_signed(c, len, &ix), -EBADMSG);
+	/* a patch count the file does not hold, and a piece size not a power of two */
+	memcpy(c, b, len);
+	c[40] = 4;
+	assert_int_equal(parse_signed(c, len, &ix), -EBADMSG);
+	memcpy(c, b, len);
+	c[32] = 1;
+	assert_int_equal(parse_signed(c, len, &ix), -EBADMSG);
+	/* unsigned damage: the trailing SHA-256 no longer matches */
+	memcpy(c, b, len);
+	c[70] ^= 1;
+	assert_int_equal(cbt__index_parse(c, len, 1 << 20, IX_SIZE, NULL, &ix), -EBADMSG);
+	free(c);
+	free(b);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
 
 int main(int argc, char **argv)
@@ -267,6 +356,9 @@ int main(int argc, char **argv)
 	};
 	static const struct CMUnitTest rewrite_t[] = {
 		T(damaged_chunk_set_aside), T(sweep_drops_only_old_unnamed),
+	};
+	static const struct CMUnitTest index_t[] = {
+		T(index_patches_checked),
 	};
 	const char *only = argc > 1 ? argv[1] : NULL;
 	int failed = 0, ran = 0;
@@ -278,6 +370,10 @@ int main(int argc, char **argv)
 	}
 	if (!only || !strcmp(only, "rewrite")) {
 		failed += cmocka_run_group_tests_name("rewrite", rewrite_t, NULL, NULL);
+		ran++;
+	}
+	if (!only || !strcmp(only, "index")) {
+		failed += cmocka_run_group_tests_name("index", index_t, NULL, NULL);
 		ran++;
 	}
 	if (!ran) {
