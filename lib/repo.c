@@ -403,9 +403,13 @@ static int read_config(struct cbt_repo *r)
 	if (!json_object_object_get_ex(o, "format", &v) || !json_object_is_type(v, json_type_string) ||
 	    strcmp(json_object_get_string(v), "cbt-repository"))
 		goto out;
-	if (!json_object_object_get_ex(o, "version", &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) != CBT__REPO_VERSION) {
-		ret = cbt__repo_err(r, -EPROTONOSUPPORT, "config: unsupported repository version");
+	if (!json_object_object_get_ex(o, "version", &v) || !json_object_is_type(v, json_type_int))
+		goto out;
+	if (json_object_get_int64(v) != CBT__REPO_VERSION) {
+		ret = cbt__repo_err(r, -EPROTONOSUPPORT,
+				    json_object_get_int64(v) == 1 ?
+				    "config: a version 1 repository (a file per chunk, made by an earlier cbt-snap): this one reads version 2 only; back up into a new repository" :
+				    "config: unsupported repository version");
 		goto out;
 	}
 	if (!json_object_object_get_ex(o, "chunk-size", &v) || !json_object_is_type(v, json_type_int))

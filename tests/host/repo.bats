@@ -791,3 +791,16 @@ usage_error() {
 	[ "$(json "$TMP/inc.json" '.["bytes-read"]')" -eq 65536 ]
 	restore_check "$(json "$TMP/inc.json" .id)" "$(sha "$TMP/a.img")"
 }
+
+@test "repo: a version 1 repository (a file per chunk) is refused with one line saying so" {
+	mkimg "$TMP/a.img" 2
+	backup "$TMP/a.img" --to "$R"
+	jq '.version = 1' "$R/config" >"$TMP/config"
+	cat "$TMP/config" >"$R/config"
+	run "$CBT" list "$R"
+	one_line 1
+	[[ "$output" == *"version 1 repository"*"a new repository"* ]]
+	run "$CBT" backup -q "$TMP/a.img" --to "$R"
+	one_line 1
+	[[ "$output" == *"version 1 repository"* ]]
+}
