@@ -136,7 +136,7 @@ ABI_DIR ?= .abi
 LIB_SRCS := $(LIB_OBJS:.o=.c)
 $(ABI_DIR)/libcbt.so.$(SOVERSION): $(LIB_SRCS) lib/internal.h lib/repo.h $(HEADERS) lib/libcbt.sym
 	mkdir -p $(ABI_DIR)
-	$(CC) $(CPPFLAGS) $(WARN) -Og -g $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -shared \
+	$(CC) $(CPPFLAGS) $(WARN) -O2 -g $(BLKID_CFLAGS) $(UUID_CFLAGS) $(REPO_CFLAGS) -fPIC -shared \
 		-Wl,-soname,libcbt.so.$(SOVERSION) -Wl,--version-script=lib/libcbt.sym \
 		-o $@ $(LIB_SRCS) $(BLKID_LIBS) $(UUID_LIBS) $(REPO_LIBS)
 
