@@ -267,26 +267,35 @@ static uint32_t *known_packs(struct cbt_repo *r, size_t *n)
 	return k;
 }
 
-static uint32_t known_find(struct cbt_repo *r, const uint32_t *k, size_t n,
-			   const uint8_t name[CBT__DIGEST_LEN])
+/*
+ * A known pack named @name found again: every entry of that name is back
+ * (two entries may share a name: the same pack stored again). 0 if none.
+ */
+static int known_back(struct cbt_repo *r, const uint32_t *k, size_t n,
+		      const uint8_t name[CBT__DIGEST_LEN])
 {
 	size_t lo = 0, hi = n;
+	int found = 0;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = memcmp(r->packs[k[mid]].name, name, CBT__DIGEST_LEN);
 
-		if (!c)
-			return k[mid];
-		if (c < 0)
+		if (memcmp(r->packs[k[mid]].name, name, CBT__DIGEST_LEN) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NO_PACK;
+	for (; lo < n && !memcmp(r->packs[k[lo]].name, name, CBT__DIGEST_LEN); lo++) {
+		r->packs[k[lo]].gone = 0;
+		found = 1;
+	}
+	return found;
 }
 
-/* Add pack packs/@name (open as @fd) and its chunks to the map. */
+/*
+ * Add pack packs/@name (open as @fd) and its chunks to the map. A pack we
+ * cannot read (damaged, hostile, an I/O error) is passed over: 0.
+ */
 static int map_add_pack(struct cbt_repo *r, int fd, const uint8_t name[CBT__DIGEST_LEN])
 {
 	struct cbt__pack_table t;
@@ -294,10 +303,9 @@ static int map_add_pack(struct cbt_repo *r, int fd, const uint8_t name[CBT__DIGE
 	uint32_t i, pi;
 	int ret;
 
-	ret = cbt__pack_table_read(fd, &t);
-	if (ret)
-		return ret;
-	ret = -EBADMSG;		/* a table that does not match its name */
+	if (cbt__pack_table_read(fd, &t))
+		return 0;
+	ret = 0;		/* a table that does not match its name: passed over */
 	if (memcmp(t.name, name, CBT__DIGEST_LEN))
 		goto out;
 	ret = loc_room(r, t.count);
@@ -319,17 +327,11 @@ out:
 	return ret;
 }
 
-/*
- * Read packs/ into the map: on a rescan, packs in place not found again
- * are gone (their chunks missing unless found elsewhere), packs we know
- * are not read again. A pack whose table is damaged is passed over: its
- * chunks are missing, and gc never removes it.
- */
-static int map_scan(struct cbt_repo *r)
+static int map_scan_locked(struct cbt_repo *r)
 {
 	uint8_t name[CBT__DIGEST_LEN];
-	uint32_t *known, pi;
 	struct dirent *de;
+	uint32_t *known;
 	size_t nknown, i;
 	DIR *dir;
 	int fd, ret = 0;
@@ -350,25 +352,39 @@ static int map_scan(struct cbt_repo *r)
 	}
 	rewinddir(dir);
 	while (!ret && (de = readdir(dir))) {
-		if (cbt__unhex(de->d_name, name))
+		if (cbt__unhex(de->d_name, name) || known_back(r, known, nknown, name))
 			continue;
-		pi = known_find(r, known, nknown, name);
-		if (pi != NO_PACK) {
-			r->packs[pi].gone = 0;
-			continue;
-		}
 		fd = openat(r->packs_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
 			continue;
 		ret = map_add_pack(r, fd, name);
 		close(fd);
-		if (ret == -EBADMSG || ret == -ENODATA)
-			ret = 0;
 	}
 	closedir(dir);
 	free(known);
 	if (!ret)
 		r->map_read = 1;
+	return ret;
+}
+
+/*
+ * Read packs/ into the map: on a rescan, packs in place not found again
+ * are gone (their chunks missing unless found elsewhere), packs we know
+ * are not read again. A pack whose table is damaged is passed over: its
+ * chunks are missing, and gc never removes it. Under chunks.lock shared:
+ * gc renames a rewritten pack in and the old one out under it exclusive,
+ * so the scan sees one of the two.
+ */
+static int map_scan(struct cbt_repo *r)
+{
+	int held = r->chunk_locked, ret;
+
+	ret = chunk_lock(r);
+	if (ret)
+		return ret;
+	ret = map_scan_locked(r);
+	if (!held)
+		chunk_unlock(r);
 	return ret;
 }
 
@@ -459,6 +475,23 @@ int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint
 
 /* ---- writing ------------------------------------------------------------------ */
 
+/*
+ * A pack failed to be written (ENOSPC, EIO): it is never put in place,
+ * and what this handle wrote since its last sync is lost, so every later
+ * put and sync fails too (the point being written cannot be committed).
+ */
+static int pack_broken(struct cbt_repo *r, int err)
+{
+	if (r->cur_fd >= 0)
+		close(r->cur_fd);
+	r->cur_fd = -1;
+	r->cur_n = 0;
+	r->cur_off = 0;
+	r->packs[r->cur_pack].gone = 1;
+	r->pack_err = err;
+	return cbt__repo_err(r, err, "writing a pack: %s", strerror(-err));
+}
+
 /* Close the pack being written: its table and trailer, and its name. */
 static int pack_close_cur(struct cbt_repo *r)
 {
@@ -467,14 +500,27 @@ static int pack_close_cur(struct cbt_repo *r)
 	if (r->cur_fd < 0)
 		return 0;
 	ret = cbt__pack_end(r->cur_fd, r->cur_tab, r->cur_n, r->packs[r->cur_pack].name);
-	if (close(r->cur_fd) && !ret)
-		ret = -errno;
+	if (ret)
+		return pack_broken(r, ret);
+	ret = close(r->cur_fd) ? -errno : 0;
 	r->cur_fd = -1;
 	r->cur_n = 0;
 	r->cur_off = 0;
-	if (ret)
+	if (ret) {
+		r->pack_err = ret;
 		return cbt__repo_err(r, ret, "writing a pack: %s", strerror(-ret));
+	}
 	return 0;
+}
+
+/* This handle's writes stopped by a pack that failed: the error, else 0. */
+static int pack_failed(struct cbt_repo *r)
+{
+	if (!r->pack_err)
+		return 0;
+	return cbt__repo_err(r, r->pack_err,
+			     "a pack failed to be written earlier (%s): open the repository again",
+			     strerror(-r->pack_err));
 }
 
 /* A pack to append to, in the workspace, with room for one more entry. */
@@ -527,15 +573,16 @@ static int pack_append(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], con
 	if (ret)
 		return ret;
 	ret = cbt__write_all(r->cur_fd, frame, clen);
-	if (ret)	/* the run fails: its workspace goes with it */
-		return cbt__repo_err(r, ret, "writing a pack: %s", strerror(-ret));
+	if (ret)
+		return pack_broken(r, ret);
 	e = r->cur_tab + (size_t)r->cur_n++ * CBT__PACK_ENTRY;
 	memcpy(e, d, CBT__DIGEST_LEN);
 	cbt__put_le32(e + 32, (uint32_t)clen);
 	cbt__put_le32(e + 36, (uint32_t)len);
 	loc_add(r, d, r->cur_pack, r->cur_off, (uint32_t)clen, 1);
 	r->cur_off += clen;
-	if (r->cur_off >= (r->pack_target ? r->pack_target : CBT__PACK_TARGET))
+	if (r->cur_off >= (r->pack_target ? r->pack_target : CBT__PACK_TARGET) ||
+	    r->cur_n >= CBT__PACK_MAX_COUNT)
 		return pack_close_cur(r);
 	return 0;
 }
@@ -549,7 +596,9 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 
 	if (stored)
 		*stored = 0;
-	ret = map_ready(r);
+	ret = pack_failed(r);
+	if (!ret)
+		ret = map_ready(r);
 	if (!ret)
 		ret = chunk_lock(r);
 	if (ret)
@@ -584,7 +633,9 @@ int cbt__chunks_sync(struct cbt_repo *r)
 	size_t i;
 	int ret, any = 0;
 
-	ret = pack_close_cur(r);
+	ret = pack_failed(r);
+	if (!ret)
+		ret = pack_close_cur(r);
 	if (ret)
 		return ret;
 	for (i = 0; i < r->npacks; i++)

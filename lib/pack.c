@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "repo.h"
 
@@ -77,7 +78,8 @@ int cbt__pack_table_read(int fd, struct cbt__pack_table *t)
 	memset(t, 0, sizeof(*t));
 	if (fstat(fd, &st))
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size < CBT__PACK_TRAILER)
+	if (!S_ISREG(st.st_mode) || st.st_size < CBT__PACK_TRAILER ||
+	    st.st_size > CBT__PACK_MAX_SIZE)
 		return -EBADMSG;
 	size = (uint64_t)st.st_size;
 	ret = cbt__pread_all(fd, tr, sizeof(tr), size - sizeof(tr));
@@ -87,7 +89,7 @@ int cbt__pack_table_read(int fd, struct cbt__pack_table *t)
 		return -EBADMSG;
 	t->count = cbt__le32(tr + 8);
 	tlen = (uint64_t)t->count * CBT__PACK_ENTRY;
-	if (!t->count || tlen > size - sizeof(tr))
+	if (!t->count || t->count > CBT__PACK_MAX_COUNT || tlen > size - sizeof(tr))
 		return -EBADMSG;
 	t->data_len = size - sizeof(tr) - tlen;
 	t->tab = malloc(tlen);
@@ -104,7 +106,8 @@ int cbt__pack_table_read(int fd, struct cbt__pack_table *t)
 		const uint8_t *e = t->tab + (size_t)i * CBT__PACK_ENTRY;
 
 		if (!cbt__le32(e + 32) || !cbt__le32(e + 36) ||
-		    cbt__le32(e + 36) > LIBCBT_REPO_CHUNK_MAX)
+		    cbt__le32(e + 36) > LIBCBT_REPO_CHUNK_MAX ||
+		    cbt__le32(e + 32) > ZSTD_compressBound(cbt__le32(e + 36)))
 			goto bad;
 		total += cbt__le32(e + 32);
 	}

@@ -1294,7 +1294,8 @@ static int plan_update(struct cbt_repo *r, struct cbt__index *ix, const struct c
 		for (k = 0; k < n; k++)
 			old += !DIRTY(*dirty, c * ppc + bix->p[pi + k].piece);
 		if (nd)
-			todo[c] = nd + old > max_patches(ppc) ? TODO_WHOLE : TODO_PIECES;
+			todo[c] = nd + old > max_patches(cbt__index_pieces(ix, c)) ?
+				  TODO_WHOLE : TODO_PIECES;
 	}
 	return 0;
 }

@@ -82,6 +82,7 @@ struct cbt_repo {
 	uint8_t *cur_tab;	/* its table so far */
 	uint32_t cur_n, cur_cap;
 	uint64_t pack_target;	/* a pack is closed past this many bytes */
+	int pack_err;		/* a pack failed: no more writes (chunk.c) */
 	/* packs open for reading */
 	int rd_fd[CBT__PACK_RD];
 	uint32_t rd_pack[CBT__PACK_RD];
@@ -117,7 +118,10 @@ int cbt__progress(struct cbt_repo *r, uint64_t done, uint64_t total);
 #define CBT__PACK_MAGIC		"CBTPACK1"
 #define CBT__PACK_ENTRY		40	/* digest, frame length, chunk length */
 #define CBT__PACK_TRAILER	48	/* magic, count, 0, SHA-256 of the table */
-#define CBT__PACK_TARGET	(16u << 20)
+#define CBT__PACK_TARGET	(16u << 20)	/* a pack is ended past this many frame bytes */
+#define CBT__PACK_MAX_COUNT	(1u << 16)	/* ... or at this many chunks */
+/* The largest pack a reader takes: the target, one more frame, the table. */
+#define CBT__PACK_MAX_SIZE	(48u << 20)
 
 /* A pack's table, read and checked (cbt__pack_table_read). */
 struct cbt__pack_table {

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,6 +261,114 @@ static void sweep_drops_only_old_unnamed(void **state)
 	cbt_repo_close(r);
 }
 
+/* CLEN bytes no compressor shrinks (a fixed xorshift stream from @seed). */
+static void noise(uint8_t *b, unsigned int seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+	size_t i;
+
+	for (i = 0; i < CLEN; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		b[i] = (uint8_t)x;
+	}
+}
+
+static void failed_pack_stops_the_run(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	struct rlimit old, lim;
+	struct cbt_repo *r;
+	char path[128];
+	unsigned int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo6", tmpdir);
+	assert_int_equal(cbt_repo_open(path, LIBCBT_REPO_CREATE, 65536, &r), 0);
+	for (i = 0; i < NCHUNK; i++) {
+		noise(data[i], i + 1);
+		cbt__sha256(data[i], CLEN, d[i]);
+	}
+	assert_int_equal(cbt__chunk_put(r, d[0], data[0], CLEN, NULL), 0);
+	/* The pack cannot grow past 6000 bytes: the second frame fails half-written. */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 6000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(cbt__chunk_put(r, d[1], data[1], CLEN, NULL), -EFBIG);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	/* Nothing more is written or put in place by this handle. */
+	assert_int_equal(cbt__chunk_put(r, d[2], data[2], CLEN, NULL), -EFBIG);
+	assert_true(cbt__chunks_sync(r) < 0);
+	assert_int_equal(count_packs(path), 0);
+	cbt_repo_close(r);
+	/* A new handle stores them all again, whole. */
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), -ENOENT);
+	for (i = 0; i < NCHUNK; i++)
+		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r), 0);
+	for (i = 0; i < NCHUNK; i++) {
+		assert_int_equal(cbt__chunk_get(r, d[i], back, CLEN), 0);
+		assert_memory_equal(back, data[i], CLEN);
+	}
+	cbt_repo_close(r);
+}
+
+static void hostile_pack_passed_over(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN], tr[CBT__PACK_TRAILER];
+	char path[128], evil[200];
+	struct cbt_repo *r;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo7", tmpdir);
+	r = one_pack(path, data, d);
+	cbt_repo_close(r);
+	/* A sparse file long enough for the 2^32 - 16 chunks its trailer claims. */
+	snprintf(evil, sizeof(evil), "%s/packs/%064d", path, 0);
+	fd = open(evil, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	memset(tr, 0, sizeof(tr));
+	memcpy(tr, CBT__PACK_MAGIC, 8);
+	cbt__put_le32(tr + 8, 0xfffffff0u);
+	assert_int_equal(pwrite(fd, tr, sizeof(tr), (off_t)0xfffffff0u * CBT__PACK_ENTRY + 4096),
+			 sizeof(tr));
+	close(fd);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
+	assert_memory_equal(back, data[0], CLEN);
+	cbt_repo_close(r);
+}
+
+static void same_pack_stored_again(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	char path[128], pack[200];
+	struct cbt_repo *r;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo8", tmpdir);
+	r = one_pack(path, data, d);
+	/* Its pack removed behind our back, then the same chunks stored again. */
+	pack_path(r, path, 0, pack, sizeof(pack));
+	assert_int_equal(unlink(pack), 0);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), -ENOENT);
+	for (unsigned int i = 0; i < NCHUNK; i++)
+		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r), 0);
+	/* The same name twice in this handle's map; after a rescan both are back. */
+	assert_int_equal(r->npacks, 2);
+	assert_memory_equal(r->packs[0].name, r->packs[1].name, CBT__DIGEST_LEN);
+	r->map_read = 0;
+	assert_int_equal(cbt__chunks_touch(r, d[0], NCHUNK, NULL), 0);
+	assert_int_equal(cbt__chunk_get(r, d[2], back, CLEN), 0);
+	cbt_repo_close(r);
+}
+
 /* ---- index.c: a point's index and its patches ---------------------------------- */
 
 #define IX_SIZE	((7u << 20) / 2)	/* 3.5 MiB: 4 chunks of 1 MiB, the last half */
@@ -356,6 +466,7 @@ int main(int argc, char **argv)
 	};
 	static const struct CMUnitTest rewrite_t[] = {
 		T(damaged_chunk_set_aside), T(sweep_drops_only_old_unnamed),
+		T(failed_pack_stops_the_run), T(hostile_pack_passed_over), T(same_pack_stored_again),
 	};
 	static const struct CMUnitTest index_t[] = {
 		T(index_patches_checked),
