@@ -4,7 +4,7 @@
 # repositories on the same ext4), filled half with random bytes, half with
 # compressible text; a full backup timed; then 1% of its 64 KiB tracking
 # blocks rewritten at random offsets and an incremental timed. Once into a
-# repository of each chunk size in BENCH_CHUNKS (default "1M 64K").
+# repository of each chunk size in BENCH_CHUNKS (default "1M").
 # Each backup's guest time, its user+system CPU time, and "bench-mark"
 # lines on stdout that the host stamps with its own clock (the host's wall
 # time of each step). Restores are checked by the VM suites (85, 86, 87),
@@ -58,7 +58,7 @@ os.close(fd)
 EOF
 }
 
-chunks=${BENCH_CHUNKS:-1M 64K}
+chunks=${BENCH_CHUNKS:-1M}
 declare -A res
 for cs in $chunks; do
 	repo=$mnt/repo-$cs state=$mnt/state-$cs
