@@ -373,13 +373,15 @@ int cbt_store_prepare(const char *path, uint64_t size);
  *
  * A repository in the manner of Proxmox Backup Server and restic: a folder
  * of content-addressed chunks (fixed-size pieces of a volume, aligned to
- * volume offsets, zstd-compressed, named by their SHA-256) and of points.
+ * volume offsets, zstd-compressed, named by their SHA-256, kept many to a
+ * pack file) and of points.
  * A point is one backup run over one or more volumes: a JSON manifest (id,
  * type, base, chain, time, bytes read and stored, application metadata,
  * verify state; per volume its name, identity and stamp) and, per volume,
  * a complete index (the digest of every chunk). An incremental's index is
- * its base's with the changed chunks replaced, so any point restores in one
- * pass and may be removed alone; gc then frees the chunks no index names.
+ * its base's with what changed replaced (whole chunks, or 64 KiB pieces of
+ * them stored as patches), so any point restores in one pass and may be
+ * removed alone; gc then frees the chunks no index names.
  * docs/repository-format.md describes the files.
  *
  * Objects: cbt_repo_* (an open repository), cbt_point_* (one point, read
@@ -437,8 +439,9 @@ int cbt_repo_get_points(struct cbt_repo *repo, uint64_t **ids, size_t *count);
 /* Remove point @id (atomically: it is there whole or not at all). */
 int cbt_repo_remove_point(struct cbt_repo *repo, uint64_t id);
 /*
- * Remove every chunk no point names. Safe while backups run: a chunk
- * created or reused after the oldest running writer began is kept.
+ * Remove every chunk no point names (a pack file holding some that are
+ * named is rewritten with those). Safe while backups run: a chunk in a
+ * pack written or reused after the oldest running writer began is kept.
  * Counters (each may be NULL) say what was removed and kept.
  */
 int cbt_repo_gc(struct cbt_repo *repo, uint64_t *removed, uint64_t *removed_bytes,
@@ -489,8 +492,9 @@ uint64_t cbt_point_get_volume_bytes_stored(struct cbt_point *point, unsigned int
 /*
  * Re-read every chunk of the point, check each digest, and record the
  * verify state in its manifest. 0 (OK) or -EBADMSG (FAILED: *bad, if not
- * NULL, counts the missing or damaged chunks; a damaged chunk is renamed
- * aside so that the next backup holding that data stores it again).
+ * NULL, counts the missing or damaged chunks; a damaged chunk is dropped
+ * from its pack, the old pack kept aside, so that the next backup holding
+ * that data stores it again).
  */
 int cbt_point_verify(struct cbt_point *point, uint64_t *bad);
 
@@ -543,8 +547,10 @@ int cbt_newpoint_set_app_metadata(struct cbt_newpoint *np, const char *text);
  * Back up a volume into the point: @size bytes read from @fd (which the
  * caller keeps). @name is its group (the same name in every point of that
  * volume); @stamp (or NULL) its tracker stamp. With @extents (@count pairs
- * of offset, length in bytes) only those ranges are read, on top of the
- * base's index of the same volume (-ENODATA if the base has no such volume);
+ * of offset, length in bytes) only the 64 KiB pieces those ranges touch are
+ * read (a chunk with more than a quarter of its pieces changed: all of it),
+ * on top of the base's index of the same volume (-ENODATA if the base has
+ * no such volume);
  * with NULL, or for FULL and COPY points, every block. The base's volume
  * must have the same identity (size, filesystem UUID). The identity is
  * probed with libblkid from @fd. A chunk of the base found missing is read
@@ -566,8 +572,9 @@ void cbt_newpoint_free(struct cbt_newpoint *np);
 /*
  * The chunks of volume @i of @point that differ from volume @from_i of
  * @from (the same volume: -EXDEV otherwise), compared index against index
- * (digests), in ascending order: @fn gets each chunk's volume offset, its
- * bytes (digest checked) and its length (the last chunk may be short), and
+ * (digests), in ascending order: @fn gets each changed chunk's (or, where
+ * the two differ only in patched pieces, each run of changed pieces')
+ * volume offset, bytes (digests checked) and length (the last may be short), and
  * stops the walk by returning a negative errno. A chunk past the end of
  * @from's volume counts as changed unless all zeroes. With @from NULL, a
  * difference from empty: every chunk that is not all zeroes. The export to
