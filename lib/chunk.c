@@ -764,6 +764,46 @@ static int chunk_read(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void
 	return ret;
 }
 
+/*
+ * Chunk @d is damaged where the map says. Two writers that stored it at
+ * once left a copy each: read another pack's, and keep to it.
+ */
+static int chunk_read_other(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *buf,
+			    size_t len)
+{
+	struct cbt__loc *l = loc_find(r, d);
+	struct cbt__pack_table t;
+	uint32_t pi, i, clen;
+	uint64_t off;
+	void *cbuf;
+	int fd, ret = -EBADMSG;
+
+	for (pi = 0; ret && pi < r->npacks; pi++) {
+		if (pi == l->pack || r->packs[pi].gone || r->packs[pi].seq)
+			continue;
+		fd = pack_fd(r, pi);
+		if (fd < 0 || cbt__pack_table_read(fd, &t))
+			continue;
+		for (i = 0, off = 0; ret && i < t.count; i++, off += clen) {
+			const uint8_t *e = t.tab + (size_t)i * CBT__PACK_ENTRY;
+
+			clen = cbt__le32(e + 32);
+			if (memcmp(e, d, CBT__DIGEST_LEN) || (cbuf = malloc(clen)) == NULL)
+				continue;
+			if (!cbt__pread_all(fd, cbuf, clen, off) &&
+			    !frame_check(r, d, cbuf, clen, buf, len)) {
+				l->pack = pi;
+				l->off = off;
+				l->clen = clen;
+				ret = 0;
+			}
+			free(cbuf);
+		}
+		cbt__pack_table_free(&t);
+	}
+	return ret;
+}
+
 int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *buf, size_t len)
 {
 	char hex[65];
@@ -779,6 +819,8 @@ int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *b
 		if (!ret)
 			ret = chunk_read(r, d, buf, len);
 	}
+	if (ret == -EBADMSG)
+		ret = chunk_read_other(r, d, buf, len);
 	if (!ret)
 		return 0;
 	cbt__hex(d, hex);

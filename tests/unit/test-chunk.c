@@ -369,6 +369,47 @@ static void same_pack_stored_again(void **state)
 	cbt_repo_close(r);
 }
 
+static void damaged_copy_other_read(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	struct cbt_repo *r1, *r2, *r;
+	const struct cbt__loc *l = NULL;
+	char path[128], pack[200];
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo9", tmpdir);
+	assert_int_equal(cbt_repo_open(path, LIBCBT_REPO_CREATE, 65536, &r1), 0);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r2), 0);
+	make_chunks(data, d);
+	/* Two writers at once store chunk 0, each in its own pack. */
+	assert_int_equal(cbt__chunk_put(r1, d[0], data[0], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunk_put(r2, d[0], data[0], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunk_put(r1, d[1], data[1], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunk_put(r2, d[2], data[2], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r1), 0);
+	assert_int_equal(cbt__chunks_sync(r2), 0);
+	cbt_repo_close(r1);
+	cbt_repo_close(r2);
+	assert_int_equal(count_packs(path), 2);
+	/* The copy a reader finds first is damaged: it reads the other. */
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunks_touch(r, d[0], 1, NULL), 0);
+	for (size_t k = 0; k < r->nlocs; k++)
+		if (!memcmp(r->locs[k].d, d[0], CBT__DIGEST_LEN))
+			l = &r->locs[k];
+	assert_non_null(l);
+	pack_path(r, path, l->pack, pack, sizeof(pack));
+	fd = open(pack, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "garbage", 7, (off_t)l->off + 12), 7);
+	close(fd);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
+	assert_memory_equal(back, data[0], CLEN);
+	cbt_repo_close(r);
+}
+
 /* ---- index.c: a point's index and its patches ---------------------------------- */
 
 #define IX_SIZE	((7u << 20) / 2)	/* 3.5 MiB: 4 chunks of 1 MiB, the last half */
@@ -467,6 +508,7 @@ int main(int argc, char **argv)
 	static const struct CMUnitTest rewrite_t[] = {
 		T(damaged_chunk_set_aside), T(sweep_drops_only_old_unnamed),
 		T(failed_pack_stops_the_run), T(hostile_pack_passed_over), T(same_pack_stored_again),
+		T(damaged_copy_other_read),
 	};
 	static const struct CMUnitTest index_t[] = {
 		T(index_patches_checked),
