@@ -179,29 +179,36 @@ static struct cbt_repo *one_pack(const char *path, uint8_t data[NCHUNK][CLEN],
 	return r;
 }
 
+/* Damage chunk @d's frame where @r's map finds it; @pack gets that pack's path. */
+static void damage(struct cbt_repo *r, const char *repo, const uint8_t d[CBT__DIGEST_LEN],
+		   char *pack, size_t len)
+{
+	const struct cbt__loc *l = NULL;
+	int fd;
+
+	for (size_t k = 0; k < r->nlocs; k++)
+		if (!memcmp(r->locs[k].d, d, CBT__DIGEST_LEN))
+			l = &r->locs[k];
+	assert_non_null(l);
+	pack_path(r, repo, l->pack, pack, len);
+	fd = open(pack, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "garbage", 7, (off_t)l->off + 12), 7);
+	close(fd);
+}
+
 static void damaged_chunk_set_aside(void **state)
 {
 	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
 	char path[128], pack[200], bad[210];
-	const struct cbt__loc *l;
 	struct cbt_repo *r;
 	struct stat st;
-	int fd;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/repo3", tmpdir);
 	r = one_pack(path, data, d);
 	/* The middle chunk's frame damaged on disk. */
-	l = NULL;
-	for (size_t k = 0; k < r->nlocs; k++)
-		if (!memcmp(r->locs[k].d, d[1], CBT__DIGEST_LEN))
-			l = &r->locs[k];
-	assert_non_null(l);
-	pack_path(r, path, l->pack, pack, sizeof(pack));
-	fd = open(pack, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, "garbage", 7, (off_t)l->off + 12), 7);
-	close(fd);
+	damage(r, path, d[1], pack, sizeof(pack));
 	assert_int_equal(cbt__chunk_get(r, d[1], back, CLEN), -EBADMSG);
 	cbt__chunk_quarantine(r, d[1]);
 	/* The pack is set aside; the others are in a new one, read again. */
@@ -373,9 +380,7 @@ static void damaged_copy_other_read(void **state)
 {
 	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
 	struct cbt_repo *r1, *r2, *r;
-	const struct cbt__loc *l = NULL;
 	char path[128], pack[200];
-	int fd;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/repo9", tmpdir);
@@ -395,15 +400,7 @@ static void damaged_copy_other_read(void **state)
 	/* The copy a reader finds first is damaged: it reads the other. */
 	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
 	assert_int_equal(cbt__chunks_touch(r, d[0], 1, NULL), 0);
-	for (size_t k = 0; k < r->nlocs; k++)
-		if (!memcmp(r->locs[k].d, d[0], CBT__DIGEST_LEN))
-			l = &r->locs[k];
-	assert_non_null(l);
-	pack_path(r, path, l->pack, pack, sizeof(pack));
-	fd = open(pack, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, "garbage", 7, (off_t)l->off + 12), 7);
-	close(fd);
+	damage(r, path, d[0], pack, sizeof(pack));
 	memset(back, 0, sizeof(back));
 	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
 	assert_memory_equal(back, data[0], CLEN);
