@@ -447,7 +447,8 @@ static int keep_locked(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 	return l ? pack_keep_locked(r, l->pack) : -ENOENT;
 }
 
-int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint8_t *missing)
+int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, size_t stride,
+		      uint8_t *missing)
 {
 	int ret, any = 0;
 	size_t i;
@@ -458,7 +459,7 @@ int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
-		ret = keep_locked(r, digests + i * CBT__DIGEST_LEN);
+		ret = keep_locked(r, digests + i * stride);
 		if (missing)
 			missing[i] = ret != 0;
 		if (ret == -ENOENT) {

@@ -1225,21 +1225,17 @@ static size_t max_patches(uint32_t ppc)
 static int keep_base(struct cbt_repo *r, const struct cbt__index *bix, uint8_t *todo,
 		     uint8_t *dirty, uint32_t ppc)
 {
-	size_t n = (size_t)bix->count + bix->np, k;
-	uint8_t *flat, *missing;
+	uint8_t *missing = malloc((size_t)bix->count + bix->np + 1);
 	uint64_t c, g;
+	size_t k;
 	int ret;
 
-	flat = malloc(n * CBT__DIGEST_LEN + 1);
-	missing = malloc(n + 1);
-	ret = -ENOMEM;
-	if (!flat || !missing)
-		goto out;
-	memcpy(flat, bix->d, (size_t)bix->count * CBT__DIGEST_LEN);
-	for (k = 0; k < bix->np; k++)
-		memcpy(flat + ((size_t)bix->count + k) * CBT__DIGEST_LEN, bix->p[k].d,
-		       CBT__DIGEST_LEN);
-	ret = cbt__chunks_touch(r, flat, n, missing);
+	if (!missing)
+		return -ENOMEM;
+	ret = cbt__chunks_touch(r, bix->d, bix->count, CBT__DIGEST_LEN, missing);
+	if (!ret || ret == -ENOENT)
+		ret = cbt__chunks_touch(r, bix->np ? bix->p[0].d : NULL, bix->np,
+					sizeof(*bix->p), missing + bix->count);
 	if (ret && ret != -ENOENT)
 		goto out;
 	for (c = 0; c < bix->count; c++)
@@ -1252,7 +1248,6 @@ static int keep_base(struct cbt_repo *r, const struct cbt__index *bix, uint8_t *
 	}
 	ret = 0;
 out:
-	free(flat);
 	free(missing);
 	return ret;
 }

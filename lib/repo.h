@@ -171,8 +171,13 @@ int cbt__unhex(const char *s, uint8_t d[CBT__DIGEST_LEN]);
  */
 int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const void *data,
 		   size_t len, uint64_t *stored);
-/* Keep stored chunks (gc keeps their packs): 0, or -ENOENT when one is missing. */
-int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, uint8_t *missing);
+/*
+ * Keep stored chunks (gc keeps their packs): the @n digests at @digests,
+ * @stride bytes apart. 0, or -ENOENT when one is missing; missing[i] (if
+ * not NULL) says which.
+ */
+int cbt__chunks_touch(struct cbt_repo *r, const uint8_t *digests, size_t n, size_t stride,
+		      uint8_t *missing);
 /* Read chunk @d of @len bytes into @buf and check its digest. */
 int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *buf, size_t len);
 /*

@@ -155,7 +155,7 @@ static void pending_found_before_sync(void **state)
 	assert_int_equal(count_packs(path), 0);
 	assert_int_equal(cbt__chunk_put(r, d[0], data[0], CLEN, &stored), 0);
 	assert_int_equal(stored, 0);
-	assert_int_equal(cbt__chunks_touch(r, d[0], 1, NULL), 0);
+	assert_int_equal(cbt__chunks_touch(r, d[0], 1, CBT__DIGEST_LEN, NULL), 0);
 	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
 	assert_memory_equal(back, data[0], CLEN);
 	assert_int_equal(cbt__chunks_sync(r), 0);
@@ -222,7 +222,7 @@ static void damaged_chunk_set_aside(void **state)
 	assert_memory_equal(back, data[2], CLEN);
 	assert_int_equal(cbt__chunk_get(r, d[1], back, CLEN), -ENOENT);
 	/* A backup that has it stores it again. */
-	assert_int_equal(cbt__chunks_touch(r, d[1], 1, NULL), -ENOENT);
+	assert_int_equal(cbt__chunks_touch(r, d[1], 1, CBT__DIGEST_LEN, NULL), -ENOENT);
 	assert_int_equal(cbt__chunk_put(r, d[1], data[1], CLEN, NULL), 0);
 	assert_int_equal(cbt__chunks_sync(r), 0);
 	cbt_repo_close(r);
@@ -371,7 +371,7 @@ static void same_pack_stored_again(void **state)
 	assert_int_equal(r->npacks, 2);
 	assert_memory_equal(r->packs[0].name, r->packs[1].name, CBT__DIGEST_LEN);
 	r->map_read = 0;
-	assert_int_equal(cbt__chunks_touch(r, d[0], NCHUNK, NULL), 0);
+	assert_int_equal(cbt__chunks_touch(r, d[0], NCHUNK, CBT__DIGEST_LEN, NULL), 0);
 	assert_int_equal(cbt__chunk_get(r, d[2], back, CLEN), 0);
 	cbt_repo_close(r);
 }
@@ -399,7 +399,7 @@ static void damaged_copy_other_read(void **state)
 	assert_int_equal(count_packs(path), 2);
 	/* The copy a reader finds first is damaged: it reads the other. */
 	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
-	assert_int_equal(cbt__chunks_touch(r, d[0], 1, NULL), 0);
+	assert_int_equal(cbt__chunks_touch(r, d[0], 1, CBT__DIGEST_LEN, NULL), 0);
 	damage(r, path, d[0], pack, sizeof(pack));
 	memset(back, 0, sizeof(back));
 	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
