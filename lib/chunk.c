@@ -793,6 +793,10 @@ static int chunk_read_other(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN]
 				continue;
 			if (!cbt__pread_all(fd, cbuf, clen, off) &&
 			    !frame_check(r, d, cbuf, clen, buf, len)) {
+				memcpy(r->bad_copy_pack, r->packs[l->pack].name,
+				       CBT__DIGEST_LEN);
+				memcpy(r->bad_copy_d, d, CBT__DIGEST_LEN);
+				r->bad_copy = !r->packs[l->pack].seq;
 				l->pack = pi;
 				l->off = off;
 				l->clen = clen;
@@ -810,6 +814,7 @@ int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *b
 	char hex[65];
 	int ret;
 
+	r->bad_copy = 0;
 	ret = map_ready(r);
 	if (ret)
 		return cbt__repo_err(r, ret, "packs: %s", strerror(-ret));
@@ -877,21 +882,18 @@ static int pack_rewrite(struct cbt_repo *r, int fd, const char *hex,
 	return 0;
 }
 
-void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+/* Rewrite pack @name without chunk @d; the old one is kept as <name>.bad. */
+static void pack_set_aside(struct cbt_repo *r, const uint8_t name[CBT__DIGEST_LEN],
+			   const uint8_t d[CBT__DIGEST_LEN])
 {
 	struct cbt__pack_table t;
-	const struct cbt__loc *l;
 	uint8_t *keep = NULL;
 	uint64_t freed;
 	char hex[65];
 	uint32_t i;
 	int fd;
 
-	l = loc_find(r, d);
-	/* A copy of this run's, not in place: none in packs/ is it. */
-	if (!l || r->packs[l->pack].seq || r->packs[l->pack].gone)
-		return;
-	cbt__hex(r->packs[l->pack].name, hex);
+	cbt__hex(name, hex);
 	if (chunk_lock_ex(r))
 		return;
 	fd = openat(r->packs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -909,6 +911,25 @@ void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 	if (fd >= 0)
 		close(fd);
 	chunk_unlock_ex(r);
+}
+
+void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+{
+	const struct cbt__loc *l = loc_find(r, d);
+
+	/* A copy of this run's, not in place: none in packs/ is it. */
+	if (!l || r->packs[l->pack].seq || r->packs[l->pack].gone)
+		return;
+	pack_set_aside(r, r->packs[l->pack].name, d);
+}
+
+int cbt__chunk_quarantine_copy(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
+{
+	if (!r->bad_copy || memcmp(r->bad_copy_d, d, CBT__DIGEST_LEN))
+		return 0;
+	r->bad_copy = 0;
+	pack_set_aside(r, r->bad_copy_pack, d);
+	return 1;
 }
 
 static int memcmp_digest(const void *a, const void *b)

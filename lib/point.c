@@ -950,6 +950,9 @@ int cbt_point_verify(struct cbt_point *p, uint64_t *bad)
 		} else if (r2) {
 			ret = r2;
 			goto out;
+		} else {
+			/* read from a good copy: the damaged one is set aside */
+			cbt__chunk_quarantine_copy(r, v[k].d);
 		}
 		done += v[k].len;
 		ret = cbt__progress(r, done, total);

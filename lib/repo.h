@@ -83,6 +83,10 @@ struct cbt_repo {
 	uint32_t cur_n, cur_cap;
 	uint64_t pack_target;	/* a pack is closed past this many bytes */
 	int pack_err;		/* a pack failed: no more writes (chunk.c) */
+	/* the last damaged copy passed over for another (chunk_read_other) */
+	uint8_t bad_copy_pack[CBT__DIGEST_LEN];
+	uint8_t bad_copy_d[CBT__DIGEST_LEN];
+	int bad_copy;
 	/* packs open for reading */
 	int rd_fd[CBT__PACK_RD];
 	uint32_t rd_pack[CBT__PACK_RD];
@@ -185,6 +189,12 @@ int cbt__chunk_get(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *b
  * as packs/<name>.bad.
  */
 void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN]);
+/*
+ * The last cbt__chunk_get of @d found a damaged copy and read another:
+ * set the damaged one aside as cbt__chunk_quarantine does. 1 when there
+ * was one, else 0.
+ */
+int cbt__chunk_quarantine_copy(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN]);
 /*
  * Drop the chunks not in @keep (sorted) from packs last touched before
  * @cutoff: a pack with none kept is removed, one with some is rewritten.

@@ -380,7 +380,8 @@ static void damaged_copy_other_read(void **state)
 {
 	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
 	struct cbt_repo *r1, *r2, *r;
-	char path[128], pack[200];
+	char path[128], pack[200], bad[210];
+	struct stat st;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/repo9", tmpdir);
@@ -404,6 +405,20 @@ static void damaged_copy_other_read(void **state)
 	memset(back, 0, sizeof(back));
 	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
 	assert_memory_equal(back, data[0], CLEN);
+	/* verify sets the damaged copy aside; its pack's other chunk stays */
+	assert_int_equal(cbt__chunk_quarantine_copy(r, d[1]), 0);
+	assert_int_equal(cbt__chunk_quarantine_copy(r, d[0]), 1);
+	assert_int_equal(cbt__chunk_quarantine_copy(r, d[0]), 0);
+	snprintf(bad, sizeof(bad), "%s.bad", pack);
+	assert_int_equal(stat(bad, &st), 0);
+	assert_int_equal(stat(pack, &st), -1);
+	cbt_repo_close(r);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	for (unsigned int i = 0; i < NCHUNK; i++) {
+		assert_int_equal(cbt__chunk_get(r, d[i], back, CLEN), 0);
+		assert_memory_equal(back, data[i], CLEN);
+		assert_int_equal(r->bad_copy, 0);	/* no damaged copy left */
+	}
 	cbt_repo_close(r);
 }
 
