@@ -850,27 +850,79 @@ static void chunk_unlock_ex(struct cbt_repo *r)
 }
 
 /*
- * Rewrite packs/@hex (open as @fd, table @t) with the chunks @keep marks,
- * or remove it when none; @bad: keep the old one as <hex>.bad. *freed gets
- * the bytes given back.
+ * Drop from @keep every frame of pack @fd (table @t) that is not the chunk
+ * its entry names. The number dropped, or a negative errno when one could
+ * not be read (nothing is known damaged then).
+ */
+static int frames_check(struct cbt_repo *r, int fd, const struct cbt__pack_table *t,
+			uint8_t *keep)
+{
+	void *cbuf = malloc(ZSTD_compressBound(r->chunk_size)), *buf = malloc(r->chunk_size);
+	uint32_t i, clen, len;
+	uint64_t off = 0;
+	int ret = -ENOMEM, bad = 0;
+
+	if (!cbuf || !buf)
+		goto out;
+	for (i = 0; i < t->count; i++, off += clen) {
+		const uint8_t *e = t->tab + (size_t)i * CBT__PACK_ENTRY;
+
+		clen = cbt__le32(e + 32);
+		len = cbt__le32(e + 36);
+		if (!keep[i])
+			continue;
+		ret = -EBADMSG;
+		if (len <= r->chunk_size && clen <= ZSTD_compressBound(len)) {
+			ret = cbt__pread_all(fd, cbuf, clen, off);
+			if (!ret)
+				ret = frame_check(r, e, cbuf, clen, buf, len);
+			else if (ret == -ENODATA)
+				ret = -EBADMSG;
+		}
+		if (ret && ret != -EBADMSG)
+			goto out;
+		if (ret) {
+			keep[i] = 0;
+			bad++;
+		}
+	}
+	ret = bad;
+out:
+	free(cbuf);
+	free(buf);
+	return ret;
+}
+
+/*
+ * Under chunks.lock exclusive: rewrite packs/@hex (open as @fd, table @t)
+ * with the chunks @keep marks that are intact, or remove it when none.
+ * Every kept frame is checked first, in the bytes now under that name:
+ * a damaged one is dropped, never copied (a new pack of the same table
+ * has the same name and would replace an intact one), and the old pack
+ * is then kept as <hex>.bad. Nothing to drop: the pack stays as it is.
+ * *freed gets the bytes given back.
  */
 static int pack_rewrite(struct cbt_repo *r, int fd, const char *hex,
-			const struct cbt__pack_table *t, const uint8_t *keep, int bad,
-			uint64_t *freed)
+			const struct cbt__pack_table *t, uint8_t *keep, uint64_t *freed)
 {
 	uint8_t name[CBT__DIGEST_LEN];
 	uint64_t size = 0;
 	struct stat st;
 	char badname[70];
 	uint32_t i, n = 0;
-	int ret = 0;
+	int ret, bad;
 
+	*freed = 0;
 	if (fstat(fd, &st))
 		return -errno;
+	bad = frames_check(r, fd, t, keep);
+	if (bad < 0)
+		return cbt__repo_err(r, bad, "packs/%s: checking: %s", hex, strerror(-bad));
 	for (i = 0; i < t->count; i++)
 		n += keep[i] != 0;
-	if (n)
-		ret = cbt__pack_copy(r, fd, t, keep, name, &size);
+	if (n == t->count)
+		return 0;
+	ret = n ? cbt__pack_copy(r, fd, t, keep, name, &size) : 0;
 	if (ret)
 		return cbt__repo_err(r, ret, "packs/%s: rewriting: %s", hex, strerror(-ret));
 	snprintf(badname, sizeof(badname), "%s.bad", hex);
@@ -882,15 +934,18 @@ static int pack_rewrite(struct cbt_repo *r, int fd, const char *hex,
 	return 0;
 }
 
-/* Rewrite pack @name without chunk @d; the old one is kept as <name>.bad. */
-static void pack_set_aside(struct cbt_repo *r, const uint8_t name[CBT__DIGEST_LEN],
-			   const uint8_t d[CBT__DIGEST_LEN])
+/*
+ * A damaged chunk was read from pack @name: under chunks.lock exclusive,
+ * whatever pack now has that name loses its damaged frames (pack_rewrite).
+ * Checked again under the lock, not taken on trust: gc or a writer may
+ * have put an intact pack of the same table there since.
+ */
+static void pack_set_aside(struct cbt_repo *r, const uint8_t name[CBT__DIGEST_LEN])
 {
 	struct cbt__pack_table t;
-	uint8_t *keep = NULL;
+	uint8_t *keep;
 	uint64_t freed;
 	char hex[65];
-	uint32_t i;
 	int fd;
 
 	cbt__hex(name, hex);
@@ -900,10 +955,8 @@ static void pack_set_aside(struct cbt_repo *r, const uint8_t name[CBT__DIGEST_LE
 	if (fd >= 0 && !cbt__pack_table_read(fd, &t)) {
 		keep = malloc(t.count);
 		if (keep) {
-			for (i = 0; i < t.count; i++)
-				keep[i] = !!memcmp(t.tab + (size_t)i * CBT__PACK_ENTRY, d,
-						   CBT__DIGEST_LEN);
-			pack_rewrite(r, fd, hex, &t, keep, 1, &freed);
+			memset(keep, 1, t.count);
+			pack_rewrite(r, fd, hex, &t, keep, &freed);
 		}
 		free(keep);
 		cbt__pack_table_free(&t);
@@ -920,7 +973,7 @@ void cbt__chunk_quarantine(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
 	/* A copy of this run's, not in place: none in packs/ is it. */
 	if (!l || r->packs[l->pack].seq || r->packs[l->pack].gone)
 		return;
-	pack_set_aside(r, r->packs[l->pack].name, d);
+	pack_set_aside(r, r->packs[l->pack].name);
 }
 
 int cbt__chunk_quarantine_copy(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN])
@@ -928,7 +981,7 @@ int cbt__chunk_quarantine_copy(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_L
 	if (!r->bad_copy || memcmp(r->bad_copy_d, d, CBT__DIGEST_LEN))
 		return 0;
 	r->bad_copy = 0;
-	pack_set_aside(r, r->bad_copy_pack, d);
+	pack_set_aside(r, r->bad_copy_pack);
 	return 1;
 }
 
@@ -992,9 +1045,11 @@ static int sweep_pack(struct cbt_repo *r, struct sweep *s, const char *hex)
 		chunk_unlock_ex(r);
 		goto keep;
 	}
-	ret = pack_rewrite(r, fd, hex, &t, live, 0, &freed);
+	ret = pack_rewrite(r, fd, hex, &t, live, &freed);
 	chunk_unlock_ex(r);
 	if (!ret) {
+		for (i = 0, n = 0; i < t.count; i++)
+			n += live[i];	/* less any damaged frame dropped */
 		s->removed += t.count - n;
 		s->removed_bytes += freed;
 		s->kept += n;

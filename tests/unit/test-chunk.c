@@ -422,6 +422,104 @@ static void damaged_copy_other_read(void **state)
 	cbt_repo_close(r);
 }
 
+/*
+ * Verify found the map's copy of d0 (pack A) damaged and read X's; before
+ * it sets A aside, gc rewrites X without the dead d2: the new pack has A's
+ * table, so A's name, and replaces the damaged A. What is set aside is
+ * checked under the lock: the only good copy of d0 stays.
+ */
+static void set_aside_after_gc_replaced_it(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN], keep[2][CBT__DIGEST_LEN];
+	uint64_t removed = 0, bytes = 0, kept = 0;
+	struct cbt_repo *r1, *r2, *r, *g;
+	struct timespec future;
+	char path[128], pack[200];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo10", tmpdir);
+	assert_int_equal(cbt_repo_open(path, LIBCBT_REPO_CREATE, 65536, &r1), 0);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r2), 0);
+	make_chunks(data, d);
+	/* two writers at once: A = {d0, d1}, X = {d0, d1, d2} */
+	for (unsigned int i = 0; i < 2; i++)
+		assert_int_equal(cbt__chunk_put(r1, d[i], data[i], CLEN, NULL), 0);
+	for (unsigned int i = 0; i < 3; i++)
+		assert_int_equal(cbt__chunk_put(r2, d[i], data[i], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r1), 0);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunks_touch(r, d[0], 1, CBT__DIGEST_LEN, NULL), 0); /* map: A */
+	assert_int_equal(cbt__chunks_sync(r2), 0);
+	cbt_repo_close(r1);
+	cbt_repo_close(r2);
+	assert_int_equal(count_packs(path), 2);
+	damage(r, path, d[0], pack, sizeof(pack));	/* A's d0 */
+	r->map_read = 0;			/* X known too */
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);	/* from X */
+	assert_int_equal(r->bad_copy, 1);
+	/* gc: d0, d1 named; X rewritten without d2 -> A's name, replacing A */
+	memcpy(keep[0], d[0], CBT__DIGEST_LEN);
+	memcpy(keep[1], d[1], CBT__DIGEST_LEN);
+	if (memcmp(keep[0], keep[1], CBT__DIGEST_LEN) > 0) {
+		memcpy(keep[0], d[1], CBT__DIGEST_LEN);
+		memcpy(keep[1], d[0], CBT__DIGEST_LEN);
+	}
+	clock_gettime(CLOCK_REALTIME, &future);
+	future.tv_sec += 60;
+	assert_int_equal(cbt_repo_open(path, 0, 0, &g), 0);
+	assert_int_equal(cbt__chunk_sweep(g, keep[0], 2, &future, &removed, &bytes, &kept), 0);
+	cbt_repo_close(g);
+	assert_int_equal(removed, 1);
+	assert_int_equal(count_packs(path), 1);	/* only "A", now X's good bytes */
+	/* verify goes on: sets "A" aside */
+	assert_int_equal(cbt__chunk_quarantine_copy(r, d[0]), 1);
+	cbt_repo_close(r);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
+	cbt_repo_close(r);
+}
+
+/*
+ * N = {a, d} with both frames damaged, M = {a} (intact, the only good a),
+ * Q = {d}. Setting d's damaged copy aside must not rewrite N as {damaged
+ * a}: that is M's table, so M's name, and it would replace the good one.
+ */
+static void set_aside_renames_over_good_pack(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	struct cbt_repo *r1, *r2, *r3, *r;
+	char path[128], pack[200];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo11", tmpdir);
+	assert_int_equal(cbt_repo_open(path, LIBCBT_REPO_CREATE, 65536, &r1), 0);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r2), 0);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r3), 0);
+	make_chunks(data, d);
+	assert_int_equal(cbt__chunk_put(r1, d[0], data[0], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunk_put(r1, d[1], data[1], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunk_put(r2, d[0], data[0], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunk_put(r3, d[1], data[1], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r1), 0);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunks_touch(r, d[0], 2, CBT__DIGEST_LEN, NULL), 0); /* map: N */
+	assert_int_equal(cbt__chunks_sync(r2), 0);
+	assert_int_equal(cbt__chunks_sync(r3), 0);
+	cbt_repo_close(r1);
+	cbt_repo_close(r2);
+	cbt_repo_close(r3);
+	assert_int_equal(count_packs(path), 3);
+	damage(r, path, d[0], pack, sizeof(pack));	/* N's a */
+	damage(r, path, d[1], pack, sizeof(pack));	/* N's d */
+	r->map_read = 0;
+	assert_int_equal(cbt__chunk_get(r, d[1], back, CLEN), 0);	/* from Q */
+	assert_int_equal(cbt__chunk_quarantine_copy(r, d[1]), 1);
+	cbt_repo_close(r);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);
+	cbt_repo_close(r);
+}
+
 /* ---- index.c: a point's index and its patches ---------------------------------- */
 
 #define IX_SIZE	((7u << 20) / 2)	/* 3.5 MiB: 4 chunks of 1 MiB, the last half */
@@ -520,7 +618,8 @@ int main(int argc, char **argv)
 	static const struct CMUnitTest rewrite_t[] = {
 		T(damaged_chunk_set_aside), T(sweep_drops_only_old_unnamed),
 		T(failed_pack_stops_the_run), T(hostile_pack_passed_over), T(same_pack_stored_again),
-		T(damaged_copy_other_read),
+		T(damaged_copy_other_read), T(set_aside_after_gc_replaced_it),
+		T(set_aside_renames_over_good_pack),
 	};
 	static const struct CMUnitTest index_t[] = {
 		T(index_patches_checked),
