@@ -561,7 +561,10 @@ int cbt_newpoint_add_volume(struct cbt_newpoint *np, const char *name, int fd, u
 uint64_t cbt_newpoint_get_bytes_read(struct cbt_newpoint *np);
 uint64_t cbt_newpoint_get_bytes_stored(struct cbt_newpoint *np);
 /*
- * Make the point durable and visible; *id (if not NULL) is its id. On
+ * Make the point durable and visible; *id (if not NULL) is its id. Every
+ * chunk this point stored is read back first and checked against its
+ * digest: -EIO (nothing put in place, the handle stops) when one does not
+ * read back. On
  * failure the point is not visible, unless it could not be taken back
  * after its rename: then *id is set all the same, for the caller to remove
  * it (cbt_repo_remove_point()).

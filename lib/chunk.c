@@ -627,6 +627,8 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 	return ret;
 }
 
+static int packs_read_back(struct cbt_repo *r);
+
 int cbt__chunks_sync(struct cbt_repo *r)
 {
 	char hex[65], tmp[32];
@@ -648,6 +650,9 @@ int cbt__chunks_sync(struct cbt_repo *r)
 	 */
 	if (any && syncfs(r->ws_fd))
 		return cbt__repo_err(r, -errno, "packs: syncfs: %s", strerror(errno));
+	ret = packs_read_back(r);
+	if (ret)
+		return ret;
 	ret = chunk_lock(r);
 	for (i = 0; i < r->npacks && !ret; i++) {
 		p = &r->packs[i];
@@ -893,6 +898,67 @@ out:
 	return ret;
 }
 
+/* Pack @fd is named @name and every frame is its chunk: 0, -EBADMSG or -errno. */
+static int pack_read_back(struct cbt_repo *r, int fd, const uint8_t name[CBT__DIGEST_LEN])
+{
+	struct cbt__pack_table t;
+	uint8_t *keep;
+	int ret;
+
+	ret = cbt__pack_table_read(fd, &t);
+	if (ret)
+		return ret;
+	keep = malloc(t.count);
+	if (memcmp(t.name, name, CBT__DIGEST_LEN))
+		ret = -EBADMSG;
+	else if (!keep)
+		ret = -ENOMEM;
+	else
+		memset(keep, 1, t.count);
+	if (!ret) {
+		ret = frames_check(r, fd, &t, keep);
+		ret = ret > 0 ? -EBADMSG : ret;
+	}
+	free(keep);
+	cbt__pack_table_free(&t);
+	return ret;
+}
+
+/*
+ * Before a sync puts them in place: read back every pack this handle
+ * wrote and check every frame against its digest, and the table against
+ * the pack's name. What a point will name is then what was meant, as the
+ * filesystem gives it back (from its cache, usually: media errors are
+ * verify's). A pack that does not read back stops the handle's writes.
+ */
+static int packs_read_back(struct cbt_repo *r)
+{
+	struct cbt__pack *p;
+	char name[24];
+	size_t i;
+	int fd, ret;
+
+	for (i = 0; i < r->npacks; i++) {
+		p = &r->packs[i];
+		if (!p->seq || p->checked)
+			continue;
+		snprintf(name, sizeof(name), "pack.%u", p->seq);
+		fd = openat(r->ws_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		ret = fd < 0 ? -errno : pack_read_back(r, fd, p->name);
+		if (fd >= 0)
+			close(fd);
+		if (ret == -EBADMSG) {
+			r->pack_err = -EIO;
+			return cbt__repo_err(r, -EIO, "%s of this run reads back damaged: "
+					     "nothing it holds is put in place", name);
+		}
+		if (ret)
+			return cbt__repo_err(r, ret, "reading back %s: %s", name, strerror(-ret));
+		p->checked = 1;
+	}
+	return 0;
+}
+
 /*
  * Under chunks.lock exclusive: rewrite packs/@hex (open as @fd, table @t)
  * with the chunks @keep marks that are intact, or remove it when none.
@@ -960,6 +1026,7 @@ static void pack_set_aside(struct cbt_repo *r, const uint8_t name[CBT__DIGEST_LE
 		}
 		free(keep);
 		cbt__pack_table_free(&t);
+		close(fd);
 	}
 	if (fd >= 0)
 		close(fd);

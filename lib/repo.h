@@ -35,6 +35,7 @@ struct cbt__pack {
 	unsigned int seq;	/* tmp/<token>/pack.<seq> until placed, then 0 */
 	uint8_t touched;	/* written or its mtime set by this run: gc keeps it */
 	uint8_t gone;		/* found missing (or not seen since a rescan) */
+	uint8_t checked;	/* ours, read back whole after its sync */
 };
 
 /* Where a chunk is: one zstd frame of @clen bytes at @off in pack @pack. */

@@ -376,6 +376,47 @@ static void same_pack_stored_again(void **state)
 	cbt_repo_close(r);
 }
 
+/*
+ * A frame of this run's pack changed on disk before the sync (a bit flip,
+ * a filesystem bug): the sync reads the pack back, refuses to put it in
+ * place and stops the handle; a new handle stores every chunk again.
+ */
+static void read_back_refuses_damaged_pack(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	struct cbt_repo *r;
+	char path[128], name[24];
+	unsigned int i;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo12", tmpdir);
+	assert_int_equal(cbt_repo_open(path, LIBCBT_REPO_CREATE, 65536, &r), 0);
+	make_chunks(data, d);
+	for (i = 0; i < NCHUNK; i++)
+		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, NULL), 0);
+	snprintf(name, sizeof(name), "pack.%u", r->packs[r->cur_pack].seq);
+	fd = openat(r->ws_fd, name, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "garbage", 7, 12), 7);
+	close(fd);
+	assert_int_equal(cbt__chunks_sync(r), -EIO);
+	assert_int_equal(count_packs(path), 0);
+	assert_int_equal(cbt__chunk_put(r, d[0], data[0], CLEN, NULL), -EIO);
+	cbt_repo_close(r);
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), -ENOENT);
+	for (i = 0; i < NCHUNK; i++)
+		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r), 0);
+	assert_int_equal(count_packs(path), 1);
+	for (i = 0; i < NCHUNK; i++) {
+		assert_int_equal(cbt__chunk_get(r, d[i], back, CLEN), 0);
+		assert_memory_equal(back, data[i], CLEN);
+	}
+	cbt_repo_close(r);
+}
+
 static void damaged_copy_other_read(void **state)
 {
 	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
@@ -618,7 +659,8 @@ int main(int argc, char **argv)
 	static const struct CMUnitTest rewrite_t[] = {
 		T(damaged_chunk_set_aside), T(sweep_drops_only_old_unnamed),
 		T(failed_pack_stops_the_run), T(hostile_pack_passed_over), T(same_pack_stored_again),
-		T(damaged_copy_other_read), T(set_aside_after_gc_replaced_it),
+		T(read_back_refuses_damaged_pack), T(damaged_copy_other_read),
+		T(set_aside_after_gc_replaced_it),
 		T(set_aside_renames_over_good_pack),
 	};
 	static const struct CMUnitTest index_t[] = {
