@@ -1026,7 +1026,6 @@ static void pack_set_aside(struct cbt_repo *r, const uint8_t name[CBT__DIGEST_LE
 		}
 		free(keep);
 		cbt__pack_table_free(&t);
-		close(fd);
 	}
 	if (fd >= 0)
 		close(fd);
