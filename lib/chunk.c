@@ -503,6 +503,19 @@ static int pack_close_cur(struct cbt_repo *r)
 	ret = cbt__pack_end(r->cur_fd, r->cur_tab, r->cur_n, r->packs[r->cur_pack].name);
 	if (ret)
 		return pack_broken(r, ret);
+	/*
+	 * Read it back while the page cache still holds it: what a point will
+	 * name is what was meant, as the filesystem gives it back (media
+	 * errors are verify's).
+	 */
+	ret = cbt__pack_read_back(r, r->cur_fd, r->packs[r->cur_pack].name);
+	if (ret == -EBADMSG) {
+		pack_broken(r, -EIO);
+		return cbt__repo_err(r, -EIO, "a pack this run wrote reads back damaged: "
+				     "nothing of this run is put in place");
+	}
+	if (ret)
+		return pack_broken(r, ret);
 	ret = close(r->cur_fd) ? -errno : 0;
 	r->cur_fd = -1;
 	r->cur_n = 0;
@@ -627,8 +640,6 @@ int cbt__chunk_put(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const v
 	return ret;
 }
 
-static int packs_read_back(struct cbt_repo *r);
-
 int cbt__chunks_sync(struct cbt_repo *r)
 {
 	char hex[65], tmp[32];
@@ -650,9 +661,6 @@ int cbt__chunks_sync(struct cbt_repo *r)
 	 */
 	if (any && syncfs(r->ws_fd))
 		return cbt__repo_err(r, -errno, "packs: syncfs: %s", strerror(errno));
-	ret = packs_read_back(r);
-	if (ret)
-		return ret;
 	ret = chunk_lock(r);
 	for (i = 0; i < r->npacks && !ret; i++) {
 		p = &r->packs[i];
@@ -722,24 +730,6 @@ static int pack_fd(struct cbt_repo *r, uint32_t pi)
 	return fd;
 }
 
-/* Decompress frame @cbuf of @clen bytes into @buf and check it is chunk @d. */
-static int frame_check(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const void *cbuf,
-		       size_t clen, void *buf, size_t len)
-{
-	uint8_t got[CBT__DIGEST_LEN];
-	size_t n;
-
-	if (ZSTD_getFrameContentSize(cbuf, clen) != len)
-		return -EBADMSG;
-	if (!r->zd && !(r->zd = ZSTD_createDCtx()))
-		return -ENOMEM;
-	n = ZSTD_decompressDCtx(r->zd, buf, len, cbuf, clen);
-	if (ZSTD_isError(n) || n != len)
-		return -EBADMSG;
-	cbt__sha256(buf, len, got);
-	return memcmp(got, d, CBT__DIGEST_LEN) ? -EBADMSG : 0;
-}
-
 /* Read chunk @d from where the map says: -ENOENT when its pack is gone. */
 static int chunk_read(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void *buf,
 		      size_t len)
@@ -763,7 +753,7 @@ static int chunk_read(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], void
 		return -ENOMEM;
 	ret = cbt__pread_all(fd, cbuf, l->clen, l->off);
 	if (!ret)
-		ret = frame_check(r, d, cbuf, l->clen, buf, len);
+		ret = cbt__pack_frame_check(r, d, cbuf, l->clen, buf, len);
 	else if (ret == -ENODATA)
 		ret = -EBADMSG;
 	free(cbuf);
@@ -797,7 +787,7 @@ static int chunk_read_other(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN]
 			if (memcmp(e, d, CBT__DIGEST_LEN) || (cbuf = malloc(clen)) == NULL)
 				continue;
 			if (!cbt__pread_all(fd, cbuf, clen, off) &&
-			    !frame_check(r, d, cbuf, clen, buf, len)) {
+			    !cbt__pack_frame_check(r, d, cbuf, clen, buf, len)) {
 				memcpy(r->bad_copy_pack, r->packs[l->pack].name,
 				       CBT__DIGEST_LEN);
 				memcpy(r->bad_copy_d, d, CBT__DIGEST_LEN);
@@ -855,111 +845,6 @@ static void chunk_unlock_ex(struct cbt_repo *r)
 }
 
 /*
- * Drop from @keep every frame of pack @fd (table @t) that is not the chunk
- * its entry names. The number dropped, or a negative errno when one could
- * not be read (nothing is known damaged then).
- */
-static int frames_check(struct cbt_repo *r, int fd, const struct cbt__pack_table *t,
-			uint8_t *keep)
-{
-	void *cbuf = malloc(ZSTD_compressBound(r->chunk_size)), *buf = malloc(r->chunk_size);
-	uint32_t i, clen, len;
-	uint64_t off = 0;
-	int ret = -ENOMEM, bad = 0;
-
-	if (!cbuf || !buf)
-		goto out;
-	for (i = 0; i < t->count; i++, off += clen) {
-		const uint8_t *e = t->tab + (size_t)i * CBT__PACK_ENTRY;
-
-		clen = cbt__le32(e + 32);
-		len = cbt__le32(e + 36);
-		if (!keep[i])
-			continue;
-		ret = -EBADMSG;
-		if (len <= r->chunk_size && clen <= ZSTD_compressBound(len)) {
-			ret = cbt__pread_all(fd, cbuf, clen, off);
-			if (!ret)
-				ret = frame_check(r, e, cbuf, clen, buf, len);
-			else if (ret == -ENODATA)
-				ret = -EBADMSG;
-		}
-		if (ret && ret != -EBADMSG)
-			goto out;
-		if (ret) {
-			keep[i] = 0;
-			bad++;
-		}
-	}
-	ret = bad;
-out:
-	free(cbuf);
-	free(buf);
-	return ret;
-}
-
-/* Pack @fd is named @name and every frame is its chunk: 0, -EBADMSG or -errno. */
-static int pack_read_back(struct cbt_repo *r, int fd, const uint8_t name[CBT__DIGEST_LEN])
-{
-	struct cbt__pack_table t;
-	uint8_t *keep;
-	int ret;
-
-	ret = cbt__pack_table_read(fd, &t);
-	if (ret)
-		return ret;
-	keep = malloc(t.count);
-	if (memcmp(t.name, name, CBT__DIGEST_LEN))
-		ret = -EBADMSG;
-	else if (!keep)
-		ret = -ENOMEM;
-	else
-		memset(keep, 1, t.count);
-	if (!ret) {
-		ret = frames_check(r, fd, &t, keep);
-		ret = ret > 0 ? -EBADMSG : ret;
-	}
-	free(keep);
-	cbt__pack_table_free(&t);
-	return ret;
-}
-
-/*
- * Before a sync puts them in place: read back every pack this handle
- * wrote and check every frame against its digest, and the table against
- * the pack's name. What a point will name is then what was meant, as the
- * filesystem gives it back (from its cache, usually: media errors are
- * verify's). A pack that does not read back stops the handle's writes.
- */
-static int packs_read_back(struct cbt_repo *r)
-{
-	struct cbt__pack *p;
-	char name[24];
-	size_t i;
-	int fd, ret;
-
-	for (i = 0; i < r->npacks; i++) {
-		p = &r->packs[i];
-		if (!p->seq || p->checked)
-			continue;
-		snprintf(name, sizeof(name), "pack.%u", p->seq);
-		fd = openat(r->ws_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		ret = fd < 0 ? -errno : pack_read_back(r, fd, p->name);
-		if (fd >= 0)
-			close(fd);
-		if (ret == -EBADMSG) {
-			r->pack_err = -EIO;
-			return cbt__repo_err(r, -EIO, "%s of this run reads back damaged: "
-					     "nothing it holds is put in place", name);
-		}
-		if (ret)
-			return cbt__repo_err(r, ret, "reading back %s: %s", name, strerror(-ret));
-		p->checked = 1;
-	}
-	return 0;
-}
-
-/*
  * Under chunks.lock exclusive: rewrite packs/@hex (open as @fd, table @t)
  * with the chunks @keep marks that are intact, or remove it when none.
  * Every kept frame is checked first, in the bytes now under that name:
@@ -981,7 +866,7 @@ static int pack_rewrite(struct cbt_repo *r, int fd, const char *hex,
 	*freed = 0;
 	if (fstat(fd, &st))
 		return -errno;
-	bad = frames_check(r, fd, t, keep);
+	bad = cbt__pack_frames_check(r, fd, t, keep);
 	if (bad < 0)
 		return cbt__repo_err(r, bad, "packs/%s: checking: %s", hex, strerror(-bad));
 	for (i = 0; i < t->count; i++)
@@ -996,7 +881,9 @@ static int pack_rewrite(struct cbt_repo *r, int fd, const char *hex,
 		return cbt__repo_err(r, -errno, "packs/%s: %s", hex, strerror(errno));
 	if (fsync(r->packs_fd))
 		return cbt__repo_err(r, -errno, "packs: fsync: %s", strerror(errno));
-	*freed = (uint64_t)st.st_size > size ? (uint64_t)st.st_size - size : 0;
+	/* kept as .bad: nothing given back yet (sweep_bad counts it when it goes) */
+	if (!bad)
+		*freed = (uint64_t)st.st_size > size ? (uint64_t)st.st_size - size : 0;
 	return 0;
 }
 

@@ -9,7 +9,9 @@
  *
  * A pack is named by the SHA-256 of its table, so a reader checks the table
  * against the name; each chunk is checked against its own digest when read.
- * This file knows the format only: chunk.c decides what goes in which pack.
+ * A pack written (by a backup, or copied by gc and verify) is read back
+ * whole before anything counts on it. This file knows the format only:
+ * chunk.c decides what goes in which pack.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -190,7 +192,7 @@ int cbt__pack_copy(struct cbt_repo *r, int src, const struct cbt__pack_table *t,
 	if (!tab)
 		return -ENOMEM;
 	cbt__repo_tmpname(r, tmp, "repack");
-	fd = openat(r->ws_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(r->ws_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		free(tab);
 		return -errno;
@@ -200,6 +202,8 @@ int cbt__pack_copy(struct cbt_repo *r, int src, const struct cbt__pack_table *t,
 		ret = n ? cbt__pack_end(fd, tab, n, name) : -EINVAL;
 	if (!ret && (fsync(fd) || fstat(fd, &st)))
 		ret = -errno;
+	if (!ret)
+		ret = cbt__pack_read_back(r, fd, name);	/* before the old one goes */
 	free(tab);
 	close(fd);
 	if (!ret) {
@@ -211,5 +215,94 @@ int cbt__pack_copy(struct cbt_repo *r, int src, const struct cbt__pack_table *t,
 	}
 	if (ret)
 		unlinkat(r->ws_fd, tmp, 0);
+	return ret;
+}
+
+/* ---- checking frames ------------------------------------------------------------ */
+
+/* Decompress frame @cbuf of @clen bytes into @buf and check it is chunk @d. */
+int cbt__pack_frame_check(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const void *cbuf,
+			  size_t clen, void *buf, size_t len)
+{
+	uint8_t got[CBT__DIGEST_LEN];
+	size_t n;
+
+	if (ZSTD_getFrameContentSize(cbuf, clen) != len)
+		return -EBADMSG;
+	if (!r->zd && !(r->zd = ZSTD_createDCtx()))
+		return -ENOMEM;
+	n = ZSTD_decompressDCtx(r->zd, buf, len, cbuf, clen);
+	if (ZSTD_isError(n) || n != len)
+		return -EBADMSG;
+	cbt__sha256(buf, len, got);
+	return memcmp(got, d, CBT__DIGEST_LEN) ? -EBADMSG : 0;
+}
+
+/*
+ * Drop from @keep every frame of pack @fd (table @t) that is not the chunk
+ * its entry names. The number dropped, or a negative errno when one could
+ * not be read (nothing is known damaged then).
+ */
+int cbt__pack_frames_check(struct cbt_repo *r, int fd, const struct cbt__pack_table *t,
+			   uint8_t *keep)
+{
+	void *cbuf = malloc(ZSTD_compressBound(r->chunk_size)), *buf = malloc(r->chunk_size);
+	uint32_t i, clen, len;
+	uint64_t off = 0;
+	int ret = -ENOMEM, bad = 0;
+
+	if (!cbuf || !buf)
+		goto out;
+	for (i = 0; i < t->count; i++, off += clen) {
+		const uint8_t *e = t->tab + (size_t)i * CBT__PACK_ENTRY;
+
+		clen = cbt__le32(e + 32);
+		len = cbt__le32(e + 36);
+		if (!keep[i])
+			continue;
+		ret = -EBADMSG;
+		if (len <= r->chunk_size && clen <= ZSTD_compressBound(len)) {
+			ret = cbt__pread_all(fd, cbuf, clen, off);
+			if (!ret)
+				ret = cbt__pack_frame_check(r, e, cbuf, clen, buf, len);
+			else if (ret == -ENODATA)
+				ret = -EBADMSG;
+		}
+		if (ret && ret != -EBADMSG)
+			goto out;
+		if (ret) {
+			keep[i] = 0;
+			bad++;
+		}
+	}
+	ret = bad;
+out:
+	free(cbuf);
+	free(buf);
+	return ret;
+}
+
+int cbt__pack_read_back(struct cbt_repo *r, int fd, const uint8_t name[CBT__DIGEST_LEN])
+{
+	struct cbt__pack_table t;
+	uint8_t *keep;
+	int ret;
+
+	ret = cbt__pack_table_read(fd, &t);
+	if (ret)
+		return ret;
+	keep = malloc(t.count);
+	if (memcmp(t.name, name, CBT__DIGEST_LEN))
+		ret = -EBADMSG;
+	else if (!keep)
+		ret = -ENOMEM;
+	else
+		memset(keep, 1, t.count);
+	if (!ret) {
+		ret = cbt__pack_frames_check(r, fd, &t, keep);
+		ret = ret > 0 ? -EBADMSG : ret;
+	}
+	free(keep);
+	cbt__pack_table_free(&t);
 	return ret;
 }

@@ -35,7 +35,6 @@ struct cbt__pack {
 	unsigned int seq;	/* tmp/<token>/pack.<seq> until placed, then 0 */
 	uint8_t touched;	/* written or its mtime set by this run: gc keeps it */
 	uint8_t gone;		/* found missing (or not seen since a rescan) */
-	uint8_t checked;	/* ours, read back whole after its sync */
 };
 
 /* Where a chunk is: one zstd frame of @clen bytes at @off in pack @pack. */
@@ -149,6 +148,20 @@ static inline void cbt__put_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
+/* Decompress frame @cbuf of @clen bytes into @buf (@len) and check it is chunk @d. */
+int cbt__pack_frame_check(struct cbt_repo *r, const uint8_t d[CBT__DIGEST_LEN], const void *cbuf,
+			  size_t clen, void *buf, size_t len);
+/*
+ * Drop from @keep every frame of pack @fd (table @t) that is not the chunk
+ * its entry names: the number dropped, or -errno (nothing known damaged).
+ */
+int cbt__pack_frames_check(struct cbt_repo *r, int fd, const struct cbt__pack_table *t,
+			   uint8_t *keep);
+/*
+ * Read pack @fd back: it is named @name (its table) and every frame is
+ * the chunk its entry names. 0, -EBADMSG or -errno.
+ */
+int cbt__pack_read_back(struct cbt_repo *r, int fd, const uint8_t name[CBT__DIGEST_LEN]);
 /* Read and check the table of the pack open as @fd: 0, -EBADMSG or -errno. */
 int cbt__pack_table_read(int fd, struct cbt__pack_table *t);
 void cbt__pack_table_free(struct cbt__pack_table *t);

@@ -417,6 +417,52 @@ static void read_back_refuses_damaged_pack(void **state)
 	cbt_repo_close(r);
 }
 
+/*
+ * gc finds a chunk an index names damaged in a pack it rewrites: the frame
+ * is dropped, the old pack kept as .bad, and no byte counted as given back
+ * until a later gc removes the .bad.
+ */
+static void sweep_keeps_damaged_pack_aside(void **state)
+{
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	uint8_t keep[2][CBT__DIGEST_LEN];
+	uint64_t removed = 0, bytes = 0, kept = 0;
+	char path[128], pack[200], bad[210];
+	struct timespec future;
+	struct cbt_repo *r;
+	struct stat st, bst;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repo13", tmpdir);
+	r = one_pack(path, data, d);
+	damage(r, path, d[1], pack, sizeof(pack));
+	assert_int_equal(stat(pack, &st), 0);
+	/* d0 named by no index; d1 (damaged) and d2 named */
+	memcpy(keep[0], d[1], CBT__DIGEST_LEN);
+	memcpy(keep[1], d[2], CBT__DIGEST_LEN);
+	if (memcmp(keep[0], keep[1], CBT__DIGEST_LEN) > 0) {
+		memcpy(keep[0], d[2], CBT__DIGEST_LEN);
+		memcpy(keep[1], d[1], CBT__DIGEST_LEN);
+	}
+	clock_gettime(CLOCK_REALTIME, &future);
+	future.tv_sec += 60;
+	assert_int_equal(cbt__chunk_sweep(r, keep[0], 2, &future, &removed, &bytes, &kept), 0);
+	assert_int_equal(removed, 2);
+	assert_int_equal(kept, 1);
+	assert_int_equal(bytes, 0);	/* the old pack is still there, as .bad */
+	snprintf(bad, sizeof(bad), "%s.bad", pack);
+	assert_int_equal(stat(bad, &bst), 0);
+	assert_int_equal(cbt__chunk_get(r, d[2], back, CLEN), 0);
+	assert_memory_equal(back, data[2], CLEN);
+	assert_int_equal(cbt__chunk_get(r, d[1], back, CLEN), -ENOENT);
+	/* the next gc removes the .bad and counts it */
+	removed = bytes = kept = 0;
+	assert_int_equal(cbt__chunk_sweep(r, keep[0], 2, &future, &removed, &bytes, &kept), 0);
+	assert_int_equal(bytes, (uint64_t)st.st_size);
+	assert_int_equal(stat(bad, &bst), -1);
+	cbt_repo_close(r);
+}
+
 static void damaged_copy_other_read(void **state)
 {
 	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
@@ -659,7 +705,8 @@ int main(int argc, char **argv)
 	static const struct CMUnitTest rewrite_t[] = {
 		T(damaged_chunk_set_aside), T(sweep_drops_only_old_unnamed),
 		T(failed_pack_stops_the_run), T(hostile_pack_passed_over), T(same_pack_stored_again),
-		T(read_back_refuses_damaged_pack), T(damaged_copy_other_read),
+		T(read_back_refuses_damaged_pack), T(sweep_keeps_damaged_pack_aside),
+		T(damaged_copy_other_read),
 		T(set_aside_after_gc_replaced_it),
 		T(set_aside_renames_over_good_pack),
 	};
