@@ -282,9 +282,33 @@ static void noise(uint8_t *b, unsigned int seed)
 	}
 }
 
+/*
+ * A handle stopped by a failed pack put nothing in place: a new handle
+ * stores every chunk again, whole, in one pack, and reads each back.
+ */
+static void stored_again(const char *path, uint8_t data[NCHUNK][CLEN],
+			 uint8_t d[NCHUNK][CBT__DIGEST_LEN])
+{
+	uint8_t back[CLEN];
+	struct cbt_repo *r;
+	unsigned int i;
+
+	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
+	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), -ENOENT);
+	for (i = 0; i < NCHUNK; i++)
+		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, NULL), 0);
+	assert_int_equal(cbt__chunks_sync(r), 0);
+	assert_int_equal(count_packs(path), 1);
+	for (i = 0; i < NCHUNK; i++) {
+		assert_int_equal(cbt__chunk_get(r, d[i], back, CLEN), 0);
+		assert_memory_equal(back, data[i], CLEN);
+	}
+	cbt_repo_close(r);
+}
+
 static void failed_pack_stops_the_run(void **state)
 {
-	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN];
 	struct rlimit old, lim;
 	struct cbt_repo *r;
 	char path[128];
@@ -311,17 +335,7 @@ static void failed_pack_stops_the_run(void **state)
 	assert_true(cbt__chunks_sync(r) < 0);
 	assert_int_equal(count_packs(path), 0);
 	cbt_repo_close(r);
-	/* A new handle stores them all again, whole. */
-	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
-	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), -ENOENT);
-	for (i = 0; i < NCHUNK; i++)
-		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, NULL), 0);
-	assert_int_equal(cbt__chunks_sync(r), 0);
-	for (i = 0; i < NCHUNK; i++) {
-		assert_int_equal(cbt__chunk_get(r, d[i], back, CLEN), 0);
-		assert_memory_equal(back, data[i], CLEN);
-	}
-	cbt_repo_close(r);
+	stored_again(path, data, d);
 }
 
 static void hostile_pack_passed_over(void **state)
@@ -383,7 +397,7 @@ static void same_pack_stored_again(void **state)
  */
 static void read_back_refuses_damaged_pack(void **state)
 {
-	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN], back[CLEN];
+	uint8_t data[NCHUNK][CLEN], d[NCHUNK][CBT__DIGEST_LEN];
 	struct cbt_repo *r;
 	char path[128], name[24];
 	unsigned int i;
@@ -404,17 +418,16 @@ static void read_back_refuses_damaged_pack(void **state)
 	assert_int_equal(count_packs(path), 0);
 	assert_int_equal(cbt__chunk_put(r, d[0], data[0], CLEN, NULL), -EIO);
 	cbt_repo_close(r);
-	assert_int_equal(cbt_repo_open(path, 0, 0, &r), 0);
-	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), -ENOENT);
-	for (i = 0; i < NCHUNK; i++)
-		assert_int_equal(cbt__chunk_put(r, d[i], data[i], CLEN, NULL), 0);
-	assert_int_equal(cbt__chunks_sync(r), 0);
-	assert_int_equal(count_packs(path), 1);
-	for (i = 0; i < NCHUNK; i++) {
-		assert_int_equal(cbt__chunk_get(r, d[i], back, CLEN), 0);
-		assert_memory_equal(back, data[i], CLEN);
-	}
-	cbt_repo_close(r);
+	stored_again(path, data, d);
+}
+
+/* gc's mark of two chunks: @a and @b in digest order, in @keep. */
+static void sorted_pair(uint8_t keep[2][CBT__DIGEST_LEN], const uint8_t *a, const uint8_t *b)
+{
+	int swap = memcmp(a, b, CBT__DIGEST_LEN) > 0;
+
+	memcpy(keep[swap], a, CBT__DIGEST_LEN);
+	memcpy(keep[!swap], b, CBT__DIGEST_LEN);
 }
 
 /*
@@ -438,12 +451,7 @@ static void sweep_keeps_damaged_pack_aside(void **state)
 	damage(r, path, d[1], pack, sizeof(pack));
 	assert_int_equal(stat(pack, &st), 0);
 	/* d0 named by no index; d1 (damaged) and d2 named */
-	memcpy(keep[0], d[1], CBT__DIGEST_LEN);
-	memcpy(keep[1], d[2], CBT__DIGEST_LEN);
-	if (memcmp(keep[0], keep[1], CBT__DIGEST_LEN) > 0) {
-		memcpy(keep[0], d[2], CBT__DIGEST_LEN);
-		memcpy(keep[1], d[1], CBT__DIGEST_LEN);
-	}
+	sorted_pair(keep, d[1], d[2]);
 	clock_gettime(CLOCK_REALTIME, &future);
 	future.tv_sec += 60;
 	assert_int_equal(cbt__chunk_sweep(r, keep[0], 2, &future, &removed, &bytes, &kept), 0);
@@ -545,12 +553,7 @@ static void set_aside_after_gc_replaced_it(void **state)
 	assert_int_equal(cbt__chunk_get(r, d[0], back, CLEN), 0);	/* from X */
 	assert_int_equal(r->bad_copy, 1);
 	/* gc: d0, d1 named; X rewritten without d2 -> A's name, replacing A */
-	memcpy(keep[0], d[0], CBT__DIGEST_LEN);
-	memcpy(keep[1], d[1], CBT__DIGEST_LEN);
-	if (memcmp(keep[0], keep[1], CBT__DIGEST_LEN) > 0) {
-		memcpy(keep[0], d[1], CBT__DIGEST_LEN);
-		memcpy(keep[1], d[0], CBT__DIGEST_LEN);
-	}
+	sorted_pair(keep, d[0], d[1]);
 	clock_gettime(CLOCK_REALTIME, &future);
 	future.tv_sec += 60;
 	assert_int_equal(cbt_repo_open(path, 0, 0, &g), 0);
